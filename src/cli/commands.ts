@@ -1,0 +1,15 @@
+import type { Config } from '../platform/config/index.js';
+import { migrateCommand } from './migrate.command.js';
+import { serveCommand } from './serve.command.js';
+
+export interface Command {
+  summary: string;
+  /** Runs the verb; resolves to the exit code (a long-running verb resolves when it stops). */
+  run(args: string[], config: Config): Promise<number>;
+}
+
+/** Every verb of `parley`. Add one file `<verb>.command.ts` and a line here. */
+export const commands: Record<string, Command> = {
+  serve: serveCommand,
+  migrate: migrateCommand,
+};

@@ -1,0 +1,289 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { AuditActor } from '../audit/index.js';
+import type { ParleyContext } from '../context.js';
+import type { Principal } from '../identity/index.js';
+import { logSecurityEvent } from '../audit/index.js';
+import { newId } from '../platform/crypto/index.js';
+import {
+  decodeCursor,
+  ilike,
+  pageOf,
+  type DbOrTx,
+  type HcpsTable,
+  type Page,
+} from '../platform/database/index.js';
+import { DomainError } from '../platform/errors/index.js';
+import { hcpVisibility } from './hcp-scope.js';
+
+/** An HCP as the API shows it (CONTRACT.md), with personal values opened. */
+export interface Hcp {
+  id: string;
+  crmId: string;
+  name: string;
+  specialty: string | null;
+  institution: string | null;
+  market: string;
+  language: string;
+  timeZone: string;
+  whatsappNumber: string | null;
+  whatsappStatus: HcpsTable['whatsapp_status'];
+  marketingStopped: boolean;
+  email: string | null;
+  segment: string | null;
+  territoryIds: string[];
+  erased: boolean;
+}
+
+export interface NewHcp {
+  crmId?: string;
+  name: string;
+  specialty?: string | null;
+  institution?: string | null;
+  market: string;
+  language: string;
+  timeZone: string;
+  whatsappNumber?: string | null;
+  email?: string | null;
+  segment?: string | null;
+  territoryIds: string[];
+}
+
+type Deps = Pick<ParleyContext, 'cipher' | 'clock' | 'audit' | 'dialect'>;
+
+/** E.164 form of a number, or undefined when it is not a valid phone number. */
+export function normaliseNumber(raw: string): string | undefined {
+  const withPlus = raw.trim().startsWith('+') ? raw.trim() : `+${raw.replace(/\D/g, '')}`;
+  const parsed = parsePhoneNumberFromString(withPlus);
+  return parsed?.isValid() ? parsed.number : undefined;
+}
+
+export function normaliseEmail(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/** The blind index of a number as stored: look-ups by inbound `wa_id` or `?q=` use the same function. */
+export function numberIndex(deps: Pick<ParleyContext, 'cipher'>, e164: string): string {
+  return deps.cipher.blindIndex(`tel:${e164}`);
+}
+
+function emailIndex(deps: Pick<ParleyContext, 'cipher'>, email: string): string {
+  return deps.cipher.blindIndex(`email:${normaliseEmail(email)}`);
+}
+
+/** Creates an HCP (admin, import, seed); audited, personal values sealed. */
+export async function createHcp(
+  db: DbOrTx,
+  deps: Deps,
+  actor: AuditActor | null,
+  input: NewHcp,
+): Promise<Hcp> {
+  const now = deps.clock.now().toISOString();
+  const id = newId('hcp');
+  const e164 = input.whatsappNumber ? normaliseNumber(input.whatsappNumber) : undefined;
+  if (input.whatsappNumber && !e164) {
+    throw new DomainError('validation_failed', 'whatsappNumber is not a valid phone number', [
+      { path: 'body.whatsappNumber', message: 'not a valid E.164 number' },
+    ]);
+  }
+  const row = {
+    id,
+    crm_id: input.crmId ?? `PARLEY-${id.slice(-12).toUpperCase()}`,
+    name: input.name,
+    specialty: input.specialty ?? null,
+    institution: input.institution ?? null,
+    market_code: input.market,
+    language: input.language,
+    time_zone: input.timeZone,
+    whatsapp_number_enc: e164 ? deps.cipher.seal(e164) : null,
+    whatsapp_number_bidx: e164 ? numberIndex(deps, e164) : null,
+    wa_id_bidx: e164 ? deps.cipher.blindIndex(`wa:${e164.slice(1)}`) : null,
+    bsuid: null,
+    whatsapp_status: 'active' as const,
+    marketing_stopped: 0 as const,
+    email_enc: input.email ? deps.cipher.seal(normaliseEmail(input.email)) : null,
+    email_bidx: input.email ? emailIndex(deps, input.email) : null,
+    segment: input.segment ?? null,
+    legal_hold: 0 as const,
+    erased_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  const write = async (tx: DbOrTx) => {
+    await tx.insertInto('hcps').values(row).execute();
+    if (input.territoryIds.length > 0) {
+      await tx
+        .insertInto('hcp_territories')
+        .values(input.territoryIds.map((t) => ({ hcp_id: id, territory_id: t })))
+        .execute();
+    }
+    await deps.audit.record(tx, {
+      actor,
+      action: 'hcp.created',
+      target: { type: 'hcp', id },
+      subjectId: id,
+      after: {
+        crmId: row.crm_id,
+        market: row.market_code,
+        language: row.language,
+        timeZone: row.time_zone,
+        territoryIds: input.territoryIds,
+      },
+      personal: { name: row.name, whatsappNumber: e164 ?? null, email: input.email ?? null },
+    });
+  };
+  if (db.isTransaction) await write(db);
+  else await db.transaction().execute(write);
+  return toHcp(deps, row, input.territoryIds);
+}
+
+function toHcp(deps: Pick<ParleyContext, 'cipher'>, row: HcpsTable, territoryIds: string[]): Hcp {
+  return {
+    id: row.id,
+    crmId: row.crm_id,
+    name: row.name,
+    specialty: row.specialty,
+    institution: row.institution,
+    market: row.market_code,
+    language: row.language,
+    timeZone: row.time_zone,
+    whatsappNumber: row.whatsapp_number_enc ? deps.cipher.open(row.whatsapp_number_enc) : null,
+    whatsappStatus: row.whatsapp_status,
+    marketingStopped: row.marketing_stopped === 1,
+    email: row.email_enc ? deps.cipher.open(row.email_enc) : null,
+    segment: row.segment,
+    territoryIds,
+    erased: row.erased_at !== null,
+  };
+}
+
+async function territoriesOf(db: DbOrTx, hcpIds: string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  if (hcpIds.length === 0) return map;
+  const rows = await db
+    .selectFrom('hcp_territories')
+    .select(['hcp_id', 'territory_id'])
+    .where('hcp_id', 'in', hcpIds)
+    .orderBy('territory_id')
+    .execute();
+  for (const r of rows) map.set(r.hcp_id, [...(map.get(r.hcp_id) ?? []), r.territory_id]);
+  return map;
+}
+
+/**
+ * The one door to a single HCP for a principal: out of scope and missing look the same (404), and an
+ * out-of-scope attempt is written to the security log, so existence never leaks.
+ */
+export async function findVisibleHcp(
+  db: DbOrTx,
+  deps: Pick<ParleyContext, 'cipher' | 'clock'>,
+  principal: Principal,
+  hcpId: string,
+  request?: { ip?: string; method?: string; route?: string },
+): Promise<Hcp> {
+  const row = await db
+    .selectFrom('hcps')
+    .selectAll()
+    .where('id', '=', hcpId)
+    .where(hcpVisibility(principal))
+    .executeTakeFirst();
+  if (!row) {
+    await logSecurityEvent(db, deps.clock.now(), {
+      kind: 'out_of_scope',
+      actorId: principal.id,
+      ip: request?.ip ?? null,
+      method: request?.method ?? null,
+      route: request?.route ?? null,
+      target: hcpId,
+    });
+    throw new DomainError('not_found', 'HCP not found');
+  }
+  const territories = await territoriesOf(db, [row.id]);
+  return toHcp(deps, row, territories.get(row.id) ?? []);
+}
+
+/** Unscoped read, for Parley's own processes (webhooks, workers); never behind a user's route. */
+export async function findHcpById(
+  db: DbOrTx,
+  deps: Pick<ParleyContext, 'cipher'>,
+  hcpId: string,
+): Promise<Hcp | undefined> {
+  const row = await db.selectFrom('hcps').selectAll().where('id', '=', hcpId).executeTakeFirst();
+  if (!row) return undefined;
+  const territories = await territoriesOf(db, [row.id]);
+  return toHcp(deps, row, territories.get(row.id) ?? []);
+}
+
+/** The HCP behind an inbound WhatsApp sender: by E.164 number (blind index) or Meta's `wa_id`. */
+export async function findHcpByWhatsappNumber(
+  db: DbOrTx,
+  deps: Pick<ParleyContext, 'cipher'>,
+  waIdOrNumber: string,
+): Promise<Hcp | undefined> {
+  const e164 = normaliseNumber(waIdOrNumber);
+  const digits = waIdOrNumber.replace(/\D/g, '');
+  const row = await db
+    .selectFrom('hcps')
+    .selectAll()
+    .where('erased_at', 'is', null)
+    .where((eb) =>
+      eb.or([
+        ...(e164 ? [eb('whatsapp_number_bidx', '=', numberIndex(deps, e164))] : []),
+        eb('wa_id_bidx', '=', deps.cipher.blindIndex(`wa:${digits}`)),
+      ]),
+    )
+    .orderBy('id')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const territories = await territoriesOf(db, [row.id]);
+  return toHcp(deps, row, territories.get(row.id) ?? []);
+}
+
+export interface HcpQuery {
+  q?: string;
+  market?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * HCPs a principal may see, by name order with id as the tie-breaker. `q` matches a name or CRM id
+ * (contains, case-insensitive) or, when it reads as a phone number, the exact number via its blind index.
+ */
+export async function listVisibleHcps(
+  db: DbOrTx,
+  deps: Pick<ParleyContext, 'cipher' | 'dialect'>,
+  principal: Principal,
+  query: HcpQuery,
+): Promise<Page<Hcp>> {
+  let qb = db.selectFrom('hcps').selectAll().where(hcpVisibility(principal));
+  if (query.market) qb = qb.where('market_code', '=', query.market);
+  const q = query.q?.trim();
+  if (q) {
+    const e164 = /^\+?[\d\s().-]{8,}$/.test(q) ? normaliseNumber(q) : undefined;
+    qb = e164
+      ? qb.where('whatsapp_number_bidx', '=', numberIndex(deps, e164))
+      : qb.where((eb) => eb.or([ilike(deps.dialect, 'hcps.name', q), eb('crm_id', '=', q)]));
+  }
+  if (query.cursor) {
+    const key = decodeCursor(query.cursor);
+    if (!key || key.length !== 2)
+      throw new DomainError('bad_request', 'cursor is not valid; start again without it');
+    const [name, id] = key as [string, string];
+    qb = qb.where((eb) => eb.or([eb('name', '>', name), eb.and([eb('name', '=', name), eb('id', '>', id)])]));
+  }
+  const rows = await qb
+    .orderBy('name')
+    .orderBy('id')
+    .limit(query.limit + 1)
+    .execute();
+  const territories = await territoriesOf(
+    db,
+    rows.slice(0, query.limit).map((r) => r.id),
+  );
+  return pageOf(
+    rows,
+    query.limit,
+    (r) => [r.name, r.id],
+    (r) => toHcp(deps, r, territories.get(r.id) ?? []),
+  );
+}

@@ -1,0 +1,12 @@
+export { canReadMessageBodies, hcpVisibility } from './hcp-scope.js';
+export {
+  createHcp,
+  findHcpById,
+  findHcpByWhatsappNumber,
+  findVisibleHcp,
+  listVisibleHcps,
+  normaliseEmail,
+  normaliseNumber,
+  numberIndex,
+} from './hcps.store.js';
+export type { Hcp, HcpQuery, NewHcp } from './hcps.store.js';

@@ -1,0 +1,2 @@
+export { ManualClock, systemClock, toIso } from './clock.js';
+export type { Clock } from './clock.js';

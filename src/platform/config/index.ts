@@ -1,0 +1,2 @@
+export { ConfigError, parseConfig, readConfigFromEnvironment, secretsOf } from './config.js';
+export type { Config } from './config.js';

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHcpByWhatsappNumber } from '../../hcps/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../../test-support/index.js';
+
+describe.each(DIALECTS)('the store on %s', (dialect) => {
+  let parley: TestParley;
+  beforeAll(async () => {
+    parley = await startTestParley(dialect);
+  });
+  afterAll(async () => {
+    await parley?.destroy();
+  });
+
+  it('migrates an empty database and holds the test world', async () => {
+    const markets = await parley.context.db.selectFrom('markets').select('code').orderBy('code').execute();
+    expect(markets.map((m) => m.code)).toEqual(['BR', 'ES', 'IN']);
+  });
+
+  it('stores phone numbers and emails sealed, never in clear', async () => {
+    const row = await parley.context.db
+      .selectFrom('hcps')
+      .selectAll()
+      .where('id', '=', parley.world.hcps.br1a.id)
+      .executeTakeFirstOrThrow();
+    expect(row.whatsapp_number_enc).not.toContain('5511987654321');
+    expect(row.email_enc).not.toContain('ana.souza');
+    expect(parley.context.cipher.open(row.whatsapp_number_enc!)).toBe('+5511987654321');
+  });
+
+  it('finds an HCP by an inbound wa_id through the blind index', async () => {
+    const hcp = await findHcpByWhatsappNumber(parley.context.db, parley.context, '5511987654321');
+    expect(hcp?.id).toBe(parley.world.hcps.br1a.id);
+    expect(await findHcpByWhatsappNumber(parley.context.db, parley.context, '5511900000000')).toBeUndefined();
+  });
+
+  it('writes one chained audit event per HCP created, and the chain verifies', async () => {
+    const events = await parley.context.db
+      .selectFrom('audit_events')
+      .select(['action', 'changes_json'])
+      .where('action', '=', 'hcp.created')
+      .execute();
+    expect(events).toHaveLength(4);
+    expect(events.map((e) => e.changes_json).join()).not.toContain('5511987654321');
+    expect(await parley.context.audit.verify(parley.context.db)).toEqual({ ok: true, checked: 4 });
+  });
+});

@@ -1,0 +1,464 @@
+/**
+ * The typed tables of Parley's store: one interface per table, one `Database` that Kysely checks every
+ * query against. Conventions, held in both dialects alike so the same code runs on SQLite and PostgreSQL:
+ * - ids are opaque text (see platform/crypto `newId`);
+ * - moments are ISO-8601 UTC text with milliseconds (`2026-03-02T12:00:00.000Z`), which sorts as it reads;
+ * - booleans are integers 0/1; lists and small objects are JSON text (`*_json`);
+ * - personal data is sealed (`*_enc`, see platform/crypto) with a blind index beside it (`*_bidx`).
+ */
+
+type Json = string;
+type Iso = string;
+type Flag = 0 | 1;
+
+export interface MarketsTable {
+  code: string; // ISO 3166-1 alpha-2, e.g. BR
+  name: string;
+  languages_json: Json; // BCP 47 tags, first is the default
+  time_zone: string; // IANA
+  weekend_days_json: Json; // ISO weekday numbers, 1 = Monday
+  holidays_json: Json; // ISO dates, local to the market
+  legal_regime: string;
+  data_residency: string;
+  created_at: Iso;
+}
+
+export interface SendingNumbersTable {
+  phone_number_id: string; // Meta's id of the business phone number
+  market_code: string;
+  display_phone_number: string;
+  waba_id: string;
+  /** Meta's messaging-limit tier: unique recipients per 24 h (250, 1000, 10000, 100000, unlimited = 0). */
+  messaging_limit: number;
+  status: 'active' | 'paused';
+  paused_reason: string | null;
+}
+
+export interface ProductsTable {
+  id: string;
+  market_code: string;
+  brand: string;
+  name: string; // the product as named in text (brand name)
+  generic_name: string;
+  approved_indications_json: Json;
+  pi_asset_key: string | null; // the prescribing-information asset
+}
+
+export interface UsersTable {
+  id: string;
+  email: string; // staff work address, lower-cased; not HCP personal data
+  name: string;
+  role: 'rep' | 'manager' | 'msl' | 'pv' | 'compliance' | 'brand' | 'medical' | 'digital' | 'admin';
+  password_hash: string;
+  manager_id: string | null;
+  active: Flag;
+  created_at: Iso;
+}
+
+export interface UserMarketsTable {
+  user_id: string;
+  market_code: string;
+}
+
+export interface TerritoriesTable {
+  id: string;
+  name: string;
+  market_code: string;
+}
+
+/** Which territories a user works (reps) — managers see their reps' territories through `manager_id`. */
+export interface UserTerritoriesTable {
+  user_id: string;
+  territory_id: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: Iso;
+  expires_at: Iso;
+  revoked_at: Iso | null;
+}
+
+export interface HcpsTable {
+  id: string;
+  crm_id: string;
+  name: string;
+  specialty: string | null;
+  institution: string | null;
+  market_code: string;
+  language: string;
+  time_zone: string;
+  whatsapp_number_enc: string | null;
+  whatsapp_number_bidx: string | null;
+  wa_id_bidx: string | null;
+  bsuid: string | null; // Meta's business-scoped user id, when known
+  whatsapp_status: 'active' | 'suspended' | 'unreachable';
+  marketing_stopped: Flag; // Meta's user_preferences marketing stop: a platform flag, not consent
+  email_enc: string | null;
+  email_bidx: string | null;
+  segment: string | null;
+  legal_hold: Flag;
+  erased_at: Iso | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface HcpTerritoriesTable {
+  hcp_id: string;
+  territory_id: string;
+}
+
+export interface ConsentEntriesTable {
+  id: string;
+  hcp_id: string;
+  channel: 'whatsapp' | 'email' | 'phone' | 'sms';
+  purpose: 'promotional' | 'non_promotional' | 'service' | 'medical_information' | 'events';
+  status: 'granted' | 'pending' | 'withdrawn' | 'refused';
+  source: 'written_form' | 'web_form' | 'verbal' | 'whatsapp_reply' | 'double_opt_in' | 'crm_import';
+  captured_by: string | null; // user id; null for the HCP's own WhatsApp reply
+  captured_at: Iso; // when the HCP gave or withdrew it
+  evidence: string | null;
+  wording_version: string | null;
+  message_id: string | null;
+  expires_at: Iso | null;
+  recorded_at: Iso;
+}
+
+export interface PreferencesTable {
+  hcp_id: string;
+  preferences_json: Json;
+  updated_by: string | null;
+  updated_at: Iso;
+}
+
+export interface TemplatesTable {
+  id: string;
+  key: string;
+  version: number;
+  status: 'draft' | 'in_review' | 'approved' | 'rejected' | 'superseded' | 'expired' | 'withdrawn';
+  type:
+    | 'reminder'
+    | 'confirmation'
+    | 'follow_up'
+    | 'recap'
+    | 'resource_link'
+    | 'event_invite'
+    | 'opt_in_request'
+    | 'service';
+  classification: 'promotional' | 'non_promotional';
+  whatsapp_category: 'utility' | 'marketing' | 'authentication';
+  whatsapp_name: string;
+  whatsapp_language: string;
+  whatsapp_status: 'pending' | 'approved' | 'rejected' | 'paused' | 'disabled';
+  market_code: string;
+  language: string;
+  brand: string | null;
+  products_json: Json;
+  tone_tags_json: Json;
+  body: string;
+  parameters_json: Json; // [{ name, type, maxLength? }]
+  buttons_json: Json; // quick-reply labels
+  approval_code: string | null;
+  author_id: string;
+  approved_by: string | null;
+  approved_at: Iso | null;
+  expires_at: Iso | null;
+  review_comment: string | null;
+  lint_json: Json; // tone-lint flags found at submission
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface AssetsTable {
+  id: string;
+  key: string;
+  version: number;
+  title: string;
+  kind: 'leaflet' | 'study_summary' | 'dosing_guide' | 'video' | 'prescribing_information';
+  status: 'draft' | 'in_review' | 'approved' | 'rejected' | 'superseded' | 'expired' | 'withdrawn';
+  url: string;
+  approval_code: string | null;
+  classification: 'promotional' | 'non_promotional';
+  market_code: string;
+  brand: string | null;
+  products_json: Json;
+  topics_json: Json;
+  author_id: string;
+  approved_by: string | null;
+  approved_at: Iso | null;
+  expires_at: Iso | null;
+  review_comment: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+/** An electronic signature on a content review step (21 CFR Part 11: who, when, what it meant). */
+export interface ContentSignaturesTable {
+  id: string;
+  content_kind: 'template' | 'asset';
+  content_id: string;
+  signer_id: string;
+  signer_name: string;
+  meaning: string; // e.g. "approved for use in BR"
+  signed_at: Iso;
+}
+
+export interface InteractionsTable {
+  id: string;
+  hcp_id: string;
+  channel: 'whatsapp' | 'email' | 'f2f' | 'virtual' | 'phone' | 'event' | 'web';
+  direction: 'inbound' | 'outbound' | 'internal';
+  kind:
+    | 'call'
+    | 'meeting'
+    | 'message'
+    | 'email_sent'
+    | 'email_opened'
+    | 'email_clicked'
+    | 'event_attended'
+    | 'click'
+    | 'consent_change'
+    | 'blocked_attempt'
+    | 'note';
+  occurred_at: Iso;
+  rep_id: string | null;
+  summary: string | null; // never a WhatsApp body: bodies live sealed on the message
+  topics_json: Json;
+  products_json: Json;
+  source: string; // system of origin: parley, veeva, salesforce, ...
+  external_id: string; // unique with source: imports are idempotent
+  template_id: string | null;
+  asset_ids_json: Json;
+  message_id: string | null;
+  status: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface MessagesTable {
+  id: string;
+  hcp_id: string | null; // null for an inbound message from an unknown number
+  rep_id: string | null;
+  direction: 'inbound' | 'outbound';
+  wamid: string | null;
+  phone_number_id: string;
+  type: string; // outbound: template | text | interactive; inbound: Meta's message type
+  template_id: string | null;
+  parameters_enc: string | null;
+  body_enc: string | null; // rendered or received text, sealed
+  asset_ids_json: Json;
+  provenance_json: Json; // template key/version/approval code, asset versions and codes: immutable
+  status: string;
+  status_at: Iso;
+  error_code: number | null;
+  error_title: string | null;
+  error_detail: string | null;
+  decision_id: string | null;
+  idempotency_key: string | null;
+  context_wamid: string | null; // the message an inbound reply answers
+  send_at: Iso | null;
+  meta_timestamp: Iso | null; // Meta's timestamp of an inbound message
+  created_at: Iso;
+}
+
+export interface MessageStatusEventsTable {
+  id: string;
+  message_id: string | null; // null until the wamid is known
+  wamid: string;
+  status: string;
+  occurred_at: Iso; // Meta's timestamp
+  error_code: number | null;
+  error_title: string | null;
+  recorded_at: Iso;
+}
+
+export interface PolicyDecisionsTable {
+  id: string;
+  requested_by: string;
+  hcp_id: string;
+  kind: 'check' | 'send' | 'claim';
+  request_json: Json;
+  outcome: 'allow' | 'deny' | 'review';
+  purpose: string | null;
+  reasons_json: Json;
+  rulebook_version: number;
+  snapshot_json: Json; // the inputs, so the decision can be explained and replayed
+  message_id: string | null;
+  decided_at: Iso;
+}
+
+export interface RulebooksTable {
+  version: number;
+  yaml: string;
+  comment: string | null;
+  created_by: string | null;
+  created_at: Iso;
+}
+
+export interface OutboxTable {
+  id: string;
+  message_id: string;
+  state: 'pending' | 'claimed' | 'done' | 'dead' | 'cancelled';
+  available_at: Iso;
+  attempts: number;
+  claimed_by: string | null;
+  claimed_until: Iso | null;
+  last_error: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response_json: Json;
+  created_at: Iso;
+}
+
+export interface TrackedLinksTable {
+  code: string; // unguessable
+  message_id: string;
+  asset_id: string;
+  hcp_id: string;
+  created_at: Iso;
+}
+
+export interface CasesTable {
+  id: string;
+  kind: 'adverse_event' | 'medical_inquiry' | 'complaint';
+  hcp_id: string | null;
+  message_id: string | null;
+  interaction_id: string | null;
+  verbatim_enc: string;
+  product: string | null;
+  market_code: string | null;
+  aware_at: Iso;
+  due_at: Iso;
+  status: 'open' | 'in_progress' | 'closed';
+  owner_team: 'safety' | 'medical_information' | 'quality';
+  triage_json: Json; // what matched and why
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface WebhookInboxTable {
+  id: string;
+  body_sha256: string; // a retried delivery is the same bytes: unique
+  body: string; // the raw bytes as received (UTF-8)
+  received_at: Iso;
+  state: 'pending' | 'processed' | 'quarantined';
+  attempts: number;
+  processed_at: Iso | null;
+  error: string | null;
+}
+
+/** One event inside a delivery (a message, a status, a preference change), deduplicated by its key. */
+export interface WebhookEventsTable {
+  event_key: string; // e.g. message:<wamid>, status:<wamid>:<status>
+  inbox_id: string;
+  kind: string;
+  state: 'pending' | 'processed' | 'quarantined';
+  error: string | null;
+  created_at: Iso;
+  processed_at: Iso | null;
+}
+
+export interface ServiceWindowsTable {
+  hcp_id: string;
+  phone_number_id: string;
+  last_inbound_at: Iso; // Meta's timestamp of the HCP's latest message on that number
+}
+
+export interface UnknownContactsTable {
+  id: string;
+  wa_id_bidx: string;
+  wa_id_enc: string;
+  profile_name_enc: string | null;
+  message_id: string;
+  phone_number_id: string;
+  received_at: Iso;
+}
+
+export interface AuditEventsTable {
+  seq: number; // position in the chain, from 1
+  id: string;
+  at: Iso;
+  actor_id: string | null; // null: the system itself
+  actor_role: string | null;
+  action: string; // e.g. consent.recorded, template.approved
+  target_type: string;
+  target_id: string;
+  subject_id: string | null; // the HCP the event concerns, for access requests and erasure
+  reason: string | null;
+  changes_json: Json; // before/after of non-personal fields
+  personal_ref: string | null; // audit_personal.id holding the sealed personal values
+  prev_hash: string;
+  hash: string;
+}
+
+/** The chain's head, one row: appending locks it, so concurrent writers cannot fork the chain. */
+export interface AuditHeadTable {
+  id: number; // always 1
+  seq: number;
+  hash: string;
+}
+
+/** Personal values that audit events point to; erasure deletes these, the chain stays whole. */
+export interface AuditPersonalTable {
+  id: string;
+  subject_id: string;
+  payload_enc: string;
+  created_at: Iso;
+}
+
+/** Access denials, signature failures, throttling: outside the regulated trail. */
+export interface SecurityLogTable {
+  id: string;
+  at: Iso;
+  kind: string;
+  actor_id: string | null;
+  ip: string | null;
+  method: string | null;
+  route: string | null;
+  target: string | null;
+  detail_json: Json;
+}
+
+export interface Database {
+  markets: MarketsTable;
+  sending_numbers: SendingNumbersTable;
+  products: ProductsTable;
+  users: UsersTable;
+  user_markets: UserMarketsTable;
+  territories: TerritoriesTable;
+  user_territories: UserTerritoriesTable;
+  sessions: SessionsTable;
+  hcps: HcpsTable;
+  hcp_territories: HcpTerritoriesTable;
+  consent_entries: ConsentEntriesTable;
+  preferences: PreferencesTable;
+  templates: TemplatesTable;
+  assets: AssetsTable;
+  content_signatures: ContentSignaturesTable;
+  interactions: InteractionsTable;
+  messages: MessagesTable;
+  message_status_events: MessageStatusEventsTable;
+  policy_decisions: PolicyDecisionsTable;
+  rulebooks: RulebooksTable;
+  outbox: OutboxTable;
+  idempotency_keys: IdempotencyKeysTable;
+  tracked_links: TrackedLinksTable;
+  cases: CasesTable;
+  webhook_inbox: WebhookInboxTable;
+  webhook_events: WebhookEventsTable;
+  service_windows: ServiceWindowsTable;
+  unknown_contacts: UnknownContactsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  audit_personal: AuditPersonalTable;
+  security_log: SecurityLogTable;
+}

@@ -1,0 +1,163 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { isDomainError, type ErrorCode } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { httpStatusOf } from './error-map.js';
+
+export type HttpApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  /** Largest body accepted, in bytes; larger ones are refused with 413 before they are read whole. */
+  bodyLimit?: number;
+  /** Tells whether the store answers, for /healthz. */
+  isDatabaseUp: () => Promise<boolean>;
+}
+
+/** The error body every route answers with: `{ error: { code, message, details? } }`. */
+export function errorBody(code: ErrorCode | string, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+/**
+ * The Fastify app with the edge concerns every route shares: zod validation and serialisation, one
+ * error-to-HTTP map (no stack trace ever reaches a client), security headers, the OpenAPI document at
+ * /api/docs and /healthz. Capabilities register their routes on it.
+ */
+export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: true,
+    // Opaque request ids make log lines joinable without carrying anything personal.
+    genReqId: () => crypto.randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(cookie);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Parley API',
+        version: '0.1.0',
+        description: 'A governed WhatsApp channel between pharmaceutical field reps and HCPs.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'parley_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = error.validationContext ?? 'request';
+      const details = error.validation.map((v) => ({
+        path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
+        message: v.message ?? 'invalid',
+      }));
+      return reply
+        .status(400)
+        .send(
+          errorBody(
+            'validation_failed',
+            `The ${where} is not valid: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+            details,
+          ),
+        );
+    }
+    if (isDomainError(error)) {
+      const status = httpStatusOf[error.code];
+      if (status >= 500) request.log.error({ err: error }, 'domain failure');
+      return reply.status(status).send(errorBody(error.code, error.message, error.details));
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413)
+      return reply.status(413).send(errorBody('payload_too_large', 'The request body is too large.'));
+    if (status === 415)
+      return reply
+        .status(415)
+        .send(errorBody('unsupported_media_type', 'Send JSON (content-type: application/json).'));
+    if (status === 429)
+      return reply
+        .status(429)
+        .send(errorBody('rate_limited', error.message || 'Too many requests; try again later.'));
+    if (status >= 400 && status < 500) {
+      // Fastify's own client errors (malformed JSON, empty body with a JSON content type, ...).
+      return reply.status(status).send(errorBody('bad_request', error.message));
+    }
+    if (isUnavailable(error)) {
+      request.log.error({ err: error }, 'store unavailable');
+      return reply
+        .status(503)
+        .send(errorBody('unavailable', 'The service is briefly unavailable; try again.'));
+    }
+    request.log.error({ err: error }, 'unhandled failure');
+    return reply
+      .status(500)
+      .send(errorBody('internal', 'Something went wrong on our side; it has been logged.'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+    const up = await options.isDatabaseUp().catch(() => false);
+    return reply.status(up ? 200 : 503).send({ status: up ? 'ok' : 'database unavailable' });
+  });
+
+  app.get('/api/docs', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  return app;
+}
+
+/** Connection-level failures of the store: the client may retry (Meta does), so 503, never 500 or 200. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === '57P01' || // admin_shutdown
+    code === '57P03' || // cannot_connect_now
+    code === 'SQLITE_BUSY' ||
+    (error instanceof Error &&
+      /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/.test(
+        error.message,
+      ))
+  );
+}

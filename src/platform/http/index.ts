@@ -1,0 +1,3 @@
+export { createHttpApp, errorBody } from './app.js';
+export type { HttpApp, HttpAppOptions } from './app.js';
+export { httpStatusOf } from './error-map.js';
