@@ -1,4 +1,11 @@
 import type { RouteModule } from './context.js';
+import { registerEngagementRoutes } from './engagement/index.js';
+import { registerHcpRoutes } from './hcps/index.js';
+import { registerIdentityRoutes } from './identity/index.js';
 
 /** Every capability's routes, in the order they are registered. Add a line per capability. */
-export const routeModules: readonly RouteModule[] = [];
+export const routeModules: readonly RouteModule[] = [
+  registerIdentityRoutes,
+  registerHcpRoutes,
+  registerEngagementRoutes,
+];

@@ -1,2 +1,3 @@
-export { recordInteraction, toInteraction } from './interactions.store.js';
+export { recordInteraction, toInteraction, findInteractionByKey } from './interactions.store.js';
 export type { Interaction, NewInteraction } from './interactions.store.js';
+export { registerEngagementRoutes } from './engagement.routes.js';

@@ -99,3 +99,18 @@ export async function recordInteraction(
     .executeTakeFirstOrThrow();
   return { interaction: toInteraction(inserted), created: inserted.id === id };
 }
+
+/** The interaction recorded under `(source, externalId)`, if any. */
+export async function findInteractionByKey(
+  db: DbOrTx,
+  source: string,
+  externalId: string,
+): Promise<Interaction | undefined> {
+  const row = await db
+    .selectFrom('interactions')
+    .selectAll()
+    .where('source', '=', source)
+    .where('external_id', '=', externalId)
+    .executeTakeFirst();
+  return row ? toInteraction(row) : undefined;
+}

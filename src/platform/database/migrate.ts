@@ -1,6 +1,8 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './connect.js';
 import * as foundation from './migrations/0001-foundation.js';
+import * as engagement from './migrations/0005-engagement.js';
+import * as consentHolds from './migrations/0007-consent-holds.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -9,6 +11,8 @@ import * as foundation from './migrations/0001-foundation.js';
  */
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0005-engagement': engagement,
+  '0007-consent-holds': consentHolds,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -428,6 +428,51 @@ export interface SecurityLogTable {
   detail_json: Json;
 }
 
+/** One run of `parley import` or `POST /api/imports/:kind` (engagement). */
+export interface ImportRunsTable {
+  id: string;
+  kind: 'hcps' | 'territories' | 'consents' | 'interactions';
+  file_name: string;
+  status: 'staging' | 'applied' | 'rejected';
+  total_rows: number;
+  invalid_rows: number;
+  inserted_rows: number;
+  updated_rows: number;
+  unchanged_rows: number;
+  started_by: string | null;
+  started_at: Iso;
+  finished_at: Iso | null;
+}
+
+/** Valid, normalised rows of an import waiting to be applied in one step (personal values already sealed). */
+export interface ImportStagingTable {
+  import_id: string;
+  line: number;
+  payload_json: Json;
+}
+
+/** Where the CRM sink has delivered up to, per stream: `(updated_at, id)` of the last row sent. */
+export interface SinkCursorsTable {
+  stream: string;
+  position_json: Json;
+  delivered: number;
+  updated_at: Iso;
+}
+
+/** A reply that may be an opt-out, held for a person to read; sends to the HCP wait meanwhile (consent). */
+export interface ConsentHoldsTable {
+  id: string;
+  hcp_id: string;
+  message_id: string; // the inbound message that raised it
+  reason: 'ambiguous_reply';
+  matched: string | null; // the keyword that made it ambiguous
+  status: 'open' | 'resolved';
+  created_at: Iso;
+  resolved_at: Iso | null;
+  resolved_by: string | null;
+  resolution: 'opted_out' | 'not_an_opt_out' | null;
+}
+
 export interface Database {
   markets: MarketsTable;
   sending_numbers: SendingNumbersTable;
@@ -461,4 +506,8 @@ export interface Database {
   audit_head: AuditHeadTable;
   audit_personal: AuditPersonalTable;
   security_log: SecurityLogTable;
+  import_runs: ImportRunsTable;
+  import_staging: ImportStagingTable;
+  sink_cursors: SinkCursorsTable;
+  consent_holds: ConsentHoldsTable;
 }
