@@ -7,6 +7,7 @@ import { newId } from '../platform/crypto/index.js';
 import {
   decodeCursor,
   ilike,
+  isUniqueViolation,
   pageOf,
   type DbOrTx,
   type HcpsTable,
@@ -85,6 +86,7 @@ export async function createHcp(
       { path: 'body.whatsappNumber', message: 'not a valid E.164 number' },
     ]);
   }
+  await checkPlacement(db, input);
   const row = {
     id,
     crm_id: input.crmId ?? `PARLEY-${id.slice(-12).toUpperCase()}`,
@@ -131,9 +133,58 @@ export async function createHcp(
       personal: { name: row.name, whatsappNumber: e164 ?? null, email: input.email ?? null },
     });
   };
-  if (db.isTransaction) await write(db);
-  else await db.transaction().execute(write);
+  try {
+    if (db.isTransaction) await write(db);
+    else await db.transaction().execute(write);
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new DomainError('conflict', 'An HCP with this CRM id already exists', [
+        { path: 'body.crmId', message: 'already in use' },
+      ]);
+    throw error;
+  }
   return toHcp(deps, row, input.territoryIds);
+}
+
+/**
+ * The market must exist and every territory must exist and belong to it: an HCP assigned across markets
+ * would be seen by reps working under another market's rules. Details name each bad field.
+ */
+async function checkPlacement(db: DbOrTx, input: Pick<NewHcp, 'market' | 'territoryIds'>): Promise<void> {
+  const details: Array<{ path: string; message: string }> = [];
+  const market = await db
+    .selectFrom('markets')
+    .select('code')
+    .where('code', '=', input.market)
+    .executeTakeFirst();
+  if (!market) details.push({ path: 'body.market', message: `no market ${input.market}` });
+  const known =
+    input.territoryIds.length === 0
+      ? []
+      : await db
+          .selectFrom('territories')
+          .select(['id', 'market_code'])
+          .where('id', 'in', input.territoryIds)
+          .execute();
+  const byId = new Map(known.map((t) => [t.id, t.market_code]));
+  input.territoryIds.forEach((territoryId, i) => {
+    const territoryMarket = byId.get(territoryId);
+    if (territoryMarket === undefined)
+      details.push({ path: `body.territoryIds.${i}`, message: `no territory ${territoryId}` });
+    else if (market && territoryMarket !== input.market)
+      details.push({
+        path: `body.territoryIds.${i}`,
+        message: `territory ${territoryId} belongs to market ${territoryMarket}, not ${input.market}`,
+      });
+  });
+  if (new Set(input.territoryIds).size !== input.territoryIds.length)
+    details.push({ path: 'body.territoryIds', message: 'names a territory twice' });
+  if (details.length > 0)
+    throw new DomainError(
+      'validation_failed',
+      `The body is not valid: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+      details,
+    );
 }
 
 function toHcp(deps: Pick<ParleyContext, 'cipher'>, row: HcpsTable, territoryIds: string[]): Hcp {

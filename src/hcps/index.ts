@@ -10,3 +10,4 @@ export {
   numberIndex,
 } from './hcps.store.js';
 export type { Hcp, HcpQuery, NewHcp } from './hcps.store.js';
+export { registerHcpRoutes } from './hcps.routes.js';

@@ -25,6 +25,20 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** A route as the guard saw it registered: what the authorization matrix test walks. */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly access: Access;
+}
+
+const routeCatalogues = new WeakMap<object, RegisteredRoute[]>();
+
+/** Every route registered after the guard was installed, with the access it declared. */
+export function registeredRoutes(app: HttpApp): readonly RegisteredRoute[] {
+  return [...(routeCatalogues.get(app) ?? [])];
+}
+
 export interface AccessGuardDeps {
   db: DbOrTx;
   clock: Clock;
@@ -43,10 +57,17 @@ export interface AccessGuardDeps {
 export function installAccessGuard(app: HttpApp, deps: AccessGuardDeps): void {
   app.decorateRequest('principal', null);
 
+  const catalogue: RegisteredRoute[] = [];
+  routeCatalogues.set(app, catalogue);
   app.addHook('onRoute', (route) => {
     const access = (route.config as { access?: Access } | undefined)?.access;
     if (access === undefined && !route.url.startsWith('/documentation')) {
       throw new Error(`Route ${String(route.method)} ${route.url} declares no config.access`);
+    }
+    if (access === undefined) return;
+    for (const method of [route.method].flat()) {
+      // HEAD twins of GET routes are Fastify's own; they share the GET route's guard.
+      if (method !== 'HEAD') catalogue.push({ method, url: route.url, access });
     }
   });
 

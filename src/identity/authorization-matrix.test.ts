@@ -1,0 +1,330 @@
+/**
+ * THE AUTHORIZATION MATRIX (RELIABILITY 30 and 31): every registered route × every role × in / out of
+ * scope, through the real app on both dialects.
+ *
+ * HOW TO ADD YOUR ROUTE — one entry in `MATRIX` below, keyed `'METHOD /url/:pattern'` exactly as you
+ * registered it (a registered route missing here fails the test, and so does an entry whose route no
+ * longer exists). `roles` must equal the route's `config.access`. Pick the kind:
+ * - `object`: the route names one object (an HCP, a message, a case…). `objects` returns instances,
+ *   each with the users who may see it; `hcpObjects` covers routes whose id is an HCP id, and
+ *   `ownedByHcp(hcpKey, id)` marks any object that belongs to an HCP as visible exactly to those who
+ *   see that HCP. `request(id)` says where the id goes (default: `:id` in the url; for a body-scoped
+ *   route return `{ payload }`). The test asserts: in scope → neither 401, 403, 404 nor 5xx (narrow it
+ *   with `inScope`); out of scope (and a made-up id) → 404 `not_found` plus an `out_of_scope`
+ *   security-log line for that user.
+ * - `list`: the route lists rows tied to HCPs. `hcpIdsOf(body)` maps the answer to the HCP ids it
+ *   shows; the test asserts each caller sees no HCP outside their scope (`exact: true`: exactly theirs).
+ * - `none`: no object id (login, rulebook, analytics…): only the function-level check.
+ * For every kind, a role outside `roles` gets 403 `forbidden` (never a 2xx), and a role inside never gets
+ * 401/403/5xx. Build extra data (a case, a message) in `objects`, through `f.p.context`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Access } from './index.js';
+import { registeredRoutes, ROLES } from './index.js';
+import { newId } from '../platform/crypto/index.js';
+import { DIALECTS, startTestParley, type TestParley, type TestWorld } from '../test-support/index.js';
+
+type UserKey = keyof TestWorld['users'];
+type HcpKey = keyof TestWorld['hcps'];
+
+const USERS: readonly UserKey[] = [
+  'rep1',
+  'rep2',
+  'repEs',
+  'manager',
+  'msl',
+  'pv',
+  'compliance',
+  'brand',
+  'medical',
+  'digital',
+  'admin',
+];
+
+/**
+ * Who sees which HCP of the test world, written out by hand from CONTRACT.md's "Who sees what" (never
+ * computed from the code under test): reps their territory; the manager both BR reps' territories; the
+ * BR msl the BR market; pv only HCPs linked to a case (the fixture opens one for br1a); compliance and
+ * admin all; brand, medical and digital none.
+ */
+const SEES: Record<UserKey, readonly HcpKey[]> = {
+  rep1: ['br1a', 'br1b'],
+  rep2: ['br2a'],
+  repEs: ['es1a'],
+  manager: ['br1a', 'br1b', 'br2a'],
+  msl: ['br1a', 'br1b', 'br2a'],
+  pv: ['br1a'],
+  compliance: ['br1a', 'br1b', 'br2a', 'es1a'],
+  admin: ['br1a', 'br1b', 'br2a', 'es1a'],
+  brand: [],
+  medical: [],
+  digital: [],
+};
+
+const HCP_KEYS: readonly HcpKey[] = ['br1a', 'br1b', 'br2a', 'es1a'];
+
+interface MatrixFixture {
+  p: TestParley;
+  hcpId: Record<HcpKey, string>;
+}
+
+interface ObjectInstance {
+  id: string;
+  visibleTo: readonly UserKey[];
+}
+
+interface Probe {
+  url?: string;
+  payload?: unknown;
+}
+
+type Entry = { roles: Access } & (
+  | {
+      kind: 'object';
+      objects: (f: MatrixFixture) => Promise<ObjectInstance[]> | ObjectInstance[];
+      request?: (id: string, f: MatrixFixture) => Probe;
+      /** Statuses an in-scope call may answer; default: anything but 401, 403, 404 and 5xx. */
+      inScope?: readonly number[];
+    }
+  | {
+      kind: 'list';
+      query?: string;
+      hcpIdsOf: (body: unknown) => string[];
+      exact?: boolean;
+    }
+  | { kind: 'none'; probe?: (f: MatrixFixture) => Probe }
+);
+
+/** An object that belongs to one HCP: visible exactly to those who see that HCP. */
+const ownedByHcp = (hcp: HcpKey, id: string): ObjectInstance => ({
+  id,
+  visibleTo: USERS.filter((u) => SEES[u].includes(hcp)),
+});
+
+/** Every world HCP, each visible to the users SEES names. */
+const hcpObjects = (f: MatrixFixture): ObjectInstance[] =>
+  HCP_KEYS.map((key) => ownedByHcp(key, f.hcpId[key]));
+
+const ALL_ROLES: Access = 'user';
+const itemsHcpIds = (field: string) => (body: unknown) =>
+  ((body as { items: Array<Record<string, string>> }).items ?? []).map((i) => i[field]!);
+
+const MATRIX: Record<string, Entry> = {
+  // identity
+  'POST /api/auth/login': {
+    kind: 'none',
+    roles: 'public',
+    probe: () => ({ payload: { email: 'nobody@test.parley', password: 'not the password' } }),
+  },
+  'POST /api/auth/logout': { kind: 'none', roles: ALL_ROLES },
+  'GET /api/me': { kind: 'none', roles: ALL_ROLES },
+
+  // hcps
+  'GET /api/hcps': { kind: 'list', roles: ALL_ROLES, hcpIdsOf: itemsHcpIds('id'), exact: true },
+  'GET /api/hcps/:id': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+  'POST /api/hcps': { kind: 'none', roles: ['admin'], probe: () => ({ payload: {} }) },
+
+  // engagement
+  'POST /api/interactions': {
+    kind: 'object',
+    roles: ['rep', 'manager', 'msl', 'pv', 'compliance', 'admin'],
+    objects: hcpObjects,
+    request: (hcpId) => ({
+      payload: { hcpId, channel: 'f2f', kind: 'call', occurredAt: '2026-03-02T10:00:00.000Z' },
+    }),
+  },
+  'GET /api/hcps/:id/timeline': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+
+  // audit
+  'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
+  'GET /api/audit': { kind: 'none', roles: ['compliance', 'admin'] },
+};
+
+/**
+ * Meta's Cloud API stand-in (whatsapp/sandbox) answers as Meta does, to anyone: its routes are only
+ * checked to declare `public`, and are not probed per role.
+ */
+const PUBLIC_PREFIXES = ['/sandbox/'];
+
+const rolesAllowed = (access: Access): readonly string[] =>
+  access === 'public' || access === 'user' ? ROLES : access;
+
+describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
+  let f: MatrixFixture;
+  const tokens = {} as Record<UserKey, string>;
+
+  beforeAll(async () => {
+    const p = await startTestParley(dialect);
+    const hcpId = Object.fromEntries(HCP_KEYS.map((k) => [k, p.world.hcps[k].id])) as Record<HcpKey, string>;
+    // pv sees HCPs linked to a case: link br1a to one.
+    const now = p.clock.now().toISOString();
+    await p.context.db
+      .insertInto('cases')
+      .values({
+        id: newId('case'),
+        kind: 'adverse_event',
+        hcp_id: hcpId.br1a,
+        message_id: null,
+        interaction_id: null,
+        verbatim_enc: p.context.cipher.seal('patient reported a rash'),
+        product: null,
+        market_code: 'BR',
+        aware_at: now,
+        due_at: now,
+        status: 'open',
+        owner_team: 'safety',
+        triage_json: '{}',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    for (const u of USERS) tokens[u] = await p.world.tokenFor(u);
+    f = { p, hcpId };
+  });
+  afterAll(async () => {
+    await f?.p.destroy();
+  });
+
+  const call = (method: string, url: string, user: UserKey | null, payload?: unknown, token?: string) =>
+    f.p.app.inject({
+      method: method as 'GET',
+      url,
+      headers: user ? { authorization: `Bearer ${token ?? tokens[user]}` } : {},
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
+
+  const outOfScopeLines = async (user: UserKey) => {
+    const row = await f.p.context.db
+      .selectFrom('security_log')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('kind', '=', 'out_of_scope')
+      .where('actor_id', '=', f.p.world.users[user].id)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  };
+
+  it('lists every registered route, and only those, with the access it declares', () => {
+    const all = registeredRoutes(f.p.app);
+    const underPublicPrefix = all.filter((r) => PUBLIC_PREFIXES.some((prefix) => r.url.startsWith(prefix)));
+    expect(underPublicPrefix.filter((r) => r.access !== 'public')).toEqual([]);
+    const registered = all.filter((r) => !underPublicPrefix.includes(r));
+    const keys = new Set(registered.map((r) => `${r.method} ${r.url}`));
+    const missing = [...keys].filter((k) => !(k in MATRIX));
+    const stale = Object.keys(MATRIX).filter((k) => !keys.has(k));
+    expect({ missing, stale }).toEqual({ missing: [], stale: [] });
+    const declared = registered
+      .filter((r) => `${r.method} ${r.url}` in MATRIX)
+      .map((r) => [`${r.method} ${r.url}`, r.access]);
+    const tabled = declared.map(([k, access]) => {
+      const roles = MATRIX[k as string]!.roles;
+      // Same roles in any order count as the same declaration.
+      const same =
+        typeof roles === 'string' || typeof access === 'string'
+          ? roles === access
+          : [...roles].sort().join() === [...(access as readonly string[])].sort().join();
+      return [k, same ? access : roles];
+    });
+    expect(declared).toEqual(tabled);
+  });
+
+  it.each(Object.entries(MATRIX))('%s refuses every role it does not name with 403', async (key, entry) => {
+    const [method, pattern] = key.split(' ') as [string, string];
+    const allowed = rolesAllowed(entry.roles);
+    const failures: string[] = [];
+    for (const user of USERS) {
+      const role = f.p.world.users[user].role;
+      const probe = entry.kind === 'none' ? (entry.probe?.(f) ?? {}) : {};
+      const someId = entry.kind === 'object' ? (await entry.objects(f))[0]!.id : 'x';
+      const objectProbe = entry.kind === 'object' ? (entry.request?.(someId, f) ?? {}) : {};
+      const url =
+        (objectProbe.url ?? probe.url ?? pattern).replace(':id', someId) +
+        (entry.kind === 'list' ? (entry.query ?? '') : '');
+      // A fresh session per call: a probe of POST /api/auth/logout ends the session it is sent with.
+      const res = await call(
+        method,
+        url,
+        user,
+        objectProbe.payload ?? probe.payload,
+        await f.p.world.tokenFor(user),
+      );
+      if (!allowed.includes(role)) {
+        if (res.statusCode !== 403 || res.json().error?.code !== 'forbidden')
+          failures.push(`${user} (${role}) got ${res.statusCode}, expected 403`);
+      } else if (
+        // A public route may answer 401 for its own reasons (a wrong password); the guard never does.
+        (entry.roles !== 'public' && res.statusCode === 401) ||
+        res.statusCode === 403 ||
+        res.statusCode >= 500
+      ) {
+        failures.push(`${user} (${role}) is allowed but got ${res.statusCode}: ${res.body.slice(0, 200)}`);
+      }
+    }
+    if (entry.roles !== 'public') {
+      const anonymous = await call(method, pattern.replace(':id', 'x'), null);
+      if (anonymous.statusCode !== 401) failures.push(`anonymous got ${anonymous.statusCode}, expected 401`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  const objectEntries = Object.entries(MATRIX).filter(
+    (e): e is [string, Extract<Entry, { kind: 'object' }>] => e[1].kind === 'object',
+  );
+  it.each(objectEntries)(
+    '%s answers 404 and writes the security log for every object out of scope',
+    async (key, entry) => {
+      const [method, pattern] = key.split(' ') as [string, string];
+      const allowed = rolesAllowed(entry.roles);
+      const instances = [...(await entry.objects(f)), { id: newId('nope'), visibleTo: [] }];
+      const failures: string[] = [];
+      for (const user of USERS.filter((u) => allowed.includes(f.p.world.users[u].role))) {
+        for (const { id, visibleTo } of instances) {
+          const probe = entry.request?.(id, f) ?? {};
+          const url = (probe.url ?? pattern).replace(':id', id);
+          const before = await outOfScopeLines(user);
+          const res = await call(method, url, user, probe.payload);
+          if (visibleTo.includes(user)) {
+            const ok = entry.inScope
+              ? entry.inScope.includes(res.statusCode)
+              : ![401, 403, 404].includes(res.statusCode) && res.statusCode < 500;
+            if (!ok) failures.push(`${user} in scope of ${id}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+          } else {
+            if (res.statusCode !== 404 || res.json().error?.code !== 'not_found')
+              failures.push(`${user} out of scope of ${id}: ${res.statusCode}, expected 404`);
+            if ((await outOfScopeLines(user)) <= before)
+              failures.push(`${user} out of scope of ${id}: no out_of_scope line in the security log`);
+          }
+        }
+      }
+      expect(failures).toEqual([]);
+    },
+  );
+
+  const listEntries = Object.entries(MATRIX).filter(
+    (e): e is [string, Extract<Entry, { kind: 'list' }>] => e[1].kind === 'list',
+  );
+  it.each(listEntries)('%s shows each role only rows in its scope', async (key, entry) => {
+    const [method, pattern] = key.split(' ') as [string, string];
+    const allowed = rolesAllowed(entry.roles);
+    const failures: string[] = [];
+    for (const user of USERS.filter((u) => allowed.includes(f.p.world.users[u].role))) {
+      const res = await call(method, pattern + (entry.query ?? ''), user);
+      if (res.statusCode !== 200) {
+        failures.push(`${user}: ${res.statusCode}`);
+        continue;
+      }
+      const seen = new Set(entry.hcpIdsOf(res.json()));
+      const mine = new Set(SEES[user].map((k) => f.hcpId[k]));
+      const leaked = [...seen].filter((id) => !mine.has(id));
+      if (leaked.length) failures.push(`${user} sees out-of-scope HCPs ${leaked.join(', ')}`);
+      if (entry.exact && seen.size !== mine.size) failures.push(`${user} sees ${seen.size} of ${mine.size}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('hides existence: an out-of-scope HCP and a made-up id get the same answer', async () => {
+    const outOfScope = await call('GET', `/api/hcps/${f.hcpId.es1a}`, 'rep1');
+    const madeUp = await call('GET', `/api/hcps/${newId('hcp')}`, 'rep1');
+    expect([outOfScope.statusCode, madeUp.statusCode]).toEqual([404, 404]);
+    expect(outOfScope.json()).toEqual(madeUp.json());
+  });
+});
