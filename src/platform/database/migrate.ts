@@ -1,4 +1,4 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './connect.js';
 import * as foundation from './migrations/0001-foundation.js';
 import * as engagement from './migrations/0005-engagement.js';
@@ -22,10 +22,20 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   const migrator = new Migrator({
     db,
     provider,
+    // On PostgreSQL, Kysely looks for its tables in every schema unless told which: a test store in its
+    // own schema would then see another suite's lock table, skip creating its own and fail.
+    migrationTableSchema: await postgresSchemaOf(db),
     migrationTableName: 'parley_migrations',
     migrationLockTableName: 'parley_migrations_lock',
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The schema a PostgreSQL store works in (its search_path); undefined on SQLite. */
+async function postgresSchemaOf(db: Db): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema;
 }
