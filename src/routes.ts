@@ -1,3 +1,4 @@
+import { registerAuditRoutes } from './audit/index.js';
 import type { RouteModule } from './context.js';
 import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
@@ -8,4 +9,5 @@ export const routeModules: readonly RouteModule[] = [
   registerIdentityRoutes,
   registerHcpRoutes,
   registerEngagementRoutes,
+  registerAuditRoutes,
 ];

@@ -1,4 +1,5 @@
 import type { Config } from '../platform/config/index.js';
+import { auditCommand } from './audit.command.js';
 import { migrateCommand } from './migrate.command.js';
 import { serveCommand } from './serve.command.js';
 
@@ -12,4 +13,5 @@ export interface Command {
 export const commands: Record<string, Command> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  audit: auditCommand,
 };

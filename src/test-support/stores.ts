@@ -25,11 +25,22 @@ export interface TestStore extends Store {
   destroy(): Promise<void>;
 }
 
-/** A fresh, migrated store: a temp SQLite file, or a PostgreSQL schema of its own. */
+/**
+ * A fresh, migrated store: a temp SQLite file, or a PostgreSQL schema of its own. With `sameAs`, a second
+ * store (its own connections: another "instance") on that store's data; its `destroy` only closes it.
+ */
 export async function openTestStore(
   dialect: Dialect,
-  options: { maxConnections?: number } = {},
+  options: { maxConnections?: number; sameAs?: TestStore } = {},
 ): Promise<TestStore> {
+  const { sameAs } = options;
+  if (sameAs) {
+    const store = await openStore(sameAs.url, {
+      ...(sameAs.schema ? { schema: sameAs.schema } : {}),
+      maxConnections: options.maxConnections ?? 8,
+    });
+    return { ...store, url: sameAs.url, schema: sameAs.schema, destroy: () => store.close() };
+  }
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
     const url = `sqlite:${join(dir, 'parley.db')}`;

@@ -1,6 +1,7 @@
 import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './connect.js';
 import * as foundation from './migrations/0001-foundation.js';
+import * as auditAppendOnly from './migrations/0002-audit-append-only.js';
 import * as engagement from './migrations/0005-engagement.js';
 import * as consentHolds from './migrations/0007-consent-holds.js';
 
@@ -11,6 +12,7 @@ import * as consentHolds from './migrations/0007-consent-holds.js';
  */
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-audit-append-only': auditAppendOnly,
   '0005-engagement': engagement,
   '0007-consent-holds': consentHolds,
 };
