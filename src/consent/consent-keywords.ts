@@ -50,6 +50,7 @@ export const DEFAULT_CONSENT_KEYWORDS: ConsentKeywords = {
     ],
     optOutPhrases: [
       'stop sending',
+      'stop promotions',
       'stop messaging',
       'stop texting',
       'stop contacting',
@@ -140,6 +141,7 @@ export const DEFAULT_CONSENT_KEYWORDS: ConsentKeywords = {
       'pf',
       'pfv',
       'pfvr',
+      'mas',
       'obrigado',
       'obrigada',
       'obg',

@@ -52,3 +52,5 @@ export {
   applyWhatsappConsentReply,
 } from './whatsapp-consent-reply.js';
 export type { ConsentReplyEffect, WhatsappConsentReply } from './whatsapp-consent-reply.js';
+export { readPreferences } from './preferences.store.js';
+export { registerConsentRoutes } from './consent.routes.js';

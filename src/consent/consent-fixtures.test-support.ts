@@ -1,0 +1,100 @@
+import type { Db, TemplatesTable } from '../platform/database/index.js';
+
+/** Rows the consent tests need from other capabilities' tables, written directly (no mock, the real store). */
+
+export async function insertTemplate(
+  db: Db,
+  input: { id: string; type: TemplatesTable['type']; authorId: string; key?: string; version?: number },
+): Promise<void> {
+  const at = '2026-01-01T00:00:00.000Z';
+  await db
+    .insertInto('templates')
+    .values({
+      id: input.id,
+      key: input.key ?? `key_${input.id}`,
+      version: input.version ?? 1,
+      status: 'approved',
+      type: input.type,
+      classification: 'non_promotional',
+      whatsapp_category: 'utility',
+      whatsapp_name: `wa_${input.id}`,
+      whatsapp_language: 'pt_BR',
+      whatsapp_status: 'approved',
+      market_code: 'BR',
+      language: 'pt-BR',
+      brand: null,
+      products_json: '[]',
+      tone_tags_json: '[]',
+      body: 'Olá {{hcp_name}}',
+      parameters_json: '[]',
+      buttons_json: '[]',
+      approval_code: 'APP-1',
+      author_id: input.authorId,
+      approved_by: null,
+      approved_at: at,
+      expires_at: null,
+      review_comment: null,
+      lint_json: '[]',
+      created_at: at,
+      updated_at: at,
+    })
+    .execute();
+}
+
+/** An outbound message with, when `outbox` is given, its outbox row. */
+export async function insertOutbound(
+  db: Db,
+  input: {
+    id: string;
+    hcpId: string;
+    status: string;
+    createdAt: string;
+    templateId?: string | null;
+    outbox?: 'pending' | 'claimed' | 'done';
+  },
+): Promise<void> {
+  await db
+    .insertInto('messages')
+    .values({
+      id: input.id,
+      hcp_id: input.hcpId,
+      rep_id: 'usr_rep1',
+      direction: 'outbound',
+      wamid: null,
+      phone_number_id: 'pn_test',
+      type: 'template',
+      template_id: input.templateId ?? null,
+      parameters_enc: null,
+      body_enc: null,
+      asset_ids_json: '[]',
+      provenance_json: '{}',
+      status: input.status,
+      status_at: input.createdAt,
+      error_code: null,
+      error_title: null,
+      error_detail: null,
+      decision_id: null,
+      idempotency_key: null,
+      context_wamid: null,
+      send_at: null,
+      meta_timestamp: null,
+      created_at: input.createdAt,
+    })
+    .execute();
+  if (input.outbox)
+    await db
+      .insertInto('outbox')
+      .values({
+        id: `obx_${input.id}`,
+        message_id: input.id,
+        state: input.outbox,
+        available_at: input.createdAt,
+        attempts: 0,
+        claimed_by: null,
+        claimed_until: null,
+        last_error: null,
+        created_at: input.createdAt,
+        updated_at: input.createdAt,
+      })
+      .execute();
+}
