@@ -1,4 +1,5 @@
 import { registerAuditRoutes } from './audit/index.js';
+import { registerConsentRoutes } from './consent/index.js';
 import type { RouteModule } from './context.js';
 import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
@@ -9,5 +10,6 @@ export const routeModules: readonly RouteModule[] = [
   registerIdentityRoutes,
   registerHcpRoutes,
   registerEngagementRoutes,
+  registerConsentRoutes,
   registerAuditRoutes,
 ];
