@@ -135,6 +135,29 @@ const MATRIX: Record<string, Entry> = {
   },
   'GET /api/hcps/:id/timeline': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
 
+  // consent: a withdrawal as the probe, since anyone who sees the HCP may withdraw (grants are narrower,
+  // tested in src/consent/consent.routes.test.ts)
+  'GET /api/hcps/:id/consent': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+  'POST /api/hcps/:id/consent': {
+    kind: 'object',
+    roles: ALL_ROLES,
+    objects: hcpObjects,
+    request: () => ({
+      payload: { channel: 'email', purpose: 'events', status: 'withdrawn', source: 'verbal' },
+    }),
+    inScope: [201],
+  },
+  'GET /api/hcps/:id/preferences': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+  'PUT /api/hcps/:id/preferences': {
+    kind: 'object',
+    roles: ['rep', 'manager', 'msl', 'compliance', 'admin'],
+    objects: hcpObjects,
+    request: () => ({
+      payload: { preferredChannels: {}, contactWindows: [], language: 'pt-BR', frequencyLimit: null },
+    }),
+    inScope: [200],
+  },
+
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
   'GET /api/audit': { kind: 'none', roles: ['compliance', 'admin'] },
