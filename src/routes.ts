@@ -4,6 +4,7 @@ import type { RouteModule } from './context.js';
 import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
 import { registerIdentityRoutes } from './identity/index.js';
+import { registerRulebookRoutes } from './policy/index.js';
 
 /** Every capability's routes, in the order they are registered. Add a line per capability. */
 export const routeModules: readonly RouteModule[] = [
@@ -12,4 +13,5 @@ export const routeModules: readonly RouteModule[] = [
   registerEngagementRoutes,
   registerConsentRoutes,
   registerAuditRoutes,
+  registerRulebookRoutes,
 ];
