@@ -1,5 +1,7 @@
 import type { Config } from '../platform/config/index.js';
 import { auditCommand } from './audit.command.js';
+import { exportCommand } from './export.command.js';
+import { importCommand } from './import.command.js';
 import { migrateCommand } from './migrate.command.js';
 import { serveCommand } from './serve.command.js';
 
@@ -11,6 +13,8 @@ export interface Command {
 
 /** Every verb of `parley`. Add one file `<verb>.command.ts` and a line here. */
 export const commands: Record<string, Command> = {
+  import: importCommand,
+  export: exportCommand,
   serve: serveCommand,
   migrate: migrateCommand,
   audit: auditCommand,

@@ -1,3 +1,10 @@
-export { recordInteraction, toInteraction, findInteractionByKey } from './interactions.store.js';
+export { findInteractionByKey, recordInteraction, toInteraction } from './interactions.store.js';
 export type { Interaction, NewInteraction } from './interactions.store.js';
 export { registerEngagementRoutes } from './engagement.routes.js';
+export { IMPORT_KINDS } from './import-records.js';
+export type { ImportKind, ImportMapping } from './import-records.js';
+export { loadImportMapping } from './import-mapping.js';
+export { runImport } from './import.store.js';
+export type { ImportFormat, ImportOptions, ImportReject, ImportSummary } from './import.store.js';
+export { EXPORT_COLUMNS, EXPORT_KINDS, exportRecords, toCsvRow } from './export.store.js';
+export type { ExportKind, ExportRecord } from './export.store.js';

@@ -1,0 +1,365 @@
+import type { DbOrTx } from '../platform/database/index.js';
+
+export const EXPORT_KINDS = ['interactions', 'consents', 'messages'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
+/** CONTRACT.md "Export record", plus `updatedAt` (the change feed's clock). */
+export interface InteractionExportRecord {
+  id: string;
+  hcpId: string;
+  hcpCrmId: string;
+  channel: string;
+  kind: string;
+  direction: string;
+  occurredAt: string;
+  repEmail: string | null;
+  summary: string | null;
+  topics: string[];
+  products: string[];
+  source: string;
+  externalId: string;
+  templateKey: string | null;
+  templateVersion: number | null;
+  approvalCode: string | null;
+  assetCodes: string[];
+  status: string | null;
+  updatedAt: string;
+}
+
+export interface ConsentExportRecord {
+  id: string;
+  hcpId: string;
+  hcpCrmId: string;
+  channel: string;
+  purpose: string;
+  status: string;
+  source: string;
+  capturedByEmail: string | null;
+  capturedAt: string;
+  evidence: string | null;
+  wordingVersion: string | null;
+  messageId: string | null;
+  expiresAt: string | null;
+  recordedAt: string;
+}
+
+/** A WhatsApp message's record for the CRM: what was sent, when, its status; never its body. */
+export interface MessageExportRecord {
+  id: string;
+  hcpId: string | null;
+  hcpCrmId: string | null;
+  repEmail: string | null;
+  direction: string;
+  type: string;
+  wamid: string | null;
+  status: string;
+  statusAt: string;
+  templateKey: string | null;
+  templateVersion: number | null;
+  approvalCode: string | null;
+  assetCodes: string[];
+  errorCode: number | null;
+  createdAt: string;
+}
+
+export type ExportRecord = InteractionExportRecord | ConsentExportRecord | MessageExportRecord;
+
+/** The columns of each kind, in order: the CSV header and the JSON key order. */
+export const EXPORT_COLUMNS: Record<ExportKind, readonly string[]> = {
+  interactions: [
+    'id',
+    'hcpId',
+    'hcpCrmId',
+    'channel',
+    'kind',
+    'direction',
+    'occurredAt',
+    'repEmail',
+    'summary',
+    'topics',
+    'products',
+    'source',
+    'externalId',
+    'templateKey',
+    'templateVersion',
+    'approvalCode',
+    'assetCodes',
+    'status',
+    'updatedAt',
+  ],
+  consents: [
+    'id',
+    'hcpId',
+    'hcpCrmId',
+    'channel',
+    'purpose',
+    'status',
+    'source',
+    'capturedByEmail',
+    'capturedAt',
+    'evidence',
+    'wordingVersion',
+    'messageId',
+    'expiresAt',
+    'recordedAt',
+  ],
+  messages: [
+    'id',
+    'hcpId',
+    'hcpCrmId',
+    'repEmail',
+    'direction',
+    'type',
+    'wamid',
+    'status',
+    'statusAt',
+    'templateKey',
+    'templateVersion',
+    'approvalCode',
+    'assetCodes',
+    'errorCode',
+    'createdAt',
+  ],
+};
+
+/** Where a change feed stands: the `(time, id)` of the last record read. */
+export type FeedPosition = readonly [string, string];
+
+export interface FeedPage<R> {
+  records: R[];
+  /** The position after the last record (unchanged when the page is empty). */
+  position: FeedPosition | null;
+}
+
+async function assetCodesOf(db: DbOrTx, lists: string[][]): Promise<Map<string, string | null>> {
+  const ids = [...new Set(lists.flat())];
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('assets')
+    .select(['id', 'approval_code', 'key', 'version'])
+    .where('id', 'in', ids)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.approval_code ?? `${r.key}@${r.version}`]));
+}
+
+const after = (position: FeedPosition | null | undefined) => position ?? null;
+
+/**
+ * One page of interactions changed after `position` (by `(updated_at, id)`) and no later than `until`.
+ * Reading in that order with the last key as the next start gives every change once: a row updated
+ * again later comes again, as the newer version.
+ */
+export async function readInteractionFeed(
+  db: DbOrTx,
+  options: { position?: FeedPosition | null; since?: string; until?: string; limit: number },
+): Promise<FeedPage<InteractionExportRecord>> {
+  let qb = db
+    .selectFrom('interactions as i')
+    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+    .leftJoin('users as u', 'u.id', 'i.rep_id')
+    .leftJoin('templates as t', 't.id', 'i.template_id')
+    .select([
+      'i.id',
+      'i.hcp_id',
+      'h.crm_id',
+      'i.channel',
+      'i.kind',
+      'i.direction',
+      'i.occurred_at',
+      'u.email',
+      'i.summary',
+      'i.topics_json',
+      'i.products_json',
+      'i.source',
+      'i.external_id',
+      't.key as template_key',
+      't.version as template_version',
+      't.approval_code',
+      'i.asset_ids_json',
+      'i.status',
+      'i.updated_at',
+    ]);
+  const pos = after(options.position);
+  if (pos) {
+    const [at, id] = pos;
+    qb = qb.where((eb) =>
+      eb.or([eb('i.updated_at', '>', at), eb.and([eb('i.updated_at', '=', at), eb('i.id', '>', id)])]),
+    );
+  }
+  if (options.since) qb = qb.where('i.updated_at', '>=', options.since);
+  if (options.until) qb = qb.where('i.updated_at', '<=', options.until);
+  const rows = await qb.orderBy('i.updated_at').orderBy('i.id').limit(options.limit).execute();
+  const assetLists = rows.map((r) => JSON.parse(r.asset_ids_json) as string[]);
+  const codes = await assetCodesOf(db, assetLists);
+  const records = rows.map((r, n) => ({
+    id: r.id,
+    hcpId: r.hcp_id,
+    hcpCrmId: r.crm_id,
+    channel: r.channel,
+    kind: r.kind,
+    direction: r.direction,
+    occurredAt: r.occurred_at,
+    repEmail: r.email,
+    summary: r.summary,
+    topics: JSON.parse(r.topics_json) as string[],
+    products: JSON.parse(r.products_json) as string[],
+    source: r.source,
+    externalId: r.external_id,
+    templateKey: r.template_key,
+    templateVersion: r.template_version,
+    approvalCode: r.approval_code,
+    assetCodes: assetLists[n]!.flatMap((id) => (codes.get(id) ? [codes.get(id)!] : [])),
+    status: r.status,
+    updatedAt: r.updated_at,
+  }));
+  const last = rows[rows.length - 1];
+  return { records, position: last ? [last.updated_at, last.id] : (options.position ?? null) };
+}
+
+/** One page of consent ledger entries recorded after `position` (by `(recorded_at, id)`). */
+export async function readConsentFeed(
+  db: DbOrTx,
+  options: { position?: FeedPosition | null; since?: string; until?: string; limit: number },
+): Promise<FeedPage<ConsentExportRecord>> {
+  let qb = db
+    .selectFrom('consent_entries as c')
+    .innerJoin('hcps as h', 'h.id', 'c.hcp_id')
+    .leftJoin('users as u', 'u.id', 'c.captured_by')
+    .select([
+      'c.id',
+      'c.hcp_id',
+      'h.crm_id',
+      'c.channel',
+      'c.purpose',
+      'c.status',
+      'c.source',
+      'u.email',
+      'c.captured_at',
+      'c.evidence',
+      'c.wording_version',
+      'c.message_id',
+      'c.expires_at',
+      'c.recorded_at',
+    ]);
+  const pos = after(options.position);
+  if (pos) {
+    const [at, id] = pos;
+    qb = qb.where((eb) =>
+      eb.or([eb('c.recorded_at', '>', at), eb.and([eb('c.recorded_at', '=', at), eb('c.id', '>', id)])]),
+    );
+  }
+  if (options.since) qb = qb.where('c.recorded_at', '>=', options.since);
+  if (options.until) qb = qb.where('c.recorded_at', '<=', options.until);
+  const rows = await qb.orderBy('c.recorded_at').orderBy('c.id').limit(options.limit).execute();
+  const records = rows.map((r) => ({
+    id: r.id,
+    hcpId: r.hcp_id,
+    hcpCrmId: r.crm_id,
+    channel: r.channel,
+    purpose: r.purpose,
+    status: r.status,
+    source: r.source,
+    capturedByEmail: r.email,
+    capturedAt: r.captured_at,
+    evidence: r.evidence,
+    wordingVersion: r.wording_version,
+    messageId: r.message_id,
+    expiresAt: r.expires_at,
+    recordedAt: r.recorded_at,
+  }));
+  const last = rows[rows.length - 1];
+  return { records, position: last ? [last.recorded_at, last.id] : (options.position ?? null) };
+}
+
+/** One page of WhatsApp messages created after `position` (by `(created_at, id)`); bodies never leave. */
+export async function readMessageFeed(
+  db: DbOrTx,
+  options: { position?: FeedPosition | null; since?: string; until?: string; limit: number },
+): Promise<FeedPage<MessageExportRecord>> {
+  let qb = db
+    .selectFrom('messages as m')
+    .leftJoin('hcps as h', 'h.id', 'm.hcp_id')
+    .leftJoin('users as u', 'u.id', 'm.rep_id')
+    .leftJoin('templates as t', 't.id', 'm.template_id')
+    .select([
+      'm.id',
+      'm.hcp_id',
+      'h.crm_id',
+      'u.email',
+      'm.direction',
+      'm.type',
+      'm.wamid',
+      'm.status',
+      'm.status_at',
+      't.key as template_key',
+      't.version as template_version',
+      't.approval_code',
+      'm.asset_ids_json',
+      'm.error_code',
+      'm.created_at',
+    ]);
+  const pos = after(options.position);
+  if (pos) {
+    const [at, id] = pos;
+    qb = qb.where((eb) =>
+      eb.or([eb('m.created_at', '>', at), eb.and([eb('m.created_at', '=', at), eb('m.id', '>', id)])]),
+    );
+  }
+  if (options.since) qb = qb.where('m.created_at', '>=', options.since);
+  if (options.until) qb = qb.where('m.created_at', '<=', options.until);
+  const rows = await qb.orderBy('m.created_at').orderBy('m.id').limit(options.limit).execute();
+  const assetLists = rows.map((r) => JSON.parse(r.asset_ids_json) as string[]);
+  const codes = await assetCodesOf(db, assetLists);
+  const records = rows.map((r, n) => ({
+    id: r.id,
+    hcpId: r.hcp_id,
+    hcpCrmId: r.crm_id,
+    repEmail: r.email,
+    direction: r.direction,
+    type: r.type,
+    wamid: r.wamid,
+    status: r.status,
+    statusAt: r.status_at,
+    templateKey: r.template_key,
+    templateVersion: r.template_version,
+    approvalCode: r.approval_code,
+    assetCodes: assetLists[n]!.flatMap((id) => (codes.get(id) ? [codes.get(id)!] : [])),
+    errorCode: r.error_code,
+    createdAt: r.created_at,
+  }));
+  const last = rows[rows.length - 1];
+  return { records, position: last ? [last.created_at, last.id] : (options.position ?? null) };
+}
+
+export const FEEDS = {
+  interactions: readInteractionFeed,
+  consents: readConsentFeed,
+  messages: readMessageFeed,
+} as const;
+
+/** Every record of a kind (changed since `since`), page by page, in feed order. */
+export async function* exportRecords(
+  db: DbOrTx,
+  kind: ExportKind,
+  options: { since?: string; pageSize?: number } = {},
+): AsyncGenerator<ExportRecord> {
+  let position: FeedPosition | null = null;
+  const limit = options.pageSize ?? 5000;
+  for (;;) {
+    const page: FeedPage<ExportRecord> = await FEEDS[kind](db, { position, since: options.since, limit });
+    yield* page.records;
+    if (page.records.length < limit) return;
+    position = page.position;
+  }
+}
+
+/** A record as a CSV row of its kind's columns: lists `;`-separated, absent values empty. */
+export function toCsvRow(kind: ExportKind, record: ExportRecord): string[] {
+  const r = record as unknown as Record<string, unknown>;
+  return EXPORT_COLUMNS[kind].map((c) => {
+    const v = r[c];
+    if (v === null || v === undefined) return '';
+    if (Array.isArray(v)) return v.join(';');
+    return String(v);
+  });
+}

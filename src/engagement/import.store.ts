@@ -1,0 +1,731 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import type { AuditActor } from '../audit/index.js';
+import type { ParleyContext } from '../context.js';
+import { normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
+import { newId } from '../platform/crypto/index.js';
+import type { DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
+import {
+  applyMapping,
+  checkImportRecord,
+  importKeyOf,
+  type ConsentRecord,
+  type HcpRecord,
+  type ImportKind,
+  type ImportMapping,
+  type ImportRecord,
+  type InteractionRecord,
+  type RawRecord,
+  type TerritoryRecord,
+} from './import-records.js';
+
+export type ImportFormat = 'csv' | 'jsonl';
+
+export interface ImportReject {
+  /** The line of the file (a CSV's header is line 1). */
+  line: number;
+  reasons: string[];
+  /** The record as read (for a rejects file the operator fixes and re-imports). */
+  record: RawRecord | null;
+}
+
+export interface ImportOptions {
+  kind: ImportKind;
+  format: ImportFormat;
+  input: Readable;
+  fileName: string;
+  actor: AuditActor | null;
+  /** Apply the good rows and report the bad ones; by default one bad row means nothing is applied. */
+  skipInvalid?: boolean;
+  mapping?: ImportMapping;
+  /** Rows per staging batch (one short write each). */
+  batchSize?: number;
+  onProgress?: (progress: { rows: number; invalid: number }) => void;
+}
+
+export interface ImportSummary {
+  importId: string;
+  kind: ImportKind;
+  status: 'applied' | 'rejected';
+  total: number;
+  valid: number;
+  invalid: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  rejects: ImportReject[];
+}
+
+type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
+
+type Read = { line: number; raw: RawRecord } | { line: number; error: string; fatal?: boolean };
+
+/** Records of a CSV (header = line 1) or JSON Lines stream, with their line numbers, read as they arrive. */
+async function* readRecords(input: Readable, format: ImportFormat): AsyncGenerator<Read> {
+  if (format === 'jsonl') {
+    let line = 0;
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      line++;
+      if (text.trim() === '') continue;
+      try {
+        const value: unknown = JSON.parse(text);
+        if (value && typeof value === 'object' && !Array.isArray(value))
+          yield { line, raw: value as RawRecord };
+        else yield { line, error: 'record: a JSON object is expected on each line' };
+      } catch {
+        yield { line, error: 'record: not valid JSON' };
+      }
+    }
+    return;
+  }
+  const parser = input.pipe(
+    parse({
+      columns: true,
+      info: true,
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      trim: true,
+    }),
+  );
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
+      // Empty cells are "not given", as in a JSON Lines record without the key.
+      const raw: RawRecord = {};
+      for (const [k, v] of Object.entries(record)) if (v !== '') raw[k] = v;
+      yield { line: info.lines, raw };
+    }
+  } catch (error) {
+    const e = error as { lines?: number; message?: string };
+    yield { line: e.lines ?? 0, error: `file: ${e.message ?? 'not valid CSV'}`, fatal: true };
+  }
+}
+
+/** Resolved, normalised rows as staged (personal values already sealed, never in clear). */
+type StagedInteraction = Omit<InteractionRecord, 'hcpCrmId' | 'repEmail' | 'hcpId'> & {
+  hcpId: string;
+  repId: string | null;
+};
+interface StagedHcp {
+  crmId: string;
+  name: string;
+  specialty: string | null;
+  institution: string | null;
+  market: string;
+  language: string;
+  timeZone: string;
+  numberEnc: string | null;
+  numberBidx: string | null;
+  waIdBidx: string | null;
+  emailEnc: string | null;
+  emailBidx: string | null;
+  segment: string | null;
+  territoryIds: string[] | null;
+}
+type StagedConsent = Omit<ConsentRecord, 'hcpCrmId' | 'hcpId'> & { hcpId: string };
+type Staged = StagedInteraction | StagedHcp | TerritoryRecord | StagedConsent;
+
+/**
+ * Checks references of a batch against the store (HCPs by id or CRM id, reps by e-mail, markets,
+ * territories) and turns good records into staged rows. Returns per-line rejects for the rest.
+ */
+async function resolveBatch(
+  deps: Deps,
+  batch: { line: number; record: ImportRecord; raw: RawRecord }[],
+): Promise<{ staged: { line: number; row: Staged }[]; rejects: ImportReject[] }> {
+  const { db } = deps;
+  const staged: { line: number; row: Staged }[] = [];
+  const rejects: ImportReject[] = [];
+  const values = batch.map((b) => b.record);
+  const hcpRefs = values.flatMap((r) =>
+    r.kind === 'interactions' || r.kind === 'consents'
+      ? [{ id: r.value.hcpId, crmId: r.value.hcpCrmId }]
+      : [],
+  );
+  const ids = [...new Set(hcpRefs.flatMap((r) => (r.id ? [r.id] : [])))];
+  const crmIds = [
+    ...new Set([
+      ...hcpRefs.flatMap((r) => (r.crmId && !r.id ? [r.crmId] : [])),
+      ...values.flatMap((r) => (r.kind === 'hcps' ? [r.value.crmId] : [])),
+    ]),
+  ];
+  const hcps =
+    ids.length || crmIds.length
+      ? await db
+          .selectFrom('hcps')
+          .select(['id', 'crm_id', 'erased_at'])
+          .where((eb) =>
+            eb.or([
+              ...(ids.length ? [eb('id', 'in', ids)] : []),
+              ...(crmIds.length ? [eb('crm_id', 'in', crmIds)] : []),
+            ]),
+          )
+          .execute()
+      : [];
+  const byId = new Map(hcps.map((h) => [h.id, h]));
+  const byCrm = new Map(hcps.map((h) => [h.crm_id, h]));
+  const emails = [
+    ...new Set(
+      values.flatMap((r) =>
+        r.kind === 'interactions' && r.value.repEmail ? [r.value.repEmail.toLowerCase()] : [],
+      ),
+    ),
+  ];
+  const users = emails.length
+    ? await db.selectFrom('users').select(['id', 'email']).where('email', 'in', emails).execute()
+    : [];
+  const userByEmail = new Map(users.map((u) => [u.email, u.id]));
+  const markets = new Set((await db.selectFrom('markets').select('code').execute()).map((m) => m.code));
+  const territoryIds = [
+    ...new Set(values.flatMap((r) => (r.kind === 'hcps' ? (r.value.territoryIds ?? []) : []))),
+  ];
+  const territories = new Set(
+    territoryIds.length
+      ? (await db.selectFrom('territories').select('id').where('id', 'in', territoryIds).execute()).map(
+          (t) => t.id,
+        )
+      : [],
+  );
+
+  const hcpOf = (ref: { hcpId?: string; hcpCrmId?: string }, reasons: string[]) => {
+    const found = ref.hcpId ? byId.get(ref.hcpId) : byCrm.get(ref.hcpCrmId ?? '');
+    if (!found)
+      reasons.push(ref.hcpId ? `hcpId: no HCP ${ref.hcpId}` : `hcpCrmId: no HCP with CRM id ${ref.hcpCrmId}`);
+    else if (found.erased_at) reasons.push('hcp: this HCP was erased; nothing is recorded about them');
+    return found?.id;
+  };
+
+  for (const { line, record, raw } of batch) {
+    const reasons: string[] = [];
+    let row: Staged | undefined;
+    switch (record.kind) {
+      case 'interactions': {
+        const v = record.value;
+        const hcpId = hcpOf(v, reasons);
+        const repId = v.repEmail ? userByEmail.get(v.repEmail.toLowerCase()) : null;
+        if (repId === undefined) reasons.push(`repEmail: no user ${v.repEmail}`);
+        if (hcpId && repId !== undefined) {
+          row = {
+            source: v.source,
+            externalId: v.externalId,
+            hcpId,
+            channel: v.channel,
+            kind: v.kind,
+            direction: v.direction,
+            occurredAt: new Date(v.occurredAt).toISOString(),
+            repId,
+            summary: v.summary,
+            topics: v.topics,
+            products: v.products,
+          };
+        }
+        break;
+      }
+      case 'consents': {
+        const v = record.value;
+        const hcpId = hcpOf(v, reasons);
+        if (hcpId) {
+          row = {
+            hcpId,
+            channel: v.channel,
+            purpose: v.purpose,
+            status: v.status,
+            capturedAt: new Date(v.capturedAt).toISOString(),
+            evidence: v.evidence,
+            wordingVersion: v.wordingVersion,
+            expiresAt: v.expiresAt ? new Date(v.expiresAt).toISOString() : undefined,
+          };
+        }
+        break;
+      }
+      case 'hcps': {
+        const v = record.value;
+        if (!markets.has(v.market)) reasons.push(`market: no market ${v.market}`);
+        for (const t of v.territoryIds ?? [])
+          if (!territories.has(t)) reasons.push(`territoryIds: no territory ${t}`);
+        if (byCrm.get(v.crmId)?.erased_at) reasons.push('crmId: this HCP was erased; it is not re-imported');
+        const e164 = v.whatsappNumber ? normaliseNumber(v.whatsappNumber) : undefined;
+        if (v.whatsappNumber && !e164) reasons.push('whatsappNumber: not a valid phone number');
+        if (reasons.length === 0) row = stageHcp(deps, v, e164);
+        break;
+      }
+      case 'territories': {
+        const v = record.value;
+        if (!markets.has(v.market)) reasons.push(`market: no market ${v.market}`);
+        else row = v;
+        break;
+      }
+    }
+    if (row && reasons.length === 0) staged.push({ line, row });
+    else rejects.push({ line, reasons, record: raw });
+  }
+  return { staged, rejects };
+}
+
+/** Seals and indexes an HCP's personal values exactly as `createHcp` does, so look-ups find imported HCPs. */
+function stageHcp(deps: Pick<ParleyContext, 'cipher'>, v: HcpRecord, e164: string | undefined): StagedHcp {
+  const email = v.email ? normaliseEmail(v.email) : undefined;
+  return {
+    crmId: v.crmId,
+    name: v.name,
+    specialty: v.specialty ?? null,
+    institution: v.institution ?? null,
+    market: v.market,
+    language: v.language,
+    timeZone: v.timeZone,
+    numberEnc: e164 ? deps.cipher.seal(e164) : null,
+    numberBidx: e164 ? numberIndex(deps, e164) : null,
+    waIdBidx: e164 ? deps.cipher.blindIndex(`wa:${e164.slice(1)}`) : null,
+    emailEnc: email ? deps.cipher.seal(email) : null,
+    emailBidx: email ? deps.cipher.blindIndex(`email:${email}`) : null,
+    segment: v.segment ?? null,
+    territoryIds: v.territoryIds ?? null,
+  };
+}
+
+/**
+ * Imports a file of one kind. Records are read as a stream, checked, resolved and written to a staging
+ * table in short batches (each its own small write, so webhooks and sends keep flowing), then applied in
+ * one transaction: readers see all of an import or none of it. By default any bad line means nothing is
+ * applied; every bad line is reported with its number and reasons. Re-importing a row updates it;
+ * re-importing the same file changes nothing (rows equal to what is stored are not written).
+ */
+export async function runImport(deps: Deps, options: ImportOptions): Promise<ImportSummary> {
+  const { db, clock } = deps;
+  const batchSize = options.batchSize ?? 1000;
+  const importId = newId('imp');
+  await db
+    .insertInto('import_runs')
+    .values({
+      id: importId,
+      kind: options.kind,
+      file_name: options.fileName.slice(0, 500),
+      status: 'staging',
+      total_rows: 0,
+      invalid_rows: 0,
+      inserted_rows: 0,
+      updated_rows: 0,
+      unchanged_rows: 0,
+      started_by: options.actor?.id ?? null,
+      started_at: clock.now().toISOString(),
+      finished_at: null,
+    })
+    .execute();
+
+  const rejects: ImportReject[] = [];
+  const seen = new Map<string, number>();
+  let total = 0;
+  let valid = 0;
+  let fatal = false;
+  let batch: { line: number; record: ImportRecord; raw: RawRecord }[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const { staged, rejects: bad } = await resolveBatch(deps, batch);
+    rejects.push(...bad);
+    batch = [];
+    if (staged.length === 0) return;
+    valid += staged.length;
+    for (let i = 0; i < staged.length; i += 500) {
+      await db
+        .insertInto('import_staging')
+        .values(
+          staged
+            .slice(i, i + 500)
+            .map((s) => ({ import_id: importId, line: s.line, payload_json: JSON.stringify(s.row) })),
+        )
+        .execute();
+    }
+  };
+  try {
+    for await (const read of readRecords(options.input, options.format)) {
+      if ('error' in read) {
+        rejects.push({ line: read.line, reasons: [read.error], record: null });
+        if (read.fatal) {
+          fatal = true;
+          break;
+        }
+        total++;
+        continue;
+      }
+      total++;
+      const raw = applyMapping(options.mapping, read.raw);
+      const checked = checkImportRecord(options.kind, raw);
+      if (!checked.ok) {
+        rejects.push({ line: read.line, reasons: checked.reasons, record: read.raw });
+      } else {
+        const key = importKeyOf(checked.record);
+        const first = seen.get(key);
+        if (first !== undefined) {
+          rejects.push({
+            line: read.line,
+            reasons: [`record: the same record as line ${first}`],
+            record: read.raw,
+          });
+        } else {
+          seen.set(key, read.line);
+          batch.push({ line: read.line, record: checked.record, raw: read.raw });
+          if (batch.length >= batchSize) await flush();
+        }
+      }
+      if (total % batchSize === 0) options.onProgress?.({ rows: total, invalid: rejects.length });
+    }
+    await flush();
+    options.onProgress?.({ rows: total, invalid: rejects.length });
+  } catch (error) {
+    await discardStaging(db, importId);
+    await db
+      .updateTable('import_runs')
+      .set({ status: 'rejected', finished_at: clock.now().toISOString() })
+      .where('id', '=', importId)
+      .execute();
+    throw error;
+  }
+  rejects.sort((a, b) => a.line - b.line);
+
+  const summary: ImportSummary = {
+    importId,
+    kind: options.kind,
+    status: 'rejected',
+    total,
+    valid,
+    invalid: rejects.length,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    rejects,
+  };
+  if (fatal || (rejects.length > 0 && !options.skipInvalid)) {
+    await discardStaging(db, importId);
+    await db
+      .updateTable('import_runs')
+      .set({
+        status: 'rejected',
+        total_rows: total,
+        invalid_rows: rejects.length,
+        finished_at: clock.now().toISOString(),
+      })
+      .where('id', '=', importId)
+      .execute();
+    return summary;
+  }
+
+  const counts = await db.transaction().execute(async (tx) => {
+    const c = { inserted: 0, updated: 0, unchanged: 0 };
+    let after = 0;
+    for (;;) {
+      const page = await tx
+        .selectFrom('import_staging')
+        .select(['line', 'payload_json'])
+        .where('import_id', '=', importId)
+        .where('line', '>', after)
+        .orderBy('line')
+        .limit(1000)
+        .execute();
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.line;
+      const rows = page.map((p) => JSON.parse(p.payload_json) as Staged);
+      const r = await APPLY[options.kind](tx, deps, rows as never[]);
+      c.inserted += r.inserted;
+      c.updated += r.updated;
+      c.unchanged += r.unchanged;
+    }
+    const finishedAt = clock.now().toISOString();
+    await tx
+      .updateTable('import_runs')
+      .set({
+        status: 'applied',
+        total_rows: total,
+        invalid_rows: rejects.length,
+        inserted_rows: c.inserted,
+        updated_rows: c.updated,
+        unchanged_rows: c.unchanged,
+        finished_at: finishedAt,
+      })
+      .where('id', '=', importId)
+      .execute();
+    // One event for the import as a whole: what, from which file, how many rows changed (no row contents).
+    if (c.inserted + c.updated > 0) {
+      await deps.audit.record(tx, {
+        actor: options.actor,
+        action: 'import.applied',
+        target: { type: 'import', id: importId },
+        after: {
+          kind: options.kind,
+          fileName: options.fileName,
+          ...c,
+          invalid: rejects.length,
+          skipInvalid: Boolean(options.skipInvalid),
+        },
+      });
+    }
+    return c;
+  });
+  await discardStaging(db, importId);
+  return { ...summary, status: 'applied', ...counts };
+}
+
+async function discardStaging(db: DbOrTx, importId: string): Promise<void> {
+  await db.deleteFrom('import_staging').where('import_id', '=', importId).execute();
+}
+
+interface Applied {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+async function insertInChunks<T>(
+  rows: T[],
+  size: number,
+  insert: (chunk: T[]) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += size) await insert(rows.slice(i, i + size));
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]): Promise<Applied> {
+  const now = deps.clock.now().toISOString();
+  const existing = await tx
+    .selectFrom('interactions')
+    .selectAll()
+    .where('source', 'in', [...new Set(rows.map((r) => r.source))])
+    .where(
+      'external_id',
+      'in',
+      rows.map((r) => r.externalId),
+    )
+    .execute();
+  const byKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
+  const toInsert: InteractionsTable[] = [];
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  for (const r of rows) {
+    const values = {
+      hcp_id: r.hcpId,
+      channel: r.channel,
+      direction: r.direction,
+      kind: r.kind,
+      occurred_at: r.occurredAt,
+      rep_id: r.repId,
+      summary: r.summary ?? null,
+      topics_json: JSON.stringify(r.topics),
+      products_json: JSON.stringify(r.products),
+    };
+    const old = byKey.get(`${r.source}\u0000${r.externalId}`);
+    if (!old) {
+      toInsert.push({
+        id: newId('int'),
+        source: r.source,
+        external_id: r.externalId,
+        template_id: null,
+        asset_ids_json: '[]',
+        message_id: null,
+        status: null,
+        created_at: now,
+        updated_at: now,
+        ...values,
+      });
+      result.inserted++;
+    } else if (Object.entries(values).some(([k, v]) => old[k as keyof typeof values] !== v)) {
+      await tx
+        .updateTable('interactions')
+        .set({ ...values, updated_at: now })
+        .where('id', '=', old.id)
+        .execute();
+      result.updated++;
+    } else result.unchanged++;
+  }
+  await insertInChunks(toInsert, 500, (chunk) => tx.insertInto('interactions').values(chunk).execute());
+  return result;
+}
+
+async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied> {
+  const now = deps.clock.now().toISOString();
+  const existing = await tx
+    .selectFrom('hcps')
+    .selectAll()
+    .where(
+      'crm_id',
+      'in',
+      rows.map((r) => r.crmId),
+    )
+    .execute();
+  const byCrm = new Map(existing.map((e) => [e.crm_id, e]));
+  const assigned = existing.length
+    ? await tx
+        .selectFrom('hcp_territories')
+        .selectAll()
+        .where(
+          'hcp_id',
+          'in',
+          existing.map((e) => e.id),
+        )
+        .execute()
+    : [];
+  const territoriesOf = new Map<string, string[]>();
+  for (const a of assigned)
+    territoriesOf.set(a.hcp_id, [...(territoriesOf.get(a.hcp_id) ?? []), a.territory_id]);
+  const inserts: HcpsTable[] = [];
+  const links: { hcp_id: string; territory_id: string }[] = [];
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  for (const r of rows) {
+    const plain = {
+      name: r.name,
+      specialty: r.specialty,
+      institution: r.institution,
+      market_code: r.market,
+      language: r.language,
+      time_zone: r.timeZone,
+      segment: r.segment,
+    };
+    const old = byCrm.get(r.crmId);
+    if (!old) {
+      const id = newId('hcp');
+      inserts.push({
+        id,
+        crm_id: r.crmId,
+        ...plain,
+        whatsapp_number_enc: r.numberEnc,
+        whatsapp_number_bidx: r.numberBidx,
+        wa_id_bidx: r.waIdBidx,
+        bsuid: null,
+        whatsapp_status: 'active',
+        marketing_stopped: 0,
+        email_enc: r.emailEnc,
+        email_bidx: r.emailBidx,
+        legal_hold: 0,
+        erased_at: null,
+        created_at: now,
+        updated_at: now,
+      });
+      for (const t of r.territoryIds ?? []) links.push({ hcp_id: id, territory_id: t });
+      result.inserted++;
+      continue;
+    }
+    // Sealed values differ on every seal (random IV): compare blind indexes, re-seal only on a real change.
+    const changes: Partial<HcpsTable> = {};
+    for (const [k, v] of Object.entries(plain))
+      if (old[k as keyof typeof plain] !== v) Object.assign(changes, { [k]: v });
+    if (old.whatsapp_number_bidx !== r.numberBidx)
+      Object.assign(changes, {
+        whatsapp_number_enc: r.numberEnc,
+        whatsapp_number_bidx: r.numberBidx,
+        wa_id_bidx: r.waIdBidx,
+      });
+    if (old.email_bidx !== r.emailBidx)
+      Object.assign(changes, { email_enc: r.emailEnc, email_bidx: r.emailBidx });
+    const territoriesChanged =
+      r.territoryIds !== null &&
+      !sameJson([...(territoriesOf.get(old.id) ?? [])].sort(), [...r.territoryIds].sort());
+    if (Object.keys(changes).length === 0 && !territoriesChanged) {
+      result.unchanged++;
+      continue;
+    }
+    if (Object.keys(changes).length)
+      await tx
+        .updateTable('hcps')
+        .set({ ...changes, updated_at: now })
+        .where('id', '=', old.id)
+        .execute();
+    if (territoriesChanged) {
+      await tx.deleteFrom('hcp_territories').where('hcp_id', '=', old.id).execute();
+      for (const t of r.territoryIds ?? []) links.push({ hcp_id: old.id, territory_id: t });
+    }
+    result.updated++;
+  }
+  await insertInChunks(inserts, 400, (chunk) => tx.insertInto('hcps').values(chunk).execute());
+  await insertInChunks(links, 1000, (chunk) => tx.insertInto('hcp_territories').values(chunk).execute());
+  return result;
+}
+
+async function applyTerritories(tx: Tx, _deps: Deps, rows: TerritoryRecord[]): Promise<Applied> {
+  const existing = await tx
+    .selectFrom('territories')
+    .selectAll()
+    .where(
+      'id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
+  const byId = new Map(existing.map((e) => [e.id, e]));
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const inserts: { id: string; name: string; market_code: string }[] = [];
+  for (const r of rows) {
+    const old = byId.get(r.id);
+    if (!old) {
+      inserts.push({ id: r.id, name: r.name, market_code: r.market });
+      result.inserted++;
+    } else if (old.name !== r.name || old.market_code !== r.market) {
+      await tx
+        .updateTable('territories')
+        .set({ name: r.name, market_code: r.market })
+        .where('id', '=', r.id)
+        .execute();
+      result.updated++;
+    } else result.unchanged++;
+  }
+  await insertInChunks(inserts, 1000, (chunk) => tx.insertInto('territories').values(chunk).execute());
+  return result;
+}
+
+/**
+ * Consent from the CRM is appended to the ledger (source `crm_import`), never edited: the same entry
+ * imported again (HCP, channel, purpose, status, moment) is recognised and not appended twice.
+ */
+async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise<Applied> {
+  const now = deps.clock.now().toISOString();
+  const existing = await tx
+    .selectFrom('consent_entries')
+    .select(['hcp_id', 'channel', 'purpose', 'status', 'captured_at'])
+    .where('source', '=', 'crm_import')
+    .where('hcp_id', 'in', [...new Set(rows.map((r) => r.hcpId))])
+    .execute();
+  const key = (r: {
+    hcp_id: string;
+    channel: string;
+    purpose: string;
+    status: string;
+    captured_at: string;
+  }) => [r.hcp_id, r.channel, r.purpose, r.status, r.captured_at].join('\u0000');
+  const known = new Set(existing.map(key));
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const inserts = [];
+  for (const r of rows) {
+    const row = {
+      id: newId('con'),
+      hcp_id: r.hcpId,
+      channel: r.channel,
+      purpose: r.purpose,
+      status: r.status,
+      source: 'crm_import' as const,
+      captured_by: null,
+      captured_at: r.capturedAt,
+      evidence: r.evidence ?? null,
+      wording_version: r.wordingVersion ?? null,
+      message_id: null,
+      expires_at: r.expiresAt ?? null,
+      recorded_at: now,
+    };
+    if (known.has(key(row))) {
+      result.unchanged++;
+      continue;
+    }
+    known.add(key(row));
+    inserts.push(row);
+    result.inserted++;
+  }
+  await insertInChunks(inserts, 500, (chunk) => tx.insertInto('consent_entries').values(chunk).execute());
+  return result;
+}
+
+const APPLY: Record<ImportKind, (tx: Tx, deps: Deps, rows: never[]) => Promise<Applied>> = {
+  interactions: applyInteractions,
+  hcps: applyHcps,
+  territories: applyTerritories,
+  consents: applyConsents,
+};

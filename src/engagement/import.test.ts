@@ -1,0 +1,295 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHcpByWhatsappNumber, findHcpById } from '../hcps/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { checkImportRecord } from './import-records.js';
+import { runImport, type ImportOptions } from './import.store.js';
+
+describe('checking an imported record', () => {
+  it.each([
+    [
+      'names a missing HCP reference',
+      {
+        source: 'veeva',
+        externalId: 'A',
+        channel: 'f2f',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: '2026-01-01T00:00:00Z',
+      },
+      'hcpId: one of hcpId or hcpCrmId is required',
+    ],
+    [
+      'names a time without a zone',
+      {
+        source: 'veeva',
+        externalId: 'A',
+        hcpCrmId: 'X',
+        channel: 'f2f',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: '2026-01-01 10:00',
+      },
+      'occurredAt: must be an ISO 8601 time with a zone, e.g. 2026-03-02T10:00:00Z',
+    ],
+    [
+      'names an unknown channel',
+      {
+        source: 'veeva',
+        externalId: 'A',
+        hcpCrmId: 'X',
+        channel: 'fax',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: '2026-01-01T00:00:00Z',
+      },
+      'channel',
+    ],
+  ])('%s', (_name, raw, reason) => {
+    const checked = checkImportRecord('interactions', raw);
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.reasons.join('\n')).toContain(reason);
+  });
+
+  it('reads `;`-separated lists from CSV and arrays from JSON Lines alike', () => {
+    const base = {
+      source: 'veeva',
+      externalId: 'A',
+      hcpCrmId: 'X',
+      channel: 'F2F',
+      kind: 'call',
+      direction: 'outbound',
+      occurredAt: '2026-01-01T00:00:00Z',
+    };
+    const fromCsv = checkImportRecord('interactions', { ...base, topics: 'dosing; safety' });
+    const fromJson = checkImportRecord('interactions', { ...base, topics: ['dosing', 'safety'] });
+    expect(fromCsv).toEqual(fromJson);
+    expect(fromCsv.ok && fromCsv.record.value).toMatchObject({
+      channel: 'f2f',
+      topics: ['dosing', 'safety'],
+    });
+  });
+
+  it('refuses WhatsApp consent from a CRM: Parley keeps it', () => {
+    const checked = checkImportRecord('consents', {
+      hcpCrmId: 'X',
+      channel: 'whatsapp',
+      purpose: 'promotional',
+      status: 'granted',
+      capturedAt: '2026-01-01T00:00:00Z',
+      evidence: 'form-1',
+    });
+    expect(checked.ok).toBe(false);
+  });
+});
+
+describe.each(DIALECTS)('importing on %s', (dialect) => {
+  let p: TestParley;
+  beforeAll(async () => {
+    p = await startTestParley(dialect);
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  const run = (
+    kind: ImportOptions['kind'],
+    format: ImportOptions['format'],
+    text: string,
+    extra: Partial<ImportOptions> = {},
+  ) =>
+    runImport(p.context, {
+      kind,
+      format,
+      input: Readable.from([text]),
+      fileName: `test.${format}`,
+      actor: null,
+      batchSize: 2,
+      ...extra,
+    });
+  const count = async (source: string) =>
+    (await p.context.db.selectFrom('interactions').select('id').where('source', '=', source).execute())
+      .length;
+
+  const header =
+    'source,externalId,hcpCrmId,channel,kind,direction,occurredAt,repEmail,summary,topics,products';
+  const good = (n: number) =>
+    `crm,C-${n},CRM-BR1A,f2f,call,outbound,2026-02-0${n}T10:00:00Z,rep1@test.parley,Visit ${n},dosing;safety,cardiozen`;
+
+  it('applies nothing when one line is bad, and names every bad line by number (header = line 1)', async () => {
+    const csv = [
+      header,
+      good(1),
+      'crm,C-2,NOPE,f2f,call,outbound,2026-02-02T10:00:00Z,,,,',
+      good(3),
+      'crm,C-4,CRM-BR1A,fax,call,outbound,yesterday,,,,',
+      good(5),
+    ].join('\n');
+    const summary = await run('interactions', 'csv', csv);
+    expect(summary.status).toBe('rejected');
+    expect(summary.rejects.map((r) => r.line)).toEqual([3, 5]);
+    expect(summary.rejects[0]!.reasons.join()).toContain('no HCP with CRM id NOPE');
+    expect(summary.rejects[1]!.reasons.join()).toMatch(/channel.*\n?.*|occurredAt/);
+    expect(await count('crm')).toBe(0);
+    expect(await p.context.db.selectFrom('import_staging').select('line').execute()).toEqual([]);
+  });
+
+  it('applies the good rows with skipInvalid and lists the rejects', async () => {
+    const csv = [header, good(1), 'crm,C-2,NOPE,f2f,call,outbound,2026-02-02T10:00:00Z,,,,', good(3)].join(
+      '\n',
+    );
+    const summary = await run('interactions', 'csv', csv, { skipInvalid: true });
+    expect(summary).toMatchObject({ status: 'applied', total: 3, valid: 2, invalid: 1, inserted: 2 });
+    expect(summary.rejects[0]).toMatchObject({ line: 3, record: { hcpCrmId: 'NOPE' } });
+    expect(await count('crm')).toBe(2);
+  });
+
+  it('updates a re-imported row, and changes nothing when the same file comes again', async () => {
+    const csv = [header, good(1), good(2), good(3), good(4)].join('\n');
+    const first = await run('interactions', 'csv', csv);
+    expect(first).toMatchObject({ status: 'applied', inserted: 2, unchanged: 2 });
+    const auditCount = async () =>
+      (await p.context.db.selectFrom('audit_events').select('seq').execute()).length;
+    const snapshot = async () =>
+      p.context.db.selectFrom('interactions').selectAll().where('source', '=', 'crm').orderBy('id').execute();
+    const before = await snapshot();
+    const audits = await auditCount();
+    p.clock.advance(60_000);
+    const again = await run('interactions', 'csv', csv);
+    expect(again).toMatchObject({ status: 'applied', inserted: 0, updated: 0, unchanged: 4 });
+    expect(await snapshot()).toEqual(before);
+    expect(await auditCount()).toBe(audits);
+    const changed = await run(
+      'interactions',
+      'csv',
+      [header, good(1).replace('Visit 1', 'Visit one')].join('\n'),
+    );
+    expect(changed).toMatchObject({ inserted: 0, updated: 1 });
+    const row = await p.context.db
+      .selectFrom('interactions')
+      .selectAll()
+      .where('external_id', '=', 'C-1')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      summary: 'Visit one',
+      rep_id: p.world.users.rep1.id,
+      topics_json: '["dosing","safety"]',
+    });
+    expect(await auditCount()).toBe(audits + 1);
+  });
+
+  it('reads JSON Lines with line numbers, blank lines counted', async () => {
+    const jsonl = [
+      JSON.stringify({
+        source: 'jl',
+        externalId: '1',
+        hcpId: p.world.hcps.br2a.id,
+        channel: 'email',
+        kind: 'email_opened',
+        direction: 'inbound',
+        occurredAt: '2026-02-01T08:00:00Z',
+      }),
+      '',
+      '{not json',
+      JSON.stringify({
+        source: 'jl',
+        externalId: '1',
+        hcpId: p.world.hcps.br2a.id,
+        channel: 'email',
+        kind: 'email_opened',
+        direction: 'inbound',
+        occurredAt: '2026-02-01T08:00:00Z',
+      }),
+    ].join('\n');
+    const summary = await run('interactions', 'jsonl', jsonl);
+    expect(summary.rejects.map((r) => [r.line, r.reasons[0]])).toEqual([
+      [3, 'record: not valid JSON'],
+      [4, 'record: the same record as line 1'],
+    ]);
+    expect(await count('jl')).toBe(0);
+  });
+
+  it('imports HCPs sealed and indexed like createHcp, so an inbound number finds them', async () => {
+    const csv = [
+      'crmId,name,market,language,timeZone,whatsappNumber,email,territoryIds',
+      'IMP-1,Dr. Imported,BR,pt-BR,America/Sao_Paulo,+55 11 93333-4444,Imp@Example.com,ter_br1;ter_br2',
+      'IMP-2,Dr. Second,BR,pt-BR,Mars/Olympus,,,',
+    ].join('\n');
+    const rejected = await run('hcps', 'csv', csv);
+    expect(rejected.rejects.map((r) => r.line)).toEqual([3]);
+    const summary = await run('hcps', 'csv', csv.replace('Mars/Olympus', 'America/Sao_Paulo'));
+    expect(summary).toMatchObject({ status: 'applied', inserted: 2 });
+    const found = await findHcpByWhatsappNumber(p.context.db, p.context, '5511933334444');
+    expect(found).toMatchObject({
+      crmId: 'IMP-1',
+      whatsappNumber: '+5511933334444',
+      email: 'imp@example.com',
+      territoryIds: ['ter_br1', 'ter_br2'],
+    });
+    const stored = await p.context.db
+      .selectFrom('hcps')
+      .selectAll()
+      .where('crm_id', '=', 'IMP-1')
+      .executeTakeFirstOrThrow();
+    expect(stored.whatsapp_number_enc).not.toContain('933334444');
+    const again = await run('hcps', 'csv', csv.replace('Mars/Olympus', 'America/Sao_Paulo'));
+    expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+    const moved = await run(
+      'hcps',
+      'csv',
+      'crmId,name,market,language,timeZone,territoryIds\nIMP-1,Dr. Imported,BR,pt-BR,America/Sao_Paulo,ter_br2',
+    );
+    expect(moved).toMatchObject({ updated: 1 });
+    const after = await findHcpById(p.context.db, p.context, found!.id);
+    // Columns absent from the file are left as they were; a given list replaces the old one.
+    expect(after).toMatchObject({ territoryIds: ['ter_br2'], whatsappNumber: null });
+  });
+
+  it('imports territories and CRM consents into the ledger once', async () => {
+    expect(await run('territories', 'csv', 'id,name,market\nter_in1,Mumbai,IN')).toMatchObject({
+      inserted: 1,
+    });
+    expect(await run('territories', 'csv', 'id,name,market\nter_in1,Mumbai West,IN')).toMatchObject({
+      updated: 1,
+    });
+    const consents = [
+      'hcpCrmId,channel,purpose,status,capturedAt,evidence',
+      'CRM-BR1B,email,promotional,granted,2026-01-05T10:00:00Z,form-77',
+      'CRM-BR1B,email,promotional,withdrawn,2026-02-05T10:00:00Z,',
+    ].join('\n');
+    expect(await run('consents', 'csv', consents)).toMatchObject({ status: 'applied', inserted: 2 });
+    expect(await run('consents', 'csv', consents)).toMatchObject({ inserted: 0, unchanged: 2 });
+    const ledger = await p.context.db
+      .selectFrom('consent_entries')
+      .select(['status', 'source', 'evidence'])
+      .where('hcp_id', '=', p.world.hcps.br1b.id)
+      .orderBy('captured_at')
+      .execute();
+    expect(ledger).toEqual([
+      { status: 'granted', source: 'crm_import', evidence: 'form-77' },
+      { status: 'withdrawn', source: 'crm_import', evidence: null },
+    ]);
+  });
+
+  it('translates Veeva field names through a mapping file', async () => {
+    const { loadImportMapping } = await import('./import-mapping.js');
+    const mapping = await loadImportMapping('veeva-calls');
+    const csv = [
+      'Id,Account_vod__c,Call_Channel_vod__c,Call_Date_vod__c,Call_Datetime_vod__c,Owner.Email,Detailed_Products_vod__c',
+      'a04V000001,CRM-BR1A,Face_to_face_vod,2026-02-10,2026-02-10T14:00:00Z,rep1@test.parley,Cardiozen',
+    ].join('\n');
+    const summary = await run('interactions', 'csv', csv, { mapping });
+    expect(summary).toMatchObject({ status: 'applied', inserted: 1 });
+    const row = await p.context.db
+      .selectFrom('interactions')
+      .selectAll()
+      .where('external_id', '=', 'a04V000001')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      source: 'veeva',
+      channel: 'f2f',
+      kind: 'call',
+      products_json: '["Cardiozen"]',
+    });
+  });
+});
