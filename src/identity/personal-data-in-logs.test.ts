@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretsOf } from '../platform/config/index.js';
 import { DIALECTS, startTestParley, TEST_PASSWORD, type TestParley } from '../test-support/index.js';
@@ -15,7 +16,7 @@ describe.each(DIALECTS)('log lines on %s', (dialect) => {
 
   beforeAll(async () => {
     p = await startTestParley(dialect);
-    const inject = (options: Parameters<TestParley['app']['inject']>[0]) => p.app.inject(options);
+    const inject = (options: InjectOptions) => p.app.inject(options);
 
     const good = await inject({
       method: 'POST',
