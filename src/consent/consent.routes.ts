@@ -13,7 +13,16 @@ import {
   currentConsent,
 } from './consent-ledger.js';
 import { defaultPreferences, type ContactPreferences } from './contact-preferences.js';
-import { appendConsentEntry, cancelQueuedMessages, listConsentEntries } from './consent.store.js';
+import { decodeCursor, encodeCursor } from '../platform/database/index.js';
+import { reviewConsentHold } from './consent-hold-review.js';
+import {
+  appendConsentEntry,
+  cancelQueuedMessages,
+  listConsentEntries,
+  listOpenConsentHolds,
+  openConsentHoldsOf,
+  type ConsentHold,
+} from './consent.store.js';
 import { readPreferences, writePreferences } from './preferences.store.js';
 
 const isoTime = z.iso.datetime({
@@ -47,6 +56,33 @@ const consentView = z.object({
     }),
   ),
   ledger: z.array(entrySchema),
+  /** Replies that may be opt-outs, waiting for a person: sends to the HCP are held meanwhile. */
+  holds: z.array(
+    z.object({
+      id: z.string(),
+      messageId: z.string(),
+      matched: z.string().nullable(),
+      createdAt: z.string(),
+    }),
+  ),
+});
+
+const holdSchema = z.object({
+  id: z.string(),
+  hcpId: z.string(),
+  messageId: z.string(),
+  reason: z.literal('ambiguous_reply'),
+  matched: z.string().nullable(),
+  status: z.enum(['open', 'resolved']),
+  createdAt: z.string(),
+  resolvedAt: z.string().nullable(),
+  resolvedBy: z.string().nullable(),
+  resolution: z.enum(['opted_out', 'not_an_opt_out']).nullable(),
+});
+
+const holdsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(1000).optional(),
 });
 
 // The HCP's own WhatsApp reply and its double opt-in are recorded by Parley from the reply itself, with
@@ -143,7 +179,15 @@ export const registerConsentRoutes: RouteModule = async (app, ctx) => {
         status,
         since,
       }));
-      return { current, ledger };
+      const holds = (await openConsentHoldsOf(ctx.db, hcp.id)).map(
+        ({ id, messageId, matched, createdAt }) => ({
+          id,
+          messageId,
+          matched,
+          createdAt,
+        }),
+      );
+      return { current, ledger, holds };
     },
   );
 
@@ -240,6 +284,61 @@ export const registerConsentRoutes: RouteModule = async (app, ctx) => {
       const hcp = await findVisibleHcp(ctx.db, ctx, principal, request.params.id, requestInfo(request));
       const next: ContactPreferences = request.body;
       return ctx.db.transaction().execute((tx) => writePreferences(tx, ctx, principal, hcp, next));
+    },
+  );
+
+  app.get(
+    '/api/consent/holds',
+    {
+      config: { access: ['compliance'] },
+      schema: {
+        tags: ['consent'],
+        summary: 'Replies that may be opt-outs, waiting for a person (oldest first)',
+        querystring: holdsQuery,
+        response: { 200: z.object({ items: z.array(holdSchema), nextCursor: z.string().nullable() }) },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      let after: { createdAt: string; id: string } | undefined;
+      if (cursor !== undefined) {
+        const key = decodeCursor(cursor);
+        if (!key || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
+          throw new DomainError('validation_failed', 'The cursor is not valid.', [
+            { path: 'querystring.cursor', message: 'not a cursor from this list' },
+          ]);
+        after = { createdAt: key[0], id: key[1] };
+      }
+      const rows = await listOpenConsentHolds(ctx.db, { limit: limit + 1, ...(after ? { after } : {}) });
+      const items: ConsentHold[] = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null,
+      };
+    },
+  );
+
+  app.post(
+    '/api/consent/holds/:id/resolve',
+    {
+      config: { access: ['compliance'] },
+      schema: {
+        tags: ['consent'],
+        summary: 'Say what a held reply meant: an opt-out (withdraws WhatsApp consent) or not',
+        params: z.object({ id: z.string().min(1).max(100) }),
+        body: z.object({ resolution: z.enum(['opted_out', 'not_an_opt_out']) }),
+        response: { 200: holdSchema },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return ctx.db.transaction().execute((tx) =>
+        reviewConsentHold(tx, ctx, principal, {
+          holdId: request.params.id,
+          resolution: request.body.resolution,
+        }),
+      );
     },
   );
 };

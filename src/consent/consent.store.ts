@@ -356,3 +356,40 @@ export async function optInRequestTimes(db: DbOrTx, hcpId: string): Promise<stri
     .execute();
   return rows.map((r) => r.created_at);
 }
+
+/** Open holds across all HCPs, oldest first, a page at a time: the human queue. */
+export async function listOpenConsentHolds(
+  db: DbOrTx,
+  page: { limit: number; after?: { createdAt: string; id: string } },
+): Promise<ConsentHold[]> {
+  let query = db.selectFrom('consent_holds').selectAll().where('status', '=', 'open');
+  if (page.after) {
+    const { createdAt, id } = page.after;
+    query = query.where((eb) =>
+      eb.or([
+        eb('created_at', '>', createdAt),
+        eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)]),
+      ]),
+    );
+  }
+  const rows = await query.orderBy('created_at').orderBy('id').limit(page.limit).execute();
+  return rows.map(toHold);
+}
+
+export async function findConsentHold(db: DbOrTx, holdId: string): Promise<ConsentHold | undefined> {
+  const row = await db.selectFrom('consent_holds').selectAll().where('id', '=', holdId).executeTakeFirst();
+  return row ? toHold(row) : undefined;
+}
+
+/** The wamid and Meta's timestamp of an inbound message, for evidence when a person confirms an opt-out. */
+export async function inboundMessageEvidence(
+  db: DbOrTx,
+  messageId: string,
+): Promise<{ wamid: string | null; at: string | null } | undefined> {
+  const row = await db
+    .selectFrom('messages')
+    .select(['wamid', 'meta_timestamp', 'created_at'])
+    .where('id', '=', messageId)
+    .executeTakeFirst();
+  return row ? { wamid: row.wamid, at: row.meta_timestamp ?? row.created_at } : undefined;
+}

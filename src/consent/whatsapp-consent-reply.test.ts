@@ -274,6 +274,75 @@ describe.each(DIALECTS)('applyWhatsappConsentReply on %s', (dialect) => {
     expect(audit).toEqual([{ action: 'consent.held' }]);
   });
 
+  it('shows the hold to compliance, who resolves it as an opt-out: WhatsApp consent withdrawn, sends cancelled', async () => {
+    const hcpId = p.world.hcps.br1a.id;
+    const compliance = await p.world.tokenFor('compliance');
+    const rep = await p.world.tokenFor('rep1');
+    const headers = { authorization: `Bearer ${compliance}` };
+
+    expect(
+      (
+        await p.app.inject({
+          method: 'GET',
+          url: '/api/consent/holds',
+          headers: { authorization: `Bearer ${rep}` },
+        })
+      ).statusCode,
+    ).toBe(403);
+    const list = await p.app.inject({ method: 'GET', url: '/api/consent/holds?limit=10', headers });
+    expect(list.statusCode).toBe(200);
+    const [hold] = list.json().items;
+    expect(hold).toMatchObject({ hcpId, status: 'open', matched: 'cancelar' });
+    const view = await p.app.inject({
+      method: 'GET',
+      url: `/api/hcps/${hcpId}/consent`,
+      headers: { authorization: `Bearer ${rep}` },
+    });
+    expect(view.json().holds).toEqual([expect.objectContaining({ id: hold.id })]);
+
+    await insertOutbound(p.context.db, {
+      id: 'out_after_hold',
+      hcpId,
+      status: 'queued',
+      createdAt: later(1),
+      outbox: 'pending',
+    });
+    const resolve = await p.app.inject({
+      method: 'POST',
+      url: `/api/consent/holds/${hold.id}/resolve`,
+      headers,
+      payload: { resolution: 'opted_out' },
+    });
+    expect(resolve.statusCode).toBe(200);
+    expect(resolve.json()).toMatchObject({
+      status: 'resolved',
+      resolution: 'opted_out',
+      resolvedBy: p.world.users.compliance.id,
+    });
+    const fromHold = (await listConsentEntries(p.context.db, hcpId)).filter(
+      (e) => e.messageId === hold.messageId,
+    );
+    expect(fromHold).toHaveLength(5);
+    expect(
+      fromHold.every((e) => e.status === 'withdrawn' && e.capturedBy === p.world.users.compliance.id),
+    ).toBe(true);
+    const cancelled = await p.context.db
+      .selectFrom('messages')
+      .select('status')
+      .where('id', '=', 'out_after_hold')
+      .executeTakeFirstOrThrow();
+    expect(cancelled.status).toBe('cancelled');
+    expect(await openConsentHoldsOf(p.context.db, hcpId)).toEqual([]);
+
+    const again = await p.app.inject({
+      method: 'POST',
+      url: `/api/consent/holds/${hold.id}/resolve`,
+      headers,
+      payload: { resolution: 'not_an_opt_out' },
+    });
+    expect(again.statusCode).toBe(409);
+  });
+
   it.each<[string, string, string | null]>([
     ['ignores "sim" that answers a confirmation', 'sim', 'out_conf_a'],
     ['ignores an ordinary sentence', 'vou parar na farmácia amanhã', null],

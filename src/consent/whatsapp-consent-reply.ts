@@ -1,3 +1,4 @@
+import type { AuditActor } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
 import type { Tx } from '../platform/database/index.js';
 import { classifyConsentReply, type ConsentKeywords, type ReplyIntent } from './consent-keywords.js';
@@ -49,6 +50,37 @@ export interface WhatsappConsentReply {
 }
 
 export type ConsentReplyEffect = 'opted_out' | 'opted_in' | 'refused' | 'held_for_review' | 'none';
+
+/**
+ * Withdraws every WhatsApp purpose on the HCP's word (source `whatsapp_reply`, the wamid as evidence) and
+ * cancels the HCP's messages not yet sent. `actor` is null when Parley read the reply itself, or the person
+ * who read an ambiguous reply and found it was an opt-out.
+ */
+export async function withdrawWhatsapp(
+  tx: Tx,
+  ctx: ParleyContext,
+  actor: AuditActor | null,
+  input: { hcpId: string; capturedAt: string; evidence: string; messageId: string },
+): Promise<void> {
+  for (const purpose of CONSENT_PURPOSES)
+    await appendConsentEntry(tx, ctx, actor, {
+      hcpId: input.hcpId,
+      channel: 'whatsapp',
+      purpose,
+      status: 'withdrawn',
+      source: 'whatsapp_reply',
+      capturedAt: input.capturedAt,
+      evidence: input.evidence,
+      wordingVersion: null,
+      messageId: input.messageId,
+      expiresAt: null,
+    });
+  await cancelQueuedMessages(tx, ctx, {
+    hcpId: input.hcpId,
+    actor,
+    reason: 'The HCP opted out of WhatsApp messages.',
+  });
+}
 
 function intentOfPayload(payload: string | null | undefined): ReplyIntent | undefined {
   switch (payload) {
@@ -117,23 +149,11 @@ export async function applyWhatsappConsentReply(
   if (await hasEntriesFromMessage(tx, reply.hcpId, reply.messageId)) return { effect };
 
   if (intent === 'opt_out') {
-    for (const purpose of CONSENT_PURPOSES)
-      await appendConsentEntry(tx, ctx, null, {
-        hcpId: reply.hcpId,
-        channel: 'whatsapp',
-        purpose,
-        status: 'withdrawn',
-        source: 'whatsapp_reply',
-        capturedAt,
-        evidence: reply.wamid,
-        wordingVersion: null,
-        messageId: reply.messageId,
-        expiresAt: null,
-      });
-    await cancelQueuedMessages(tx, ctx, {
+    await withdrawWhatsapp(tx, ctx, null, {
       hcpId: reply.hcpId,
-      actor: null,
-      reason: 'The HCP opted out of WhatsApp messages.',
+      capturedAt,
+      evidence: reply.wamid,
+      messageId: reply.messageId,
     });
     return { effect };
   }
