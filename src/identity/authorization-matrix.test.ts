@@ -148,6 +148,12 @@ const MATRIX: Record<string, Entry> = {
     inScope: [201],
   },
   'GET /api/hcps/:id/preferences': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+  'GET /api/consent/holds': { kind: 'none', roles: ['compliance'] },
+  'POST /api/consent/holds/:id/resolve': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/consent/holds/chd_none/resolve', payload: { resolution: 'not_an_opt_out' } }),
+  },
   'PUT /api/hcps/:id/preferences': {
     kind: 'object',
     roles: ['rep', 'manager', 'msl', 'compliance', 'admin'],
