@@ -1,5 +1,6 @@
 import { registerAuditRoutes } from './audit/index.js';
 import { registerConsentRoutes } from './consent/index.js';
+import { registerContentRoutes } from './content/index.js';
 import type { RouteModule } from './context.js';
 import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
@@ -12,6 +13,7 @@ export const routeModules: readonly RouteModule[] = [
   registerHcpRoutes,
   registerEngagementRoutes,
   registerConsentRoutes,
+  registerContentRoutes,
   registerAuditRoutes,
   registerRulebookRoutes,
 ];

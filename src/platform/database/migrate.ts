@@ -2,6 +2,7 @@ import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider 
 import type { Db } from './connect.js';
 import * as foundation from './migrations/0001-foundation.js';
 import * as auditAppendOnly from './migrations/0002-audit-append-only.js';
+import * as content from './migrations/0003-content.js';
 import * as engagement from './migrations/0005-engagement.js';
 import * as consentHolds from './migrations/0007-consent-holds.js';
 
@@ -13,6 +14,7 @@ import * as consentHolds from './migrations/0007-consent-holds.js';
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-audit-append-only': auditAppendOnly,
+  '0003-content': content,
   '0005-engagement': engagement,
   '0007-consent-holds': consentHolds,
 };

@@ -201,6 +201,7 @@ export interface ContentSignaturesTable {
   content_id: string;
   signer_id: string;
   signer_name: string;
+  signer_role: string | null; // the role signed for (migration 0003)
   meaning: string; // e.g. "approved for use in BR"
   signed_at: Iso;
 }
