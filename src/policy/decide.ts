@@ -528,6 +528,7 @@ function timingOf(
     (m.kind === 'rep' || !freq.exempt.includes(m.kind));
   const hcpTimes = context.hcpMessages.filter(counted).map((m) => Date.parse(m.at));
   const repTimes = context.repMessages.filter(counted).map((m) => Date.parse(m.at));
+  const hcpDays = hcpTimes.map((x) => localDate(x, hcp.timeZone));
 
   // A reply to the HCP's own message inside the window, when nobody has answered it yet.
   const answered = context.hcpMessages.some(
@@ -573,7 +574,7 @@ function timingOf(
             : `${hcp.name} has had ${rolling} WhatsApp message${rolling === 1 ? '' : 's'} from reps in the last ${span(ph.rolling_hours)} (the limit is ${ph.max_in_rolling}).`,
         );
       const day = localDate(t, hcp.timeZone);
-      const today = hcpTimes.filter((x) => localDate(x, hcp.timeZone) === day).length;
+      const today = hcpDays.filter((x) => x === day).length;
       if (today + 1 > ph.max_per_local_day)
         push(
           'frequency_cap',
@@ -644,26 +645,53 @@ function timingOf(
     return out;
   }
 
+  const nextCache = new Map<number, number | undefined>();
   /** The first moment from `from` at which every time-based rule passes (searching about 60 days ahead). */
   function nextAllowed(from: number): number | undefined {
-    const candidates = new Set<number>([from]);
-    for (const x of hcpTimes) {
-      candidates.add(x + freq.per_hcp.rolling_hours * HOUR);
-      if (hcpLimit) candidates.add(x + hcpLimit.perDays * DAY);
-    }
-    for (const x of repTimes) candidates.add(x + freq.per_rep.rolling_hours * HOUR);
-    for (const x of duplicateTimes) candidates.add(x + dupSpan);
-    for (const x of optIns) candidates.add(x + optInSpan);
-    let midnight = from;
-    for (let i = 0; i < 60; i++) {
-      midnight = nextLocalMidnight(midnight, hcp.timeZone);
-      candidates.add(midnight);
-    }
+    if (!nextCache.has(from)) nextCache.set(from, searchNextAllowed(from));
+    return nextCache.get(from);
+  }
+  /**
+   * Walks forward from `from`: to the next open hour, then, while some rule still fails there, to the
+   * earliest moment that rule could lift (a message leaving a rolling window, the next local midnight,
+   * the end of a duplicate or opt-in interval). No moment in between can pass, since every failing rule
+   * still fails there, so the first passing moment found is the earliest.
+   */
+  function searchNextAllowed(from: number): number | undefined {
     const horizon = from + 400 * DAY;
-    for (const c of [...candidates].filter((x) => x >= from && x <= horizon).sort((a, b) => a - b)) {
-      const open = hoursExempt(c) ? c : nextOpenAt(c, hours);
+    const firstAfter = (t: number, times: readonly number[], span: number) => {
+      let best = Infinity;
+      for (const x of times) if (x + span > t && x + span < best) best = x + span;
+      return best;
+    };
+    let t = from;
+    for (let step = 0; step < 500 && t <= horizon; step++) {
+      const open = hoursExempt(t) ? t : nextOpenAt(t, hours);
       if (open === undefined) return undefined;
-      if (failuresAt(open, false).length === 0) return open;
+      const failing = failuresAt(open, false);
+      if (failing.length === 0) return open;
+      let next = Infinity;
+      for (const f of failing) {
+        const lift =
+          f.rule === 'frequency.per_hcp.max_in_rolling'
+            ? firstAfter(open, hcpTimes, freq.per_hcp.rolling_hours * HOUR)
+            : f.rule === 'frequency.per_hcp.max_per_local_day'
+              ? nextLocalMidnight(open, hcp.timeZone)
+              : f.rule === 'preferences.frequency_limit' && hcpLimit
+                ? firstAfter(open, hcpTimes, hcpLimit.perDays * DAY)
+                : f.rule === 'frequency.per_rep.max_in_rolling'
+                  ? firstAfter(open, repTimes, freq.per_rep.rolling_hours * HOUR)
+                  : f.rule === 'duplicates.same_template_within_days'
+                    ? firstAfter(open, duplicateTimes, dupSpan)
+                    : f.rule === 'opt_in.min_days_between'
+                      ? firstAfter(open, optIns, optInSpan)
+                      : f.code === 'quiet_hours' || f.code === 'outside_contact_window'
+                        ? open + 60_000
+                        : Infinity;
+        if (lift < next) next = lift;
+      }
+      if (!Number.isFinite(next)) return undefined;
+      t = next;
     }
     return undefined;
   }

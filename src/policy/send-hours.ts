@@ -113,9 +113,28 @@ function atMinute(day: DateTime, minute: number): DateTime {
   return day.set({ hour: Math.floor(minute / 60), minute: minute % 60, second: 0, millisecond: 0 });
 }
 
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
 /** A local time for sentences: "Tuesday 10 March, 09:00". */
 export function describeLocal(at: number, zone: string): string {
-  return DateTime.fromMillis(at, { zone }).setLocale('en-GB').toFormat('cccc d LLLL, HH:mm');
+  // Names from fixed tables: Luxon's localised names build Intl formatters on every call (slow on the hot path).
+  const d = DateTime.fromMillis(at, { zone });
+  const hhmm = `${String(d.hour).padStart(2, '0')}:${String(d.minute).padStart(2, '0')}`;
+  return `${WEEKDAYS[d.weekday - 1]} ${d.day} ${MONTHS[d.month - 1]}, ${hhmm}`;
 }
 
 /** The ISO date of an instant in a zone: the "calendar day" of the daily cap. */

@@ -1,0 +1,145 @@
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import { decide } from './decide.js';
+import type { ConsentStatus, DecisionContext, DecisionRequest, RecentMessage } from './decision-context.js';
+import { baseContext, baseRequest, CONFIRMATION, NOW, sent, shippedRulebook } from './decide.fixtures.js';
+import { MESSAGE_TYPES, PURPOSES, type Purpose } from './rulebook-schema.js';
+
+const HOUR = 3_600_000;
+const statuses: ConsentStatus[] = ['none', 'pending', 'granted', 'withdrawn', 'refused', 'expired'];
+
+const consentArb = fc.record(
+  Object.fromEntries(PURPOSES.map((p) => [p, fc.constantFrom(...statuses)])) as Record<
+    Purpose,
+    fc.Arbitrary<ConsentStatus>
+  >,
+);
+
+/** A random but well-formed scene: consent, template type and classification, assets, time, counters. */
+const sceneArb = fc.record({
+  consent: consentArb,
+  type: fc.constantFrom(...MESSAGE_TYPES),
+  classification: fc.constantFrom('promotional' as const, 'non_promotional' as const),
+  category: fc.constantFrom('utility' as const, 'marketing' as const),
+  market: fc.constantFrom('BR', 'ES'),
+  assetIds: fc.subarray(['ast_leaflet', 'ast_study', 'ast_pi']),
+  freeText: fc.boolean(),
+  minutesFromNow: fc.integer({ min: 0, max: 14 * 24 * 60 }),
+  inboundMinutesAgo: fc.option(fc.integer({ min: 0, max: 48 * 60 })),
+  previous: fc.array(fc.integer({ min: -10 * 24, max: 5 * 24 }), { maxLength: 4 }),
+  kind: fc.constantFrom('rep' as const, 'reply_in_window' as const, 'medical_information' as const),
+});
+
+type Scene = typeof sceneArb extends fc.Arbitrary<infer T> ? T : never;
+
+function build(scene: Scene): [DecisionRequest, DecisionContext] {
+  const base = baseContext();
+  const now = new Date(Date.parse(NOW) + scene.minutesFromNow * 60_000);
+  const consent: DecisionContext['consent'] = {
+    whatsapp: Object.fromEntries(PURPOSES.map((p) => [p, { status: scene.consent[p] }])),
+  };
+  const request = scene.freeText
+    ? baseRequest({ templateId: undefined, parameters: undefined, text: 'Olá', assetIds: scene.assetIds })
+    : baseRequest({ assetIds: scene.assetIds, kind: scene.kind, parameters: CONFIRMATION_PARAMS });
+  const context: DecisionContext = {
+    ...base,
+    now: now.toISOString(),
+    consent,
+    hcp: { ...base.hcp, market: scene.market },
+    template: scene.freeText
+      ? null
+      : {
+          ...CONFIRMATION,
+          market: scene.market,
+          type: scene.type,
+          classification: scene.classification,
+          whatsappCategory: scene.category,
+          products: ['prd_cardiozen'],
+        },
+    lastInboundAt:
+      scene.inboundMinutesAgo === null
+        ? null
+        : new Date(now.getTime() - scene.inboundMinutesAgo * 60_000).toISOString(),
+    hcpMessages: scene.previous.map((h) => sent(new Date(now.getTime() + h * HOUR).toISOString())),
+  };
+  return [request, context];
+}
+
+const CONFIRMATION_PARAMS = { doctor: 'Dra. Ana Souza', day: '2026-03-10', hour: '09:30' };
+
+describe('decide() properties', () => {
+  it('never allows without consent for the computed purpose', () => {
+    fc.assert(
+      fc.property(sceneArb, (scene) => {
+        const [request, context] = build(scene);
+        const decision = decide(request, context);
+        if (decision.outcome !== 'allow') return;
+        expect(decision.purpose).not.toBeNull();
+        const status = context.consent.whatsapp?.[decision.purpose as Purpose]?.status;
+        // The only allowed send on a pending consent is the opt-in request that confirms it.
+        if (context.template?.type === 'opt_in_request') expect(['granted', 'pending']).toContain(status);
+        else expect(status).toBe('granted');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is deterministic: the same inputs, even copied, give the same decision', () => {
+    fc.assert(
+      fc.property(sceneArb, (scene) => {
+        const [request, context] = build(scene);
+        const first = decide(request, context);
+        const again = decide(structuredClone(request), structuredClone(context));
+        expect(again).toEqual(first);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('holds the caps under any interleaving of reps, times and scheduled sends', () => {
+    // Quiet hours off, so that caps alone decide and most attempts are close calls.
+    const rulebook = shippedRulebook({ quiet_hours: { enabled: false } });
+    const attempt = fc.record({
+      rep: fc.constantFrom('usr_rep1', 'usr_rep2'),
+      advanceMinutes: fc.integer({ min: 0, max: 36 * 60 }),
+      scheduleMinutes: fc.option(fc.integer({ min: 1, max: 6 * 24 * 60 })),
+    });
+    fc.assert(
+      fc.property(fc.array(attempt, { minLength: 1, maxLength: 25 }), (attempts) => {
+        let now = Date.parse(NOW);
+        const messages: RecentMessage[] = [];
+        for (const a of attempts) {
+          now += a.advanceMinutes * 60_000;
+          const sendAt =
+            a.scheduleMinutes === null ? undefined : new Date(now + a.scheduleMinutes * 60_000).toISOString();
+          const context = baseContext({
+            rulebook,
+            now: new Date(now).toISOString(),
+            // Every send reserves its slot; templates differ so duplicates do not interfere.
+            hcpMessages: messages,
+            repMessages: messages.filter((m) => m.repId === a.rep),
+          });
+          const request = baseRequest({ repId: a.rep, ...(sendAt ? { sendAt } : {}) });
+          const decision = decide(request, context);
+          if (decision.outcome === 'allow')
+            messages.push(
+              sent(sendAt ?? new Date(now).toISOString(), {
+                repId: a.rep,
+                status: sendAt ? 'scheduled' : 'queued',
+                templateKey: `t${messages.length}`,
+              }),
+            );
+        }
+        const times = messages.map((m) => Date.parse(m.at)).sort((x, y) => x - y);
+        for (const start of times) {
+          const inWeek = times.filter((t) => t >= start && t < start + 168 * HOUR).length;
+          expect(inWeek).toBeLessThanOrEqual(2);
+        }
+        const days = times.map((t) => DateTime.fromMillis(t, { zone: 'America/Sao_Paulo' }).toISODate());
+        expect(new Set(days).size).toBe(days.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
