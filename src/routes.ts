@@ -1,3 +1,4 @@
+import { registerCaseRoutes } from './assistant/index.js';
 import { registerAuditRoutes } from './audit/index.js';
 import { registerConsentRoutes } from './consent/index.js';
 import { registerContentRoutes } from './content/index.js';
@@ -6,6 +7,7 @@ import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
 import { registerIdentityRoutes } from './identity/index.js';
 import { registerRulebookRoutes } from './policy/index.js';
+import { registerWhatsappRoutes } from './whatsapp/index.js';
 
 /** Every capability's routes, in the order they are registered. Add a line per capability. */
 export const routeModules: readonly RouteModule[] = [
@@ -14,6 +16,8 @@ export const routeModules: readonly RouteModule[] = [
   registerEngagementRoutes,
   registerConsentRoutes,
   registerContentRoutes,
+  registerWhatsappRoutes,
+  registerCaseRoutes,
   registerAuditRoutes,
   registerRulebookRoutes,
 ];

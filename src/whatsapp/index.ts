@@ -1,3 +1,19 @@
+export { registerWhatsappRoutes, webhookProcessorOf } from './whatsapp.routes.js';
+export type { WebhookProcessor } from './webhook-processor.js';
+export { isValidWebhookSignature, MAX_WEBHOOK_BYTES, signWebhookBody } from './webhook-signature.js';
+export {
+  inboundMessageSchema,
+  readDelivery,
+  statusUpdateSchema,
+  STATUS_VALUES,
+  templateCategorySchema,
+  templateStatusSchema,
+  userPreferenceSchema,
+} from './webhook-payload.js';
+export type { InboundMessage, ParsedDelivery, StatusUpdate, WebhookEvent } from './webhook-payload.js';
+export { advanceStatus, isMessageState } from './message-status.js';
+export { settleMessageStatuses } from './statuses.store.js';
+
 // Sending side: the Cloud API client, error handling, and the stand-in (the founding engineer's part).
 export { backoffDelayMs, classifyCloudApiError } from './cloud-api-errors.js';
 export type { ErrorClass, ErrorHandling } from './cloud-api-errors.js';
