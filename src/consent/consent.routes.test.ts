@@ -156,6 +156,30 @@ describe.each(DIALECTS)('consent and preferences over HTTP on %s', (dialect) => 
     expect(res.statusCode).toBe(expected);
   });
 
+  it('takes no more from a withdrawal than from a grant: the same fields, less the evidence', async () => {
+    const minimalGrant = {
+      channel: 'email',
+      purpose: 'non_promotional',
+      status: 'granted',
+      source: 'web_form',
+      evidence: 'web-7',
+    };
+    const minimalWithdrawal = {
+      channel: 'email',
+      purpose: 'non_promotional',
+      status: 'withdrawn',
+      source: 'web_form',
+    };
+    expect(Object.keys(minimalWithdrawal).length).toBeLessThan(Object.keys(minimalGrant).length);
+    expect((await call('rep1', 'POST', 'br1b', 'consent', minimalGrant)).statusCode).toBe(201);
+    p.clock.advance(1000);
+    expect((await call('rep1', 'POST', 'br1b', 'consent', minimalWithdrawal)).statusCode).toBe(201);
+    const view = (await call('rep1', 'GET', 'br1b', 'consent')).json();
+    expect(view.current).toContainEqual(
+      expect.objectContaining({ channel: 'email', purpose: 'non_promotional', status: 'withdrawn' }),
+    );
+  });
+
   it('writes an out-of-scope attempt to the security log', async () => {
     const res = await call('rep2', 'GET', 'br1b', 'consent');
     expect(res.statusCode).toBe(404);

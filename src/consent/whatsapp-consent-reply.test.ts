@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { insertOutbound, insertTemplate } from './consent-fixtures.test-support.js';
 import { foldConsent } from './consent-ledger.js';
-import { listConsentEntries, openConsentHoldsOf } from './consent.store.js';
+import { checkOptInRequestLimits } from './opt-in-limits.js';
+import { listConsentEntries, openConsentHoldsOf, optInRequestTimes } from './consent.store.js';
 import {
   CONSENT_BUTTON_PAYLOADS,
   applyWhatsappConsentReply,
@@ -365,5 +366,44 @@ describe.each(DIALECTS)('applyWhatsappConsentReply on %s', (dialect) => {
     expect(foldConsent(ledger, 'whatsapp', 'service', p.clock.now()).entryId).toBe(
       latest.find((e) => e.purpose === 'service')?.id,
     );
+  });
+
+  it('counts the opt-in requests an HCP was sent, a cancelled one excluded, for the opt-in limits', async () => {
+    const hcpId = p.world.hcps.es1a.id;
+    await insertOutbound(p.context.db, {
+      id: 'oir_1',
+      hcpId,
+      status: 'read',
+      createdAt: '2026-01-05T10:00:00.000Z',
+      templateId: 'tpl_optin',
+    });
+    await insertOutbound(p.context.db, {
+      id: 'oir_2',
+      hcpId,
+      status: 'cancelled',
+      createdAt: '2026-02-20T10:00:00.000Z',
+      templateId: 'tpl_optin',
+    });
+    await insertOutbound(p.context.db, {
+      id: 'oir_3',
+      hcpId,
+      status: 'queued',
+      createdAt: '2026-02-25T10:00:00.000Z',
+      templateId: 'tpl_optin',
+    });
+    await insertOutbound(p.context.db, {
+      id: 'oir_x',
+      hcpId,
+      status: 'read',
+      createdAt: '2026-02-26T10:00:00.000Z',
+      templateId: 'tpl_confirm',
+    });
+    const times = await optInRequestTimes(p.context.db, hcpId);
+    expect(times).toEqual(['2026-01-05T10:00:00.000Z', '2026-02-25T10:00:00.000Z']);
+    expect(checkOptInRequestLimits(times, new Date('2026-03-03T14:00:00.000Z'))).toMatchObject({
+      allowed: false,
+      reason: 'opt_in_request_too_soon',
+      nextAllowedAt: '2026-03-27T10:00:00.000Z',
+    });
   });
 });
