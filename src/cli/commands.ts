@@ -3,6 +3,7 @@ import { auditCommand } from './audit.command.js';
 import { exportCommand } from './export.command.js';
 import { importCommand } from './import.command.js';
 import { migrateCommand } from './migrate.command.js';
+import { seedCommand } from './seed.command.js';
 import { serveCommand } from './serve.command.js';
 
 export interface Command {
@@ -18,4 +19,5 @@ export const commands: Record<string, Command> = {
   serve: serveCommand,
   migrate: migrateCommand,
   audit: auditCommand,
+  seed: seedCommand,
 };

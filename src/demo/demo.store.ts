@@ -1,0 +1,302 @@
+import type { ParleyContext } from '../context.js';
+import { numberIndex, normaliseEmail } from '../hcps/index.js';
+import { hashPassword } from '../platform/crypto/index.js';
+import type { Database, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
+import { DomainError } from '../platform/errors/index.js';
+import { DEMO_USERS } from './demo-catalogue.js';
+import {
+  assetRows,
+  consentEntriesFor,
+  demoHcp,
+  interactionCountFor,
+  interactionsFor,
+  libraryOf,
+  marketRows,
+  productRows,
+  sendingNumberRows,
+  templateRows,
+  territoryRows,
+  type DemoHcp,
+  type DemoWorldOptions,
+} from './demo-world.js';
+
+export interface SeedOptions {
+  /** Same seed, same world (names, numbers, consent, history), given the same clock. Default 1. */
+  seed?: number;
+  /** Default 300. */
+  hcps?: number;
+  /** Total interactions; default 40 per HCP. */
+  interactions?: number;
+  /**
+   * All in one transaction (the default up to 50,000 rows) or streamed in transactions of about 20,000
+   * rows (the default above).
+   */
+  atomic?: boolean;
+  /** Called now and then while the large world is written. */
+  onProgress?: (progress: { hcps: number; interactions: number }) => void;
+}
+
+export interface SeedSummary {
+  seed: number;
+  markets: number;
+  users: number;
+  territories: number;
+  products: number;
+  hcps: number;
+  consentEntries: number;
+  templates: number;
+  assets: number;
+  interactions: number;
+  /** True when the whole world was written in one transaction (small worlds). */
+  atomic: boolean;
+}
+
+export const DEFAULT_DEMO_HCPS = 300;
+export const DEFAULT_INTERACTIONS_PER_HCP = 40;
+
+/** Up to this many interactions the world is written in one transaction: all or nothing. */
+const ATOMIC_LIMIT = 50_000;
+/** Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_PARAMETERS = 30_000;
+/** Rows per transaction when streaming a large world. */
+const ROWS_PER_TRANSACTION = 20_000;
+
+type Deps = Pick<ParleyContext, 'db' | 'cipher' | 'clock' | 'audit' | 'config'>;
+
+/** True when the store holds no users and no HCPs: `serve` seeds the demo world only then. */
+export async function isStoreEmpty(db: DbOrTx): Promise<boolean> {
+  const [user, hcp] = await Promise.all([
+    db.selectFrom('users').select('id').limit(1).executeTakeFirst(),
+    db.selectFrom('hcps').select('id').limit(1).executeTakeFirst(),
+  ]);
+  return !user && !hcp;
+}
+
+/** The demo sign-ins, as `serve` prints them. */
+export function demoLogins(): { email: string; role: string; name: string }[] {
+  return DEMO_USERS.map((u) => ({ email: u.email, role: u.role, name: u.name }));
+}
+
+async function insertInBatches<T extends keyof Database & string>(
+  db: DbOrTx,
+  table: T,
+  rows: readonly Database[T][],
+): Promise<void> {
+  const first = rows[0];
+  if (!first) return;
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / Object.keys(first).length));
+  for (let i = 0; i < rows.length; i += size) {
+    // Kysely's insert typing is per table; the rows are exactly that table's shape.
+    await db
+      .insertInto(table)
+      .values(rows.slice(i, i + size) as never)
+      .execute();
+  }
+}
+
+function hcpRow(deps: Pick<ParleyContext, 'cipher'>, hcp: DemoHcp, at: string): HcpsTable {
+  const e164 = hcp.whatsappNumber;
+  return {
+    id: hcp.id,
+    crm_id: hcp.crmId,
+    name: hcp.name,
+    specialty: hcp.specialty,
+    institution: hcp.institution,
+    market_code: hcp.market.code,
+    language: hcp.language,
+    time_zone: hcp.timeZone,
+    whatsapp_number_enc: e164 ? deps.cipher.seal(e164) : null,
+    whatsapp_number_bidx: e164 ? numberIndex(deps, e164) : null,
+    // As createHcp does: Meta's wa_id is the number's digits without the plus.
+    wa_id_bidx: e164 ? deps.cipher.blindIndex(`wa:${e164.slice(1)}`) : null,
+    bsuid: null,
+    whatsapp_status: hcp.whatsappStatus,
+    marketing_stopped: hcp.marketingStopped ? 1 : 0,
+    email_enc: hcp.email ? deps.cipher.seal(normaliseEmail(hcp.email)) : null,
+    email_bidx: hcp.email ? deps.cipher.blindIndex(`email:${normaliseEmail(hcp.email)}`) : null,
+    segment: hcp.segment,
+    legal_hold: 0,
+    erased_at: null,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+/**
+ * Writes the demo world into an empty store: markets with sending numbers, territories, products, the demo
+ * users (password `config.demo.password`), templates, assets, HCPs with their consent ledgers and a year of
+ * history each. Rows go straight into the tables in batches (no per-row audit: one `demo.seeded` event
+ * summarises the seed). A small world is written in one transaction; a large one is streamed, HCP by
+ * HCP, in transactions of about 20,000 rows, so memory stays flat whatever the size.
+ */
+export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Promise<SeedSummary> {
+  const seed = options.seed ?? 1;
+  const hcpCount = options.hcps ?? DEFAULT_DEMO_HCPS;
+  const interactionCount = options.interactions ?? hcpCount * DEFAULT_INTERACTIONS_PER_HCP;
+  if (!Number.isSafeInteger(seed) || hcpCount < 1 || interactionCount < 0)
+    throw new DomainError('bad_request', 'seed must be an integer, hcps at least 1, interactions at least 0');
+  if (!(await isStoreEmpty(deps.db)))
+    throw new DomainError('conflict', 'The database already holds users or HCPs: seed only an empty one.');
+
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const world: DemoWorldOptions = {
+    seed,
+    hcps: hcpCount,
+    interactions: interactionCount,
+    now,
+    defaultPhoneNumberId: deps.config.whatsapp.phoneNumberId,
+  };
+  // One scrypt hash shared by every demo user: they share a published password anyway, and a hash per
+  // user would cost about 50 ms each of the 5 s `npm start` may take on a busy two-core machine.
+  const passwordHash = await hashPassword(deps.config.demo.password);
+  const { templates, signatures: templateSignatures } = templateRows(world);
+  const { assets, signatures: assetSignatures } = assetRows(world);
+  const library = libraryOf(templates, assets);
+  const atomic = options.atomic ?? interactionCount + hcpCount <= ATOMIC_LIMIT;
+  const summary: SeedSummary = {
+    seed,
+    markets: 0,
+    users: DEMO_USERS.length,
+    territories: 0,
+    products: 0,
+    hcps: 0,
+    consentEntries: 0,
+    templates: templates.length,
+    assets: assets.length,
+    interactions: 0,
+    atomic,
+  };
+
+  const writeReferenceData = async (tx: DbOrTx) => {
+    const markets = marketRows(world);
+    const territories = territoryRows();
+    const products = productRows();
+    await insertInBatches(tx, 'markets', markets);
+    await insertInBatches(tx, 'sending_numbers', sendingNumberRows(world));
+    await insertInBatches(tx, 'territories', territories);
+    await insertInBatches(tx, 'products', products);
+    await insertInBatches(
+      tx,
+      'users',
+      DEMO_USERS.map((u) => ({
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        password_hash: passwordHash,
+        manager_id: null,
+        active: 1 as const,
+        created_at: at,
+      })),
+    );
+    // Managers after everyone exists: users.manager_id references users.
+    for (const u of DEMO_USERS.filter((x) => x.manager)) {
+      const manager = DEMO_USERS.find((m) => m.key === u.manager);
+      await tx
+        .updateTable('users')
+        .set({ manager_id: manager?.id ?? null })
+        .where('id', '=', u.id)
+        .execute();
+    }
+    await insertInBatches(
+      tx,
+      'user_markets',
+      DEMO_USERS.flatMap((u) => u.markets.map((m) => ({ user_id: u.id, market_code: m }))),
+    );
+    await insertInBatches(
+      tx,
+      'user_territories',
+      DEMO_USERS.flatMap((u) => u.territories.map((t) => ({ user_id: u.id, territory_id: t }))),
+    );
+    await insertInBatches(tx, 'templates', templates);
+    await insertInBatches(tx, 'assets', assets);
+    await insertInBatches(tx, 'content_signatures', [...templateSignatures, ...assetSignatures]);
+    summary.markets = markets.length;
+    summary.territories = territories.length;
+    summary.products = products.length;
+  };
+
+  // HCPs are written before their consent and history (foreign keys), a chunk of HCPs at a time.
+  const writePeople = async (run: (write: (tx: DbOrTx) => Promise<void>) => Promise<void>) => {
+    let next = 0;
+    let sequence = 1;
+    let pendingInteractions: InteractionsTable[] = [];
+    const flushInteractions = async (tx: DbOrTx) => {
+      await insertInBatches(tx, 'interactions', pendingInteractions);
+      summary.interactions += pendingInteractions.length;
+      pendingInteractions = [];
+    };
+    while (next < hcpCount) {
+      await run(async (tx) => {
+        const hcps: DemoHcp[] = [];
+        let rowsInTransaction = 0;
+        while (next < hcpCount && rowsInTransaction < ROWS_PER_TRANSACTION) {
+          const hcp = demoHcp(world, next);
+          hcps.push(hcp);
+          rowsInTransaction += interactionCountFor(world, next) + 3;
+          next++;
+        }
+        await insertInBatches(
+          tx,
+          'hcps',
+          hcps.map((h) => hcpRow(deps, h, at)),
+        );
+        await insertInBatches(
+          tx,
+          'hcp_territories',
+          hcps.map((h) => ({ hcp_id: h.id, territory_id: h.territory.id })),
+        );
+        const consents = hcps.flatMap((h) => consentEntriesFor(world, h));
+        await insertInBatches(tx, 'consent_entries', consents);
+        summary.consentEntries += consents.length;
+        summary.hcps += hcps.length;
+        for (const hcp of hcps) {
+          const count = interactionCountFor(world, hcp.index);
+          for (const row of interactionsFor(world, hcp, count, sequence, library)) {
+            pendingInteractions.push(row);
+            if (pendingInteractions.length >= 5_000) await flushInteractions(tx);
+          }
+          sequence += count;
+        }
+        await flushInteractions(tx);
+      });
+      options.onProgress?.({ hcps: summary.hcps, interactions: summary.interactions });
+    }
+  };
+
+  const audit = async (tx: DbOrTx) => {
+    await deps.audit.record(tx, {
+      actor: null,
+      action: 'demo.seeded',
+      target: { type: 'database', id: 'demo' },
+      after: { ...summary },
+    });
+  };
+
+  if (atomic) {
+    await deps.db.transaction().execute(async (tx: Tx) => {
+      await writeReferenceData(tx);
+      await writePeople((write) => write(tx));
+      await audit(tx);
+    });
+  } else {
+    await deps.db.transaction().execute(writeReferenceData);
+    // The one index of interactions that a bulk load fills in random order (by time, while rows arrive
+    // HCP by HCP): maintaining it row by row costs more than building it once at the end.
+    await deps.db.schema.dropIndex('interactions_occurred').execute();
+    try {
+      await writePeople((write) => deps.db.transaction().execute(write));
+    } finally {
+      // Even after a failure: the schema must stay what the migrations made.
+      await deps.db.schema
+        .createIndex('interactions_occurred')
+        .ifNotExists()
+        .on('interactions')
+        .columns(['occurred_at', 'channel'])
+        .execute();
+    }
+    await deps.db.transaction().execute(audit);
+  }
+  return summary;
+}

@@ -1,0 +1,351 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldConsent, listConsentEntries } from '../consent/index.js';
+import { findHcpByWhatsappNumber, listVisibleHcps, normaliseNumber, type Hcp } from '../hcps/index.js';
+import { loadPrincipal, type Principal } from '../identity/index.js';
+import { ManualClock } from '../platform/clock/index.js';
+import { verifyPassword } from '../platform/crypto/index.js';
+import { DomainError } from '../platform/errors/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import {
+  CONSENT_PROFILES,
+  DEMO_USERS,
+  consentEntriesFor,
+  demoHcp,
+  interactionCountFor,
+  isStoreEmpty,
+  seedDemoWorld,
+  type DemoWorldOptions,
+  type SeedSummary,
+} from './index.js';
+
+const NOW = '2026-03-03T14:00:00.000Z';
+const SMALL = { seed: 7, hcps: 64, interactions: 64 * 30 };
+
+const world = (seed: number, hcps = 200, interactions = 8000): DemoWorldOptions => ({
+  seed,
+  hcps,
+  interactions,
+  now: new Date(NOW),
+  defaultPhoneNumberId: '106540352242922',
+});
+
+describe('the demo world, as pure functions of a seed', () => {
+  it('gives the same HCPs, numbers and consent ledgers for the same seed', () => {
+    const a = Array.from({ length: 200 }, (_, i) => demoHcp(world(11), i));
+    const b = Array.from({ length: 200 }, (_, i) => demoHcp(world(11), i));
+    expect(b).toEqual(a);
+    expect(b.map((h) => consentEntriesFor(world(11), h))).toEqual(
+      a.map((h) => consentEntriesFor(world(11), h)),
+    );
+  });
+
+  it('gives a different world for a different seed', () => {
+    const a = Array.from({ length: 50 }, (_, i) => demoHcp(world(11), i).name);
+    const b = Array.from({ length: 50 }, (_, i) => demoHcp(world(12), i).name);
+    expect(b).not.toEqual(a);
+  });
+
+  it('keeps the HCPs when only the amount of history changes', () => {
+    const few = Array.from({ length: 30 }, (_, i) => demoHcp(world(3, 30, 300), i));
+    const many = Array.from({ length: 30 }, (_, i) => demoHcp(world(3, 30, 90_000), i));
+    expect(many).toEqual(few);
+  });
+
+  it('gives every HCP a valid, distinct WhatsApp number for its country', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 99_999 }),
+        (seed, start) => {
+          const hcps = Array.from({ length: 40 }, (_, i) => demoHcp(world(seed, 100_000), start + i));
+          const numbers = hcps.flatMap((h) => (h.whatsappNumber ? [h.whatsappNumber] : []));
+          for (const n of numbers) expect(normaliseNumber(n)).toBe(n);
+          for (const h of hcps)
+            if (h.whatsappNumber)
+              expect(h.whatsappNumber.startsWith(`+${h.market.countryCallingCode}`)).toBe(true);
+          expect(new Set(numbers).size).toBe(numbers.length);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('shares out exactly the requested number of interactions, none negative', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 0, max: 30_000 }),
+        fc.nat(),
+        (n, m, seed) => {
+          const options = world(seed, n, m);
+          const counts = Array.from({ length: n }, (_, i) => interactionCountFor(options, i));
+          expect(counts.every((c) => c >= 0)).toBe(true);
+          expect(counts.reduce((a, b) => a + b, 0)).toBe(m);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+async function allVisible(p: TestParley, principal: Principal): Promise<Hcp[]> {
+  const out: Hcp[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listVisibleHcps(p.context.db, p.context, principal, { limit: 100, cursor });
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+async function principalFor(p: TestParley, email: string): Promise<Principal> {
+  const user = await p.context.db
+    .selectFrom('users')
+    .select(['id', 'email', 'name', 'role'])
+    .where('email', '=', email)
+    .executeTakeFirstOrThrow();
+  return loadPrincipal(p.context.db, { ...user, sessionId: 'test' });
+}
+
+/** The current WhatsApp consent of an HCP as the consent ledger folds it, one label per demo profile. */
+async function whatsappState(p: TestParley, hcpId: string): Promise<string> {
+  const entries = await listConsentEntries(p.context.db, hcpId);
+  const now = p.clock.now();
+  const nonPromotional = foldConsent(entries, 'whatsapp', 'non_promotional', now).status;
+  const promotional = foldConsent(entries, 'whatsapp', 'promotional', now).status;
+  if (promotional === 'granted') return 'granted_promotional';
+  if (promotional === 'refused') return 'refused';
+  return nonPromotional === 'granted' ? 'granted_non_promotional' : nonPromotional;
+}
+
+describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
+  let p: TestParley;
+  let summary: SeedSummary;
+  beforeAll(async () => {
+    p = await startTestParley(dialect, { world: false, clock: new ManualClock(NOW) });
+    summary = await seedDemoWorld(p.context, SMALL);
+  }, 60_000);
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  it('writes what it reports, and exactly the interactions asked for', async () => {
+    const db = p.context.db;
+    const count = async (table: 'hcps' | 'interactions' | 'consent_entries' | 'templates' | 'assets') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    expect(summary).toMatchObject({ hcps: SMALL.hcps, interactions: SMALL.interactions, atomic: true });
+    expect(await count('hcps')).toBe(SMALL.hcps);
+    expect(await count('interactions')).toBe(SMALL.interactions);
+    expect(await count('consent_entries')).toBe(summary.consentEntries);
+    expect(await count('templates')).toBe(summary.templates);
+    expect(await count('assets')).toBe(summary.assets);
+  });
+
+  it('lets every demo user sign in with the demo password', async () => {
+    const users = await p.context.db.selectFrom('users').select(['email', 'password_hash']).execute();
+    expect(users.map((u) => u.email).sort()).toEqual(DEMO_USERS.map((u) => u.email).sort());
+    for (const u of users)
+      expect(await verifyPassword(p.context.config.demo.password, u.password_hash)).toBe(true);
+    const login = await p.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: 'rep1@parley.test', password: p.context.config.demo.password },
+    });
+    expect(login.statusCode).toBe(200);
+  });
+
+  it('puts rep1 and rep2 in different territories, both led by the manager', async () => {
+    const rows = await p.context.db
+      .selectFrom('users')
+      .leftJoin('users as m', 'm.id', 'users.manager_id')
+      .select(['users.email', 'm.email as manager'])
+      .where('users.email', 'in', ['rep1@parley.test', 'rep2@parley.test'])
+      .execute();
+    expect(rows.map((r) => r.manager)).toEqual(['manager@parley.test', 'manager@parley.test']);
+    const [rep1, rep2] = await Promise.all([
+      principalFor(p, 'rep1@parley.test'),
+      principalFor(p, 'rep2@parley.test'),
+    ]);
+    expect(rep1.territoryIds.filter((t) => rep2.territoryIds.includes(t))).toEqual([]);
+  });
+
+  it('shows rep1 and rep2 disjoint, non-empty sets of HCPs, each in several consent states', async () => {
+    const rep1 = await allVisible(p, await principalFor(p, 'rep1@parley.test'));
+    const rep2 = await allVisible(p, await principalFor(p, 'rep2@parley.test'));
+    const manager = await allVisible(p, await principalFor(p, 'manager@parley.test'));
+    expect(rep1.length).toBeGreaterThan(0);
+    expect(rep2.length).toBeGreaterThan(0);
+    const ids1 = new Set(rep1.map((h) => h.id));
+    expect(rep2.filter((h) => ids1.has(h.id))).toEqual([]);
+    expect(new Set(manager.map((h) => h.id))).toEqual(new Set([...rep1, ...rep2].map((h) => h.id)));
+    for (const hcps of [rep1, rep2]) {
+      const states = new Set(await Promise.all(hcps.map((h) => whatsappState(p, h.id))));
+      expect(states.size).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it('spreads HCPs over every WhatsApp consent state the ledger can fold to', async () => {
+    const hcps = await p.context.db.selectFrom('hcps').select('id').execute();
+    const states = new Set(await Promise.all(hcps.map((h) => whatsappState(p, h.id))));
+    expect([...states].sort()).toEqual(
+      [
+        'expired',
+        'granted_non_promotional',
+        'granted_promotional',
+        'none',
+        'pending',
+        'refused',
+        'withdrawn',
+      ].sort(),
+    );
+    expect(CONSENT_PROFILES).toHaveLength(states.size);
+    const verbal = await p.context.db
+      .selectFrom('consent_entries')
+      .select('source')
+      .where('status', '=', 'pending')
+      .execute();
+    expect(verbal.every((e) => e.source === 'verbal')).toBe(true);
+  });
+
+  it('has templates of every status and every message type, classified as compliance would', async () => {
+    const templates = await p.context.db.selectFrom('templates').selectAll().execute();
+    expect(new Set(templates.map((t) => t.status))).toEqual(
+      new Set(['approved', 'draft', 'in_review', 'expired', 'superseded', 'rejected', 'withdrawn']),
+    );
+    expect(new Set(templates.map((t) => t.type))).toEqual(
+      new Set([
+        'reminder',
+        'confirmation',
+        'follow_up',
+        'recap',
+        'resource_link',
+        'event_invite',
+        'opt_in_request',
+        'service',
+      ]),
+    );
+    for (const t of templates) {
+      const promotional = t.type === 'recap' || t.type === 'resource_link';
+      const logistics = ['reminder', 'confirmation', 'service', 'opt_in_request'].includes(t.type);
+      if (promotional) expect(t.classification).toBe('promotional');
+      if (logistics) expect(t.classification).toBe('non_promotional');
+      expect(t.whatsapp_category).toBe(t.classification === 'promotional' ? 'marketing' : 'utility');
+      if (t.status === 'approved') {
+        expect(t.whatsapp_status).toBe('approved');
+        expect(t.approval_code).not.toBeNull();
+        expect(t.expires_at! > NOW).toBe(true);
+      }
+      if (t.status === 'expired') expect(t.expires_at! < NOW).toBe(true);
+      const declared = (JSON.parse(t.parameters_json) as { name: string }[]).map((x) => x.name).sort();
+      const used = [...new Set([...t.body.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]))].sort();
+      expect(used).toEqual(declared);
+    }
+    expect(templates.some((t) => t.parameters_json === '[]' && t.status === 'approved')).toBe(true);
+    const br = templates.find((t) => t.market_code === 'BR' && t.status === 'approved');
+    expect(br?.whatsapp_language).toBe('pt_BR');
+  });
+
+  it('has approved and expired assets, and a prescribing information for every product', async () => {
+    const db = p.context.db;
+    const assets = await db.selectFrom('assets').selectAll().execute();
+    const statuses = new Set(assets.map((a) => a.status));
+    expect(statuses.has('approved') && statuses.has('expired') && statuses.has('superseded')).toBe(true);
+    for (const product of await db.selectFrom('products').selectAll().execute()) {
+      expect(JSON.parse(product.approved_indications_json)).not.toHaveLength(0);
+      const pi = assets.filter((a) => a.key === product.pi_asset_key && a.status === 'approved');
+      expect(pi).toHaveLength(1);
+      expect(pi[0]?.kind).toBe('prescribing_information');
+    }
+    for (const a of assets) expect(JSON.parse(a.products_json)).not.toHaveLength(0);
+  });
+
+  it('gives most HCPs a history in three or more channels over the past year', async () => {
+    const rows = await p.context.db
+      .selectFrom('interactions')
+      .select(['hcp_id', 'channel', 'occurred_at'])
+      .execute();
+    const channels = new Map<string, Set<string>>();
+    for (const r of rows) channels.set(r.hcp_id, (channels.get(r.hcp_id) ?? new Set()).add(r.channel));
+    const withThree = [...channels.values()].filter((c) => c.size >= 3).length;
+    expect(withThree / SMALL.hcps).toBeGreaterThan(0.6);
+    const yearAgo = new Date(Date.parse(NOW) - 367 * 86_400_000).toISOString();
+    expect(rows.every((r) => r.occurred_at < NOW && r.occurred_at > yearAgo)).toBe(true);
+  });
+
+  it('seals numbers and emails, and finds an HCP by its number through the blind index', async () => {
+    const row = await p.context.db
+      .selectFrom('hcps')
+      .selectAll()
+      .where('whatsapp_number_enc', 'is not', null)
+      .orderBy('id')
+      .executeTakeFirstOrThrow();
+    const number = p.context.cipher.open(row.whatsapp_number_enc!);
+    expect(row.whatsapp_number_enc).not.toContain(number.slice(1));
+    const found = await findHcpByWhatsappNumber(p.context.db, p.context, number.slice(1));
+    expect(found?.id).toBe(row.id);
+  });
+
+  it('records one demo.seeded audit event and no per-row events, and the chain verifies', async () => {
+    const events = await p.context.db
+      .selectFrom('audit_events')
+      .select(['action', 'changes_json', 'seq'])
+      .orderBy('seq')
+      .execute();
+    const seeded = events.filter((e) => e.action === 'demo.seeded');
+    expect(seeded).toHaveLength(1);
+    expect(JSON.parse(seeded[0]!.changes_json)).toMatchObject({ after: { hcps: SMALL.hcps } });
+    expect(events.filter((e) => e.action.startsWith('hcp.') || e.action.startsWith('consent.'))).toEqual([]);
+    expect(await p.context.audit.verify(p.context.db)).toMatchObject({ ok: true, checked: events.length });
+  });
+
+  it('refuses to seed a database that already holds people', async () => {
+    expect(await isStoreEmpty(p.context.db)).toBe(false);
+    await expect(seedDemoWorld(p.context, SMALL)).rejects.toThrow(DomainError);
+  });
+
+  it('writes the same world again from the same seed, streamed in batches', async () => {
+    const other = await startTestParley(dialect, { world: false, clock: new ManualClock(NOW) });
+    try {
+      const streamed = await seedDemoWorld(other.context, { ...SMALL, atomic: false });
+      expect(streamed).toEqual({ ...summary, atomic: false });
+      const people = async (q: TestParley) =>
+        (
+          await q.context.db
+            .selectFrom('hcps')
+            .select(['id', 'crm_id', 'name', 'whatsapp_number_enc', 'whatsapp_number_bidx'])
+            .orderBy('id')
+            .execute()
+        ).map((r) => ({
+          ...r,
+          whatsapp_number_enc: r.whatsapp_number_enc && q.context.cipher.open(r.whatsapp_number_enc),
+        }));
+      expect(await people(other)).toEqual(await people(p));
+      const ledger = async (q: TestParley) =>
+        q.context.db
+          .selectFrom('consent_entries')
+          .select(['id', 'hcp_id', 'channel', 'purpose', 'status', 'captured_at'])
+          .orderBy('id')
+          .execute();
+      expect(await ledger(other)).toEqual(await ledger(p));
+      // The streamed path drops and rebuilds one index: it must be back, so creating it again fails.
+      await expect(
+        other.context.db.schema
+          .createIndex('interactions_occurred')
+          .on('interactions')
+          .column('occurred_at')
+          .execute(),
+      ).rejects.toThrow();
+    } finally {
+      await other.destroy();
+    }
+  }, 60_000);
+});
