@@ -8,10 +8,10 @@
  * - `object`: the route names one object (an HCP, a message, a case…). `objects` returns instances,
  *   each with the users who may see it; `hcpObjects` covers routes whose id is an HCP id, and
  *   `ownedByHcp(hcpKey, id)` marks any object that belongs to an HCP as visible exactly to those who
- *   see that HCP. `request(id)` says where the id goes (default: `:id` in the url; for a body-scoped
- *   route return `{ payload }`). The test asserts: in scope → neither 401, 403, 404 nor 5xx (narrow it
- *   with `inScope`); out of scope (and a made-up id) → 404 `not_found` plus an `out_of_scope`
- *   security-log line for that user.
+ *   see that HCP. `request(id)` says where the id goes (default: the `:id` url parameter, or the one
+ *   `param` names; for a body-scoped route return `{ payload }`); other url parameters get `x`. The
+ *   test asserts: in scope → neither 401, 403, 404 nor 5xx (narrow it with `inScope`); out of scope
+ *   (and a made-up id) → 404 `not_found` plus an `out_of_scope` security-log line for that user.
  * - `list`: the route lists rows tied to HCPs. `hcpIdsOf(body)` maps the answer to the HCP ids it
  *   shows; the test asserts each caller sees no HCP outside their scope (`exact: true`: exactly theirs).
  * - `none`: no object id (login, rulebook, analytics…): only the function-level check.
@@ -81,6 +81,8 @@ interface Probe {
 type Entry = { roles: Access } & (
   | {
       kind: 'object';
+      /** The url parameter that names the object; default `id`. */
+      param?: string;
       objects: (f: MatrixFixture) => Promise<ObjectInstance[]> | ObjectInstance[];
       request?: (id: string, f: MatrixFixture) => Probe;
       /** Statuses an in-scope call may answer; default: anything but 401, 403, 404 and 5xx. */
@@ -108,62 +110,6 @@ const hcpObjects = (f: MatrixFixture): ObjectInstance[] =>
 const ALL_ROLES: Access = 'user';
 const itemsHcpIds = (field: string) => (body: unknown) =>
   ((body as { items: Array<Record<string, string>> }).items ?? []).map((i) => i[field]!);
-
-/** The four review steps of a content library, each probed on a made-up id (a 404 for allowed roles). */
-function contentReviewEntries(kind: 'templates' | 'assets', noneId: string): Record<string, Entry> {
-  const steps: Array<[string, Access, unknown]> = [
-    ['submit', ['brand', 'medical'], {}],
-    ['approve', ['compliance', 'medical'], { password: 'not checked before the 404' }],
-    ['reject', ['compliance', 'medical'], { comment: 'x' }],
-    ['withdraw', ['compliance', 'brand', 'medical'], { reason: 'x' }],
-  ];
-  return Object.fromEntries(
-    steps.map(([step, roles, payload]) => [
-      `POST /api/${kind}/:id/${step}`,
-      { kind: 'none', roles, probe: () => ({ url: `/api/${kind}/${noneId}/${step}`, payload }) },
-    ]),
-  );
-}
-
-/** An approved template every user may read, for the render route's per-HCP probe. */
-let renderTemplateId = '';
-async function approvedTemplateFor(f: MatrixFixture): Promise<string> {
-  const now = f.p.clock.now().toISOString();
-  const id = newId('tpl');
-  await f.p.context.db
-    .insertInto('templates')
-    .values({
-      id,
-      key: 'matrix_render',
-      version: 1,
-      status: 'approved',
-      type: 'follow_up',
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      whatsapp_name: 'matrix_render',
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: 'approved',
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: 'Olá {{hcp_name}}.',
-      parameters_json: JSON.stringify([{ name: 'hcp_name', type: 'hcp_name' }]),
-      buttons_json: '[]',
-      approval_code: 'BR-MATRIX-RENDER-V1',
-      author_id: f.p.world.users.brand.id,
-      approved_by: f.p.world.users.compliance.id,
-      approved_at: now,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return id;
-}
 
 const MATRIX: Record<string, Entry> = {
   // identity
@@ -220,51 +166,6 @@ const MATRIX: Record<string, Entry> = {
     inScope: [200],
   },
 
-  // content (issue 3): the libraries are not HCP-scoped (function-level only); rendering for an HCP is.
-  'GET /api/templates': { kind: 'none', roles: ALL_ROLES },
-  'GET /api/assets': { kind: 'none', roles: ALL_ROLES },
-  'GET /api/templates/:id': {
-    kind: 'none',
-    roles: ALL_ROLES,
-    probe: () => ({ url: '/api/templates/tpl_none' }),
-  },
-  'GET /api/assets/:id': { kind: 'none', roles: ALL_ROLES, probe: () => ({ url: '/api/assets/ast_none' }) },
-  'POST /api/templates': { kind: 'none', roles: ['brand', 'medical'], probe: () => ({ payload: {} }) },
-  'POST /api/assets': { kind: 'none', roles: ['brand', 'medical'], probe: () => ({ payload: {} }) },
-  ...contentReviewEntries('templates', 'tpl_none'),
-  ...contentReviewEntries('assets', 'ast_none'),
-  'GET /api/templates/:id/diff': {
-    kind: 'none',
-    roles: ['compliance', 'brand', 'medical'],
-    probe: () => ({ url: '/api/templates/tpl_none/diff?against=tpl_none' }),
-  },
-  'GET /api/assets/:id/diff': {
-    kind: 'none',
-    roles: ['compliance', 'brand', 'medical'],
-    probe: () => ({ url: '/api/assets/ast_none/diff?against=ast_none' }),
-  },
-  'GET /api/templates/:id/render': {
-    kind: 'object',
-    roles: ALL_ROLES,
-    objects: async (f) => {
-      renderTemplateId = await approvedTemplateFor(f);
-      return hcpObjects(f);
-    },
-    request: (hcpId) => ({ url: `/api/templates/${renderTemplateId}/render?hcpId=${hcpId}` }),
-    inScope: [200],
-  },
-  'GET /api/templates/:id/recipients': {
-    kind: 'none',
-    roles: ['compliance'],
-    probe: () => ({ url: '/api/templates/tpl_none/recipients' }),
-  },
-  'GET /api/assets/:id/recipients': {
-    kind: 'none',
-    roles: ['compliance'],
-    probe: () => ({ url: '/api/assets/ast_none/recipients' }),
-  },
-  'GET /l/:code': { kind: 'none', roles: 'public', probe: () => ({ url: '/l/AAAAAAAAAAAAAAAAAAAAAAAA' }) },
-
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
   'GET /api/audit': { kind: 'none', roles: ['compliance', 'admin'] },
@@ -275,6 +176,10 @@ const MATRIX: Record<string, Entry> = {
  * checked to declare `public`, and are not probed per role.
  */
 const PUBLIC_PREFIXES = ['/sandbox/'];
+
+/** The route's url with its object parameter set to `id` and any other parameter to a placeholder. */
+const fill = (pattern: string, param: string, id: string) =>
+  pattern.replace(/:(\w+)/g, (_m, name: string) => (name === param ? encodeURIComponent(id) : 'x'));
 
 const rolesAllowed = (access: Access): readonly string[] =>
   access === 'public' || access === 'user' ? ROLES : access;
@@ -323,6 +228,13 @@ describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
       ...(payload === undefined ? {} : { payload: payload as object }),
     });
 
+  // Fixtures are built once per entry, however many tests use them.
+  const built = new Map<Entry, Promise<ObjectInstance[]>>();
+  const objectsOf = (entry: Extract<Entry, { kind: 'object' }>) => {
+    if (!built.has(entry)) built.set(entry, Promise.resolve(entry.objects(f)));
+    return built.get(entry)!;
+  };
+
   const outOfScopeLines = async (user: UserKey) => {
     const row = await f.p.context.db
       .selectFrom('security_log')
@@ -341,7 +253,8 @@ describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
     const keys = new Set(registered.map((r) => `${r.method} ${r.url}`));
     const missing = [...keys].filter((k) => !(k in MATRIX));
     const stale = Object.keys(MATRIX).filter((k) => !keys.has(k));
-    expect({ missing, stale }).toEqual({ missing: [], stale: [] });
+    expect(missing, `routes missing from MATRIX (add one entry each): ${missing.join(', ')}`).toEqual([]);
+    expect(stale, `MATRIX entries whose route is not registered: ${stale.join(', ')}`).toEqual([]);
     const declared = registered
       .filter((r) => `${r.method} ${r.url}` in MATRIX)
       .map((r) => [`${r.method} ${r.url}`, r.access]);
@@ -364,10 +277,12 @@ describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
     for (const user of USERS) {
       const role = f.p.world.users[user].role;
       const probe = entry.kind === 'none' ? (entry.probe?.(f) ?? {}) : {};
-      const someId = entry.kind === 'object' ? (await entry.objects(f))[0]!.id : 'x';
+      const someId = entry.kind === 'object' ? (await objectsOf(entry))[0]!.id : 'x';
       const objectProbe = entry.kind === 'object' ? (entry.request?.(someId, f) ?? {}) : {};
       const url =
-        (objectProbe.url ?? probe.url ?? pattern).replace(':id', someId) +
+        (objectProbe.url ??
+          probe.url ??
+          fill(pattern, entry.kind === 'object' ? (entry.param ?? 'id') : '', someId)) +
         (entry.kind === 'list' ? (entry.query ?? '') : '');
       // A fresh session per call: a probe of POST /api/auth/logout ends the session it is sent with.
       const res = await call(
@@ -390,7 +305,7 @@ describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
       }
     }
     if (entry.roles !== 'public') {
-      const anonymous = await call(method, pattern.replace(':id', 'x'), null);
+      const anonymous = await call(method, fill(pattern, '', 'x'), null);
       if (anonymous.statusCode !== 401) failures.push(`anonymous got ${anonymous.statusCode}, expected 401`);
     }
     expect(failures).toEqual([]);
@@ -404,12 +319,12 @@ describe.each(DIALECTS)('the authorization matrix on %s', (dialect) => {
     async (key, entry) => {
       const [method, pattern] = key.split(' ') as [string, string];
       const allowed = rolesAllowed(entry.roles);
-      const instances = [...(await entry.objects(f)), { id: newId('nope'), visibleTo: [] }];
+      const instances = [...(await objectsOf(entry)), { id: newId('nope'), visibleTo: [] }];
       const failures: string[] = [];
       for (const user of USERS.filter((u) => allowed.includes(f.p.world.users[u].role))) {
         for (const { id, visibleTo } of instances) {
           const probe = entry.request?.(id, f) ?? {};
-          const url = (probe.url ?? pattern).replace(':id', id);
+          const url = probe.url ?? fill(pattern, entry.param ?? 'id', id);
           const before = await outOfScopeLines(user);
           const res = await call(method, url, user, probe.payload);
           if (visibleTo.includes(user)) {
