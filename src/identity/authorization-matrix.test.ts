@@ -111,6 +111,62 @@ const ALL_ROLES: Access = 'user';
 const itemsHcpIds = (field: string) => (body: unknown) =>
   ((body as { items: Array<Record<string, string>> }).items ?? []).map((i) => i[field]!);
 
+/** The four review steps of a content library, each probed on a made-up id (a 404 for allowed roles). */
+function contentReviewEntries(kind: 'templates' | 'assets', noneId: string): Record<string, Entry> {
+  const steps: Array<[string, Access, unknown]> = [
+    ['submit', ['brand', 'medical'], {}],
+    ['approve', ['compliance', 'medical'], { password: 'not checked before the 404' }],
+    ['reject', ['compliance', 'medical'], { comment: 'x' }],
+    ['withdraw', ['compliance', 'brand', 'medical'], { reason: 'x' }],
+  ];
+  return Object.fromEntries(
+    steps.map(([step, roles, payload]) => [
+      `POST /api/${kind}/:id/${step}`,
+      { kind: 'none', roles, probe: () => ({ url: `/api/${kind}/${noneId}/${step}`, payload }) },
+    ]),
+  );
+}
+
+/** An approved template every user may read, for the render route's per-HCP probe. */
+let renderTemplateId = '';
+async function approvedTemplateFor(f: MatrixFixture): Promise<string> {
+  const now = f.p.clock.now().toISOString();
+  const id = newId('tpl');
+  await f.p.context.db
+    .insertInto('templates')
+    .values({
+      id,
+      key: 'matrix_render',
+      version: 1,
+      status: 'approved',
+      type: 'follow_up',
+      classification: 'non_promotional',
+      whatsapp_category: 'utility',
+      whatsapp_name: 'matrix_render',
+      whatsapp_language: 'pt_BR',
+      whatsapp_status: 'approved',
+      market_code: 'BR',
+      language: 'pt-BR',
+      brand: null,
+      products_json: '[]',
+      tone_tags_json: '[]',
+      body: 'Olá {{hcp_name}}.',
+      parameters_json: JSON.stringify([{ name: 'hcp_name', type: 'hcp_name' }]),
+      buttons_json: '[]',
+      approval_code: 'BR-MATRIX-RENDER-V1',
+      author_id: f.p.world.users.brand.id,
+      approved_by: f.p.world.users.compliance.id,
+      approved_at: now,
+      expires_at: null,
+      review_comment: null,
+      lint_json: '[]',
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  return id;
+}
+
 const MATRIX: Record<string, Entry> = {
   // identity
   'POST /api/auth/login': {
@@ -165,6 +221,51 @@ const MATRIX: Record<string, Entry> = {
     }),
     inScope: [200],
   },
+
+  // content (issue 3): the libraries are not HCP-scoped (function-level only); rendering for an HCP is.
+  'GET /api/templates': { kind: 'none', roles: ALL_ROLES },
+  'GET /api/assets': { kind: 'none', roles: ALL_ROLES },
+  'GET /api/templates/:id': {
+    kind: 'none',
+    roles: ALL_ROLES,
+    probe: () => ({ url: '/api/templates/tpl_none' }),
+  },
+  'GET /api/assets/:id': { kind: 'none', roles: ALL_ROLES, probe: () => ({ url: '/api/assets/ast_none' }) },
+  'POST /api/templates': { kind: 'none', roles: ['brand', 'medical'], probe: () => ({ payload: {} }) },
+  'POST /api/assets': { kind: 'none', roles: ['brand', 'medical'], probe: () => ({ payload: {} }) },
+  ...contentReviewEntries('templates', 'tpl_none'),
+  ...contentReviewEntries('assets', 'ast_none'),
+  'GET /api/templates/:id/diff': {
+    kind: 'none',
+    roles: ['compliance', 'brand', 'medical'],
+    probe: () => ({ url: '/api/templates/tpl_none/diff?against=tpl_none' }),
+  },
+  'GET /api/assets/:id/diff': {
+    kind: 'none',
+    roles: ['compliance', 'brand', 'medical'],
+    probe: () => ({ url: '/api/assets/ast_none/diff?against=ast_none' }),
+  },
+  'GET /api/templates/:id/render': {
+    kind: 'object',
+    roles: ALL_ROLES,
+    objects: async (f) => {
+      renderTemplateId = await approvedTemplateFor(f);
+      return hcpObjects(f);
+    },
+    request: (hcpId) => ({ url: `/api/templates/${renderTemplateId}/render?hcpId=${hcpId}` }),
+    inScope: [200],
+  },
+  'GET /api/templates/:id/recipients': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/templates/tpl_none/recipients' }),
+  },
+  'GET /api/assets/:id/recipients': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/assets/ast_none/recipients' }),
+  },
+  'GET /l/:code': { kind: 'none', roles: 'public', probe: () => ({ url: '/l/AAAAAAAAAAAAAAAAAAAAAAAA' }) },
 
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
