@@ -200,6 +200,67 @@ describe('ChainVerifier', () => {
   });
 });
 
+/** Rewrites rows from index `from` on with a changed reason and recomputes every hash after it, head too. */
+function rewriteFrom(rows: Row[], from: number): { rows: Row[]; head: ChainHead } {
+  const out = rows.slice(0, from);
+  let prev = from === 0 ? GENESIS_HASH : rows[from - 1]!.hash;
+  for (const row of rows.slice(from)) {
+    const fields = { ...row, reason: 'rewritten', prev_hash: prev };
+    const forged = { ...fields, hash: hashAuditRow(fields) };
+    out.push(forged);
+    prev = forged.hash;
+  }
+  return { rows: out, head: { seq: out.length, hash: prev } };
+}
+
+function verifyAnchored(rows: Row[], head: ChainHead, anchors: ChainHead[]): ChainBreak | undefined {
+  const verifier = new ChainVerifier({ anchors });
+  for (const row of rows) {
+    const broken = verifier.feed(row);
+    if (broken) return broken;
+  }
+  return verifier.finish(head);
+}
+
+describe('ChainVerifier with anchors recorded earlier', () => {
+  it('passes a whole rewrite without anchors, and names the anchored row at or after it with one', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 2, max: 30 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.nat({ max: n - 1 }), fc.nat({ max: n - 1 }))),
+        ([n, from, anchorAt]) => {
+          const original = chainOf(n);
+          const anchor = { seq: anchorAt + 1, hash: original.rows[anchorAt]!.hash };
+          const forged = rewriteFrom(original.rows, from);
+          expect(verify(forged.rows, forged.head)).toBeUndefined();
+          const broken = verifyAnchored(forged.rows, forged.head, [anchor]);
+          if (anchorAt < from) expect(broken).toBeUndefined();
+          else expect(broken).toMatchObject({ seq: anchor.seq, problem: 'anchor_mismatch' });
+        },
+      ),
+    );
+  });
+
+  it('names the first missing seq when the chain was cut short below an anchor', () => {
+    const original = chainOf(10);
+    const cut = { rows: original.rows.slice(0, 7), head: { seq: 7, hash: original.rows[6]!.hash } };
+    expect(verify(cut.rows, cut.head)).toBeUndefined();
+    expect(verifyAnchored(cut.rows, cut.head, [original.head])).toEqual({
+      seq: 8,
+      id: null,
+      problem: 'anchor_mismatch',
+      expectedSeq: 10,
+    });
+  });
+
+  it('accepts a chain that still passes through every anchor, the genesis one included', () => {
+    const { rows, head } = chainOf(10);
+    const anchors = [{ seq: 0, hash: GENESIS_HASH }, { seq: 3, hash: rows[2]!.hash }, head];
+    expect(verifyAnchored(rows, head, anchors)).toBeUndefined();
+  });
+});
+
 describe('describeChainBreak', () => {
   it.each([
     [{ seq: 4, id: 'aud_4', problem: 'hash_mismatch' }, /seq 4 \(aud_4\).*changed/],
@@ -208,6 +269,11 @@ describe('describeChainBreak', () => {
     [
       { seq: 10, id: null, problem: 'head_mismatch', expectedSeq: 10 },
       /^seq 10: the chain head names seq 10/,
+    ],
+    [{ seq: 7, id: 'aud_7', problem: 'anchor_mismatch', expectedSeq: 7 }, /seq 7 \(aud_7\).*recorded/],
+    [
+      { seq: 8, id: null, problem: 'anchor_mismatch', expectedSeq: 10 },
+      /^seq 8: the chain ends before seq 10/,
     ],
   ] as const)('says in a sentence what %o means', (broken, sentence) => {
     expect(describeChainBreak(broken)).toMatch(sentence);

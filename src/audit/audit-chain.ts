@@ -50,9 +50,12 @@ export function hashAuditRow(row: ChainedFields): string {
  *   or a row changed and its hash recomputed, which breaks the link of the row after it);
  * - `hash_mismatch`: the row's fields no longer hash to its stored hash (the row was changed);
  * - `head_mismatch`: the stored head (seq and hash of the last event) does not name the last row: rows
- *   were cut from the end, added after it outside `record`, or the head itself was changed.
+ *   were cut from the end, added after it outside `record`, or the head itself was changed;
+ * - `anchor_mismatch`: the chain is self-consistent but no longer passes through a (seq, hash) recorded
+ *   earlier outside Parley: it was rewritten from that row or before (by someone able to bypass the
+ *   database's guards and recompute every hash after the change), or cut short below it.
  */
-export type ChainProblem = 'gap' | 'broken_link' | 'hash_mismatch' | 'head_mismatch';
+export type ChainProblem = 'gap' | 'broken_link' | 'hash_mismatch' | 'head_mismatch' | 'anchor_mismatch';
 
 /** The first row that does not follow from the one before it. */
 export interface ChainBreak {
@@ -61,7 +64,10 @@ export interface ChainBreak {
   /** Its id; null when that row no longer exists (or, past the head, was not read). */
   id: string | null;
   problem: ChainProblem;
-  /** For `gap`: the seq that should have come next. For `head_mismatch`: the seq the head names. */
+  /**
+   * For `gap`: the seq that should have come next. For `head_mismatch`: the seq the head names. For
+   * `anchor_mismatch`: the anchor's seq.
+   */
   expectedSeq?: number;
 }
 
@@ -78,12 +84,21 @@ export interface ChainHead {
  * stored head to `finish`.
  */
 export class ChainVerifier {
+  private readonly anchors: ReadonlyMap<number, string>;
   private expectedSeq = 1;
   private prevHash = GENESIS_HASH;
   private lastId: string | null = null;
   private broken: ChainBreak | undefined;
   /** Rows that verified so far. */
   checked = 0;
+
+  /**
+   * `anchors`: (seq, hash) pairs recorded earlier outside Parley (a past verification's head); the chain
+   * must still pass through each of them.
+   */
+  constructor(options: { anchors?: readonly ChainHead[] } = {}) {
+    this.anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash]));
+  }
 
   /** The seq of the last row that verified (0 before any). */
   get lastSeq(): number {
@@ -98,6 +113,9 @@ export class ChainVerifier {
       return (this.broken = { seq: row.seq, id: row.id, problem: 'broken_link' });
     if (hashAuditRow(row) !== row.hash)
       return (this.broken = { seq: row.seq, id: row.id, problem: 'hash_mismatch' });
+    const anchored = this.anchors.get(row.seq);
+    if (anchored !== undefined && anchored !== row.hash)
+      return (this.broken = { seq: row.seq, id: row.id, problem: 'anchor_mismatch', expectedSeq: row.seq });
     this.checked += 1;
     this.expectedSeq += 1;
     this.prevHash = row.hash;
@@ -113,7 +131,7 @@ export class ChainVerifier {
     if (this.broken) return this.broken;
     const head = storedHead ?? { seq: 0, hash: GENESIS_HASH };
     const last = this.lastSeq;
-    if (head.seq === last && head.hash === this.prevHash) return undefined;
+    if (head.seq === last && head.hash === this.prevHash) return this.checkAnchorsReached();
     const expectedSeq = head.seq;
     if (head.seq > last)
       // Rows the head vouches for are gone from the end: the first missing one is the first broken.
@@ -122,6 +140,14 @@ export class ChainVerifier {
       // Rows exist that the head never acknowledged: the first of them is the first broken.
       return (this.broken = { seq: head.seq + 1, id: null, problem: 'head_mismatch', expectedSeq });
     return (this.broken = { seq: last, id: this.lastId, problem: 'head_mismatch', expectedSeq });
+  }
+
+  /** An anchor beyond the last row: the chain was cut short below a point recorded earlier. */
+  private checkAnchorsReached(): ChainBreak | undefined {
+    const beyond = [...this.anchors.keys()].filter((seq) => seq > this.lastSeq);
+    if (beyond.length === 0) return undefined;
+    const expectedSeq = Math.min(...beyond);
+    return (this.broken = { seq: this.lastSeq + 1, id: null, problem: 'anchor_mismatch', expectedSeq });
   }
 }
 
@@ -135,6 +161,10 @@ export function describeChainBreak(broken: ChainBreak): string {
       return `${row}: it does not carry the hash of the row before it (rows deleted, reordered or rewritten)`;
     case 'hash_mismatch':
       return `${row}: its contents no longer match its hash (the row was changed)`;
+    case 'anchor_mismatch':
+      return broken.id
+        ? `${row}: its hash differs from the one recorded for seq ${broken.seq} earlier (the chain was rewritten up to here)`
+        : `${row}: the chain ends before seq ${broken.expectedSeq ?? '?'}, recorded earlier (the chain was cut short and rewritten)`;
     case 'head_mismatch':
       return `${row}: the chain head names seq ${broken.expectedSeq ?? '?'}, which is not the last row (rows cut from or added to the end, or the head was changed)`;
   }

@@ -40,6 +40,20 @@ describe.each(DIALECTS)('the audit routes on %s', (dialect) => {
       expect((await get(null, '/api/audit/verify')).statusCode).toBe(401);
     });
 
+    it('checks the chain against heads recorded earlier (?anchor=seq:hash), and names a malformed one', async () => {
+      const { head } = (await get('compliance', '/api/audit/verify')).json();
+      const anchored = await get(
+        'compliance',
+        `/api/audit/verify?anchor=0:${'0'.repeat(64)},${head.seq}:${head.hash}`,
+      );
+      expect(anchored.json()).toMatchObject({ ok: true });
+      const wrong = await get('compliance', `/api/audit/verify?anchor=${head.seq}:${'e'.repeat(64)}`);
+      expect(wrong.json()).toMatchObject({ ok: false, firstBrokenSeq: head.seq, problem: 'anchor_mismatch' });
+      const bad = await get('compliance', '/api/audit/verify?anchor=12:nothex');
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.details[0].path).toMatch(/^querystring\.anchor/);
+    });
+
     it('is not itself a state change: verifying writes no audit event', async () => {
       const before = await p.context.audit.verify(p.context.db);
       await get('compliance', '/api/audit/verify');
@@ -124,6 +138,16 @@ describe.each(DIALECTS)('the audit routes on %s', (dialect) => {
     it.each(['rep1', 'manager', 'brand'] as const)('refuses %s with 403', async (user) => {
       expect((await get(user, '/api/audit')).statusCode).toBe(403);
     });
+  });
+
+  it('describes both routes in the OpenAPI document', async () => {
+    const res = await get(null, '/api/docs');
+    expect(res.statusCode).toBe(200);
+    const paths = res.json().paths;
+    expect(paths['/api/audit/verify'].get.responses['200']).toBeDefined();
+    expect(paths['/api/audit'].get.parameters.map((q: { name: string }) => q.name)).toEqual(
+      expect.arrayContaining(['targetType', 'targetId', 'subjectId', 'from', 'to', 'limit', 'cursor']),
+    );
   });
 
   describe('a tampered trail', () => {

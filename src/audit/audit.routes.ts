@@ -23,7 +23,19 @@ const auditQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-const chainProblem = z.enum(['gap', 'broken_link', 'hash_mismatch', 'head_mismatch']);
+const chainProblem = z.enum(['gap', 'broken_link', 'hash_mismatch', 'head_mismatch', 'anchor_mismatch']);
+
+/** `<seq>:<hash>`, a head recorded from an earlier verification. */
+const anchorPattern = /^(\d{1,15}):([0-9a-f]{64})$/;
+
+const verifyQuery = z.object({
+  anchor: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((a) => a.trim()) : v),
+      z.array(z.string().regex(anchorPattern, 'expected <seq>:<64 hex digits of the hash>')).max(100),
+    )
+    .optional(),
+});
 
 const verificationSchema = z.object({
   ok: z.boolean(),
@@ -66,6 +78,10 @@ export const registerAuditRoutes: RouteModule = async (app, ctx) => {
       schema: {
         tags: ['audit'],
         summary: 'Walk the whole hash chain; name the first broken row',
+        description:
+          '`?anchor=<seq>:<hash>` (repeatable, or comma-separated): heads recorded from earlier ' +
+          'verifications; the chain must still pass through each.',
+        querystring: verifyQuery,
         response: { 200: verificationSchema },
       },
     },
@@ -73,7 +89,11 @@ export const registerAuditRoutes: RouteModule = async (app, ctx) => {
       // Not principalOf(): identity imports audit (the security log), so audit does not import identity.
       // The access guard has set the principal before any handler of a non-public route runs.
       const by = request.principal?.id ?? null;
-      const report = await verifyAuditChain(ctx.db);
+      const anchors = (request.query.anchor ?? []).map((a) => {
+        const [, seq, hash] = anchorPattern.exec(a) ?? [];
+        return { seq: Number(seq), hash: hash ?? '' };
+      });
+      const report = await verifyAuditChain(ctx.db, { anchors });
       const fields = {
         by,
         ok: report.ok,
@@ -81,6 +101,7 @@ export const registerAuditRoutes: RouteModule = async (app, ctx) => {
         firstBrokenSeq: report.firstBrokenSeq,
         firstBrokenId: report.firstBrokenId,
         problem: report.problem,
+        anchors: anchors.length,
         headSeq: report.head?.seq,
       };
       if (report.ok) request.log.info(fields, 'audit chain verified');

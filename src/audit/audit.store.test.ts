@@ -9,6 +9,7 @@ import { removeAuditGuards } from '../test-support/rogue-dba.js';
 import {
   createAuditTrail,
   erasePersonalAuditValues,
+  hashAuditRow,
   listAuditEvents,
   personalAuditValuesOf,
   verifyAuditChain,
@@ -193,7 +194,6 @@ describe.each(DIALECTS)('the audit trail on %s', (dialect) => {
 
     it('names the row after a modified one whose hash was recomputed to hide the change', async () => {
       const { store, ids } = await tampered();
-      const { hashAuditRow } = await import('./index.js');
       const row = await rowAt(store, 4);
       const forged = {
         ...row,
@@ -263,6 +263,30 @@ describe.each(DIALECTS)('the audit trail on %s', (dialect) => {
         firstBrokenSeq: seq,
         firstBrokenId: ids[seq - 1],
         problem: 'head_mismatch',
+      });
+    });
+
+    it('passes a full rewrite with every hash recomputed, unless checked against a head recorded earlier', async () => {
+      const { store, ids } = await tampered();
+      const recorded = (await verifyAuditChain(store.db)).head!;
+      let prev = (await rowAt(store, 3)).hash;
+      for (let seq = 4; seq <= 10; seq += 1) {
+        const row = { ...(await rowAt(store, seq)), reason: 'rewritten', prev_hash: prev };
+        const hash = hashAuditRow(row);
+        await store.db
+          .updateTable('audit_events')
+          .set({ reason: row.reason, prev_hash: prev, hash })
+          .where('seq', '=', seq)
+          .execute();
+        prev = hash;
+      }
+      await store.db.updateTable('audit_head').set({ hash: prev }).where('id', '=', 1).execute();
+      expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true, checked: 10 });
+      expect(await verifyAuditChain(store.db, { anchors: [recorded] })).toMatchObject({
+        ok: false,
+        firstBrokenSeq: 10,
+        firstBrokenId: ids[9],
+        problem: 'anchor_mismatch',
       });
     });
 

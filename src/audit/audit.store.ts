@@ -138,10 +138,14 @@ const PAGE = 1000;
  * Walks the whole chain in seq order, in pages, and checks the stored head against its last row. Reads
  * need no lock: rows and head are written in one transaction, so reading the head after the rows sees
  * at least the rows already read; rows appended meanwhile (up to the head read) are walked too, so a
- * busy trail does not look truncated.
+ * busy trail does not look truncated. `anchors` are heads recorded earlier outside Parley: the chain must
+ * still pass through each, which makes even a full rewrite by someone past the database's guards evident.
  */
-export async function verifyAuditChain(db: DbOrTx): Promise<ChainReport> {
-  const verifier = new ChainVerifier();
+export async function verifyAuditChain(
+  db: DbOrTx,
+  options: { anchors?: readonly ChainHead[] } = {},
+): Promise<ChainReport> {
+  const verifier = new ChainVerifier(options);
   const walk = async (after: number, upTo?: number) => {
     for (;;) {
       let query = db.selectFrom('audit_events').selectAll().where('seq', '>', after);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAuditTrail } from '../audit/index.js';
+import { createAuditTrail, hashAuditRow } from '../audit/index.js';
 import { ManualClock } from '../platform/clock/index.js';
 import { parseConfig } from '../platform/config/index.js';
 import { createPersonalDataCipher } from '../platform/crypto/index.js';
@@ -66,6 +66,31 @@ describe.each(DIALECTS)('parley audit verify on %s', (dialect) => {
     expect(result.err).toContain('expected seq 3');
   });
 
+  it('exits 1 when the chain no longer passes through a head given with --anchor', async () => {
+    const { store } = await withEvents(4);
+    const earlier = await run(store, ['verify', '--json']);
+    const head = JSON.parse(earlier.out).head as { seq: number; hash: string };
+    expect((await run(store, ['verify', '--anchor', `${head.seq}:${head.hash}`])).code).toBe(0);
+    await removeAuditGuards(store);
+    // A rewrite of the last row with its hash (and the head) recomputed: only the anchor can tell.
+    const last = await store.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '=', 4)
+      .executeTakeFirstOrThrow();
+    const hash = hashAuditRow({ ...last, action: 'test.rewritten' });
+    await store.db
+      .updateTable('audit_events')
+      .set({ action: 'test.rewritten', hash })
+      .where('seq', '=', 4)
+      .execute();
+    await store.db.updateTable('audit_head').set({ hash }).execute();
+    expect((await run(store, ['verify'])).code).toBe(0);
+    const anchored = await run(store, ['verify', '--anchor', `${head.seq}:${head.hash}`]);
+    expect(anchored.code).toBe(1);
+    expect(anchored.err).toContain('[anchor_mismatch]');
+  });
+
   it('prints the report as JSON with --json', async () => {
     const { store, ids } = await withEvents(3);
     await removeAuditGuards(store);
@@ -83,7 +108,13 @@ describe.each(DIALECTS)('parley audit verify on %s', (dialect) => {
 });
 
 describe('parley audit, misused', () => {
-  it.each([[[]], [['check']], [['verify', '--force']]])('exits 2 with the usage for %j', async (args) => {
+  it.each([
+    [[]],
+    [['check']],
+    [['verify', '--force']],
+    [['verify', '--anchor']],
+    [['verify', '--anchor', '5:abc']],
+  ])('exits 2 with the usage for %j', async (args) => {
     const err: string[] = [];
     const command = auditCommandWith({ out: () => {}, err: (t) => err.push(t) });
     expect(await command.run(args, parseConfig({ PARLEY_DEMO: '0' }))).toBe(2);

@@ -8,22 +8,36 @@ export interface CommandOutput {
   err(text: string): void;
 }
 
-const USAGE = 'Usage: parley audit verify [--json]\n';
+const USAGE = 'Usage: parley audit verify [--json] [--anchor <seq>:<hash>]...\n';
+const ANCHOR = /^(\d{1,15}):([0-9a-f]{64})$/;
 
 /**
  * `parley audit verify [--json]`: walks the whole audit chain of the database `PARLEY_DATABASE_URL`
  * names. Exit 0 when it is whole; 1 naming the first broken row (seq and id) otherwise; 2 when the
  * trail cannot be read (wrong database, schema not migrated). Reading is not a state change, so the run
- * itself is not audited. `--json` prints the report as one JSON line, for scripts and anchoring the head.
+ * itself is not audited. `--json` prints the report as one JSON line, for scripts. `--anchor seq:hash`
+ * (repeatable) names heads printed by earlier runs and kept outside Parley: the chain must still pass
+ * through each, so even a rewrite by someone past the database's guards is found.
  */
 export function auditCommandWith(io: CommandOutput): Command {
   return {
-    summary: 'audit verify [--json]: verify the hash-chained audit trail; exit 1 naming the first broken row',
+    summary:
+      'audit verify [--json] [--anchor seq:hash]: verify the hash-chained audit trail; exit 1 naming the first broken row',
     async run(args, config) {
       const [sub, ...rest] = args;
-      const json = rest.includes('--json');
-      const unknown = rest.filter((a) => a !== '--json');
-      if (sub !== 'verify' || unknown.length > 0) {
+      let json = false;
+      const anchors: Array<{ seq: number; hash: string }> = [];
+      let usable = sub === 'verify';
+      for (let i = 0; i < rest.length && usable; i += 1) {
+        const arg = rest[i];
+        if (arg === '--json') json = true;
+        else if (arg === '--anchor') {
+          const match = ANCHOR.exec(rest[(i += 1)] ?? '');
+          if (match) anchors.push({ seq: Number(match[1]), hash: match[2] ?? '' });
+          else usable = false;
+        } else usable = false;
+      }
+      if (!usable) {
         io.err(USAGE);
         return 2;
       }
@@ -35,7 +49,7 @@ export function auditCommandWith(io: CommandOutput): Command {
         return 2;
       }
       try {
-        const report = await verifyAuditChain(store.db);
+        const report = await verifyAuditChain(store.db, { anchors });
         if (json) {
           (report.ok ? io.out : io.err)(`${JSON.stringify(report)}\n`);
         } else if (report.ok) {
