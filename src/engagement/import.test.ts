@@ -293,3 +293,86 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     });
   });
 });
+
+describe.each(DIALECTS)('the import upload route on %s', (dialect) => {
+  let p: TestParley;
+  let admin: string;
+  beforeAll(async () => {
+    p = await startTestParley(dialect);
+    admin = await p.world.tokenFor('admin');
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  const upload = (token: string, url: string, type: string, payload: string) =>
+    p.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${token}`, 'content-type': type },
+      payload,
+    });
+
+  it('applies a good CSV (201 with the summary) and rejects a bad one with every line named (422)', async () => {
+    const csv = 'id,name,market\nter_up1,Up One,BR\nter_up2,Up Two,BR\n';
+    const ok = await upload(admin, '/api/imports/territories', 'text/csv', csv);
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json()).toMatchObject({ status: 'applied', inserted: 2, rejects: [] });
+    const bad = await upload(
+      admin,
+      '/api/imports/territories',
+      'text/csv',
+      'id,name,market\nter_up3,Three,ZZ\nter_up4,,BR\n',
+    );
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().error).toMatchObject({
+      code: 'unprocessable',
+      details: { rejects: [{ line: 2 }, { line: 3 }] },
+    });
+    expect(
+      await p.context.db
+        .selectFrom('territories')
+        .select('id')
+        .where('id', 'in', ['ter_up3', 'ter_up4'])
+        .execute(),
+    ).toEqual([]);
+  });
+
+  it('takes JSON Lines with a shipped CRM mapping, and only from an admin', async () => {
+    const line = JSON.stringify({
+      Id: 'evt-1',
+      AccountId: 'CRM-ES1A',
+      StartDateTime: '2026-02-11T09:00:00Z',
+      Subject: 'Advisory board',
+    });
+    const res = await upload(
+      admin,
+      '/api/imports/interactions?mapping=salesforce-events',
+      'application/x-ndjson',
+      line,
+    );
+    expect(res.statusCode).toBe(201);
+    const row = await p.context.db
+      .selectFrom('interactions')
+      .selectAll()
+      .where('external_id', '=', 'evt-1')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      source: 'salesforce',
+      kind: 'meeting',
+      channel: 'f2f',
+      hcp_id: p.world.hcps.es1a.id,
+    });
+    const audit = await p.context.db
+      .selectFrom('audit_events')
+      .select(['action', 'actor_id'])
+      .where('action', '=', 'import.applied')
+      .execute();
+    expect(audit).toContainEqual({ action: 'import.applied', actor_id: p.world.users.admin.id });
+    const rep = await p.world.tokenFor('rep1');
+    expect((await upload(rep, '/api/imports/interactions', 'application/x-ndjson', line)).statusCode).toBe(
+      403,
+    );
+    expect((await upload(admin, '/api/imports/interactions', 'text/plain', line)).statusCode).toBe(415);
+  });
+});

@@ -60,6 +60,12 @@ const schema = z.object({
     .string()
     .regex(/^\d+$/, { message: 'must be the numeric phone-number id' })
     .default(DEMO_PHONE_NUMBER_ID),
+  /** Where interactions and consent changes are pushed as signed webhooks; unset: no CRM sink runs. */
+  PARLEY_CRM_SINK_URL: z
+    .url({ message: 'must be an http(s) URL, e.g. https://crm.example.com/parley' })
+    .optional(),
+  /** HMAC-SHA256 key of the sink's `X-Parley-Signature-256` header; required with PARLEY_CRM_SINK_URL. */
+  PARLEY_CRM_SINK_SECRET: secret('PARLEY_CRM_SINK_SECRET', 16).optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -84,6 +90,8 @@ export interface Config {
     readonly apiVersion: string;
     readonly phoneNumberId: string;
   };
+  /** The outgoing CRM webhook sink (engagement); `url` undefined means none runs. */
+  readonly crmSink: { readonly url: string | undefined; readonly secret: string | undefined };
   /** Names of the secrets still at their public demo value, for a start-up warning. */
   readonly demoSecrets: readonly string[];
 }
@@ -116,6 +124,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     throw new ConfigError(variable, issue?.message ?? 'invalid');
   }
   const v = result.data;
+  if (v.PARLEY_CRM_SINK_URL && !v.PARLEY_CRM_SINK_SECRET)
+    throw new ConfigError(
+      'PARLEY_CRM_SINK_SECRET',
+      'must be set when PARLEY_CRM_SINK_URL is (it signs every delivery)',
+    );
   const demoSecrets = [
     ['PARLEY_DATA_KEY', v.PARLEY_DATA_KEY === DEMO_DATA_KEY],
     ['WHATSAPP_APP_SECRET', v.WHATSAPP_APP_SECRET === DEMO_APP_SECRET],
@@ -147,6 +160,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       apiVersion: v.WHATSAPP_API_VERSION,
       phoneNumberId: v.WHATSAPP_PHONE_NUMBER_ID,
     },
+    crmSink: { url: v.PARLEY_CRM_SINK_URL, secret: v.PARLEY_CRM_SINK_SECRET },
     demoSecrets,
   };
   return deepFreeze(config);
@@ -166,6 +180,7 @@ export function secretsOf(config: Config): string[] {
     config.whatsapp.previousAppSecret ?? '',
     config.whatsapp.verifyToken,
     config.whatsapp.accessToken,
+    config.crmSink.secret ?? '',
   ].filter((s) => s.length >= 8);
 }
 
