@@ -124,21 +124,23 @@ export async function openTrackedLink(
   }
   if (usable) return { kind: 'redirect', location: assetRow.url, counted };
 
+  // The version in force, reached through a tracked link of its own so that opening it counts too.
   const replacement = asset!.replacedBy;
   const current = replacement
-    ? {
-        title: assetRow.title,
-        href: (
-          await createTrackedLink(db, ctx, {
-            messageId: link.message_id,
-            assetId: replacement.id,
-            hcpId: link.hcp_id,
-          })
-        ).path,
-      }
+    ? await db
+        .selectFrom('assets')
+        .select(['id', 'title'])
+        .where('id', '=', replacement.id)
+        .executeTakeFirst()
     : undefined;
-  const currentTitle = replacement
-    ? await db.selectFrom('assets').select('title').where('id', '=', replacement.id).executeTakeFirst()
+  const href = current
+    ? (
+        await createTrackedLink(db, ctx, {
+          messageId: link.message_id,
+          assetId: current.id,
+          hcpId: link.hcp_id,
+        })
+      ).path
     : undefined;
   return {
     kind: 'page',
@@ -146,7 +148,7 @@ export async function openTrackedLink(
     html: renderUnavailablePage({
       language,
       title: assetRow.title,
-      ...(current ? { current: { ...current, title: currentTitle?.title ?? current.title } } : {}),
+      ...(current && href ? { current: { title: current.title, href } } : {}),
     }),
     counted,
   };
