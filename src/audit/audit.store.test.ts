@@ -58,6 +58,16 @@ describe.each(DIALECTS)('the audit trail on %s', (dialect) => {
   });
 
   describe('append-only by construction', () => {
+    // One store with ten events for all refusals: a refused change leaves it as it was (checked each time).
+    let guarded: TestStore;
+    beforeAll(async () => {
+      guarded = await openTestStore(dialect);
+      await appendTen(guarded);
+    });
+    afterAll(async () => {
+      await guarded?.destroy();
+    });
+
     it('starts with a head at seq 0 and the genesis hash, and an empty chain verifies', async () => {
       const store = await fresh();
       const head = await store.db.selectFrom('audit_head').selectAll().execute();
@@ -123,14 +133,36 @@ describe.each(DIALECTS)('the audit trail on %s', (dialect) => {
         ? ([['truncating the events', (s: TestStore) => sql`truncate audit_events`.execute(s.db)]] as const)
         : []),
     ] as const)('the database refuses %s', async (_case, attempt) => {
-      const store = await fresh();
-      await appendTen(store);
+      const store = guarded;
       // Refused by migration 0002's triggers, not by some other constraint that happens to fail.
       await expect(attempt(store)).rejects.toThrow(
         /append-only|must extend the chain head|audit_head (cannot|has exactly|may only)/,
       );
       const check = await verifyAuditChain(store.db);
       expect(check).toMatchObject({ ok: true, checked: 10, head: { seq: 10 } });
+    });
+
+    it('leaves no event, no personal values and the head unmoved when the change is rolled back', async () => {
+      const store = await fresh();
+      await appendTen(store);
+      const trail = trailFor(store);
+      await expect(
+        store.db.transaction().execute(async (tx) => {
+          await trail.record(tx, {
+            actor: compliance,
+            action: 'consent.recorded',
+            target: { type: 'consent', id: 'c1' },
+            subjectId: 'hcp_z',
+            personal: { email: 'z@example.com' },
+          });
+          throw new Error('the change itself failed');
+        }),
+      ).rejects.toThrow('the change itself failed');
+      expect(await personalAuditValuesOf(store.db, cipher, 'hcp_z')).toEqual([]);
+      expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true, checked: 10, head: { seq: 10 } });
+      expect(
+        (await trail.record(store.db, { actor: null, action: 'x.y', target: { type: 'x', id: '1' } })).seq,
+      ).toBe(11);
     });
 
     it('still lets record() extend the chain and erasure delete personal values', async () => {
