@@ -66,7 +66,7 @@ export function baseRequest(over: Partial<DecisionRequest> = {}): DecisionReques
     repId: 'usr_rep1',
     hcpId: 'hcp_ana',
     templateId: CONFIRMATION.id,
-    parameters: { doctor: 'Dra. Ana Souza', day: '2026-03-10', hour: '09:30' },
+    parameters: { day: '2026-03-10', hour: '09:30' },
     ...over,
   };
 }

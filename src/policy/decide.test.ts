@@ -211,28 +211,45 @@ const scenarios: Scenario[] = [
   ],
   [
     'denies a date parameter that is not a real date',
-    { parameters: { doctor: 'Dra. Ana Souza', day: '2026-02-30', hour: '09:30' } },
+    { parameters: { day: '2026-02-30', hour: '09:30' } },
     none,
     'deny',
     ['invalid_parameter'],
   ],
   [
     'denies a missing parameter and an unknown one',
-    { parameters: { doctor: 'Dra. Ana Souza', day: '2026-03-10', venue: 'Clínica' } },
+    { parameters: { day: '2026-03-10', venue: 'Clínica' } },
     none,
     'deny',
     ['invalid_parameter', 'invalid_parameter'],
   ],
   [
     'denies a parameter with a new line (WhatsApp refuses them)',
-    { parameters: { doctor: 'Dra. Ana\nSouza', day: '2026-03-10', hour: '09:30' } },
-    none,
+    { parameters: { day: '2026-03-10', hour: '09:30', note: 'see you\nthen' } },
+    () => ({
+      template: {
+        ...CONFIRMATION,
+        parameters: [...CONFIRMATION.parameters, { name: 'note', type: 'text', maxLength: 40 }],
+      },
+    }),
     'deny',
     ['invalid_parameter'],
   ],
   [
     'denies a parameter longer than its maximum',
-    { parameters: { doctor: 'x'.repeat(61), day: '2026-03-10', hour: '09:30' } },
+    { parameters: { day: '2026-03-10', hour: '09:30', note: 'x'.repeat(41) } },
+    () => ({
+      template: {
+        ...CONFIRMATION,
+        parameters: [...CONFIRMATION.parameters, { name: 'note', type: 'text', maxLength: 40 }],
+      },
+    }),
+    'deny',
+    ['invalid_parameter'],
+  ],
+  [
+    'denies a value sent for the HCP name, which comes from the HCP record',
+    { parameters: { doctor: 'Dr. Someone Else', day: '2026-03-10', hour: '09:30' } },
     none,
     'deny',
     ['invalid_parameter'],

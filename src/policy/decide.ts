@@ -392,6 +392,9 @@ function parameterProblem(
   value: unknown,
   assetIds: ReadonlySet<string>,
 ): string | undefined {
+  // The HCP's name is filled from the HCP record (content renders it); a rep never types it.
+  if (spec.type === 'hcp_name')
+    return value === undefined ? undefined : 'is filled from the HCP record; do not send a value';
   if (value === undefined || value === null || value === '') return 'is missing';
   if (typeof value !== 'string') return 'must be text';
   if (spec.maxLength !== undefined && value.length > spec.maxLength)

@@ -39,3 +39,4 @@ export {
   saveRulebook,
 } from './rulebook.store.js';
 export type { RulebookVersion, RulebookVersionSummary } from './rulebook.store.js';
+export { consentKeywordsFor } from './rulebook-keywords.js';

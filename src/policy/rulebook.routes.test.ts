@@ -135,6 +135,34 @@ describe.each(DIALECTS)('the rulebook over HTTP on %s', (dialect) => {
     expect(missing.statusCode).toBe(404);
   });
 
+  it('keeps versions gap-free and audits each save once when compliance officers save at the same moment', async () => {
+    const before = await p.context.db.selectFrom('rulebooks').select('version').execute();
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        put(
+          'compliance',
+          DEFAULT_RULEBOOK_YAML.replace('max_assets: 2', `max_assets: ${n}`),
+          `?comment=race${n}`,
+        ),
+      ),
+    );
+    const saved = results.filter((r) => r.statusCode === 200);
+    expect(results.every((r) => r.statusCode === 200 || r.statusCode === 409)).toBe(true);
+    expect(saved.length).toBeGreaterThanOrEqual(1);
+    const versions = (
+      await p.context.db.selectFrom('rulebooks').select('version').orderBy('version').execute()
+    ).map((r) => Number(r.version));
+    expect(versions).toEqual(Array.from({ length: before.length + saved.length }, (_, i) => i + 1));
+    const audits = await p.context.db
+      .selectFrom('audit_events')
+      .select('reason')
+      .where('action', '=', 'rulebook.updated')
+      .where('reason', 'like', 'race%')
+      .execute();
+    expect(audits).toHaveLength(saved.length);
+    expect((await p.context.audit.verify(p.context.db)).ok).toBe(true);
+  });
+
   it('requires sign-in to read it', async () => {
     const res = await p.app.inject({ method: 'GET', url: '/api/rulebook' });
     expect(res.statusCode).toBe(401);
