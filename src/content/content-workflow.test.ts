@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ApprovalProgress, ReviewAction, Reviewer, ReviewSubject } from './content-workflow.js';
+import { CONTENT_STATUSES } from './content-model.js';
 import {
   approvalMeaning,
   checkReviewStep,
@@ -201,6 +203,45 @@ describe('the review workflow', () => {
     ],
   ])('%s', (_name, action, s, who, approval, code) => {
     expect(checkReviewStep(action, s, who, now, approval)).toMatchObject({ ok: false, code });
+  });
+
+  it('never lets an author approve or reject own work, whatever the state, roles or signatures (property)', () => {
+    const role = fc.constantFrom('compliance', 'medical', 'brand', 'rep', 'admin');
+    fc.assert(
+      fc.property(
+        fc.constantFrom<ReviewAction>('approve', 'reject'),
+        fc.constantFrom(...CONTENT_STATUSES),
+        role,
+        fc.uniqueArray(role, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.record({ signerId: fc.constantFrom('a', 'b', 'usr_x'), role: fc.option(role) }), {
+          maxLength: 3,
+        }),
+        (action, status, actorRole, requiredRoles, signatures) => {
+          const author: Reviewer = { id: 'usr_x', role: actorRole, marketCodes: ['BR'] };
+          const step = checkReviewStep(action, subject(status, { authorId: 'usr_x' }), author, now, {
+            requiredRoles,
+            signatures,
+          });
+          expect(step).toMatchObject({ ok: false, code: 'forbidden' });
+        },
+      ),
+    );
+  });
+
+  it('never approves a piece whose expiry has been reached (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 * 365 * 86_400_000 }), (msPast) => {
+        const expiresAt = new Date(now.getTime() - msPast).toISOString();
+        const step = checkReviewStep(
+          'approve',
+          subject('in_review', { expiresAt }),
+          compliance,
+          now,
+          complianceOnly,
+        );
+        expect(step.ok).toBe(false);
+      }),
+    );
   });
 
   it('reads an approved piece as expired from the instant its expiry is reached', () => {

@@ -216,6 +216,28 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     expect(await auditActions(id)).toEqual(['template.created', 'template.submitted']);
   });
 
+  it('refuses further signatures after five failures in fifteen minutes (429), then accepts again', async () => {
+    const created = await call('brand', 'POST', '/api/templates', templateInput());
+    const id = created.body.id as string;
+    await call('brand', 'POST', `/api/templates/${id}/submit`, {});
+    p.clock.advance(16 * 60_000); // clear of the previous test's failure
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++)
+      statuses.push(
+        (await call('compliance', 'POST', `/api/templates/${id}/approve`, { password: `guess ${i}` })).status,
+      );
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const right = await call('compliance', 'POST', `/api/templates/${id}/approve`, {
+      password: TEST_PASSWORD,
+    });
+    expect(right.status).toBe(429);
+    p.clock.advance(16 * 60_000);
+    const later = await call('compliance', 'POST', `/api/templates/${id}/approve`, {
+      password: TEST_PASSWORD,
+    });
+    expect(later.body.status).toBe('approved');
+  });
+
   it('rejects with comments; a rejection needs them; a rejected version cannot be resubmitted', async () => {
     const created = await call('brand', 'POST', '/api/templates', templateInput());
     const id = created.body.id as string;
@@ -547,6 +569,52 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     const unknown = await p.app.inject({ method: 'GET', url: '/l/AAAAAAAAAAAAAAAAAAAAAAAA' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.headers['content-type']).toMatch(/^text\/html/);
+  });
+
+  it('stops a link to an asset the instant its expiry is reached, before the expiry job has run', async () => {
+    const start = p.clock.now();
+    const asset = await approved('assets', assetInput({ expiresAt: '2026-04-01' }));
+    const hcpId = p.world.hcps.br1b.id;
+    const messageId = await sentMessage(hcpId, null, 'delivered');
+    const link = await createTrackedLink(p.context.db, p.context, { messageId, assetId: asset.id, hcpId });
+    p.clock.set('2026-04-01T02:59:59.000Z');
+    expect(
+      (await p.app.inject({ method: 'GET', url: link.path, headers: { 'user-agent': IPHONE } })).statusCode,
+    ).toBe(302);
+    p.clock.set('2026-04-01T03:00:00.000Z');
+    const page = await p.app.inject({ method: 'GET', url: link.path, headers: { 'user-agent': IPHONE } });
+    expect(page.statusCode).toBe(410);
+    const row = await p.context.db
+      .selectFrom('assets')
+      .select('status')
+      .where('id', '=', asset.id)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('approved'); // not yet written down, already not usable
+    const clicks = await clicksOf(hcpId);
+    expect(clicks.slice(-2).map((c) => c.status)).toEqual(['opened', 'expired']);
+    p.clock.set(start);
+  });
+
+  it('gives two authors racing on one key two different versions', async () => {
+    const key = `race_${++keySeq}`;
+    const results = await Promise.all(
+      (['brand', 'medical', 'brand', 'medical'] as const).map((user) =>
+        call(user, 'POST', '/api/templates', templateInput({ key, whatsappName: key })),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(results.map((r) => r.body.version as number).sort()).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps a key in its market: a new version cannot move to another market', async () => {
+    const first = await call('brand', 'POST', '/api/templates', templateInput());
+    const moved = await call(
+      'brand',
+      'POST',
+      '/api/templates',
+      templateInput({ key: first.body.key, market: 'ES', language: 'es-ES' }),
+    );
+    expect(moved.status).toBe(409);
   });
 
   it('lists every HCP who received a version (sent or later): the recall list, for compliance only', async () => {

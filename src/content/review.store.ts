@@ -44,6 +44,10 @@ export interface ReviewInput {
 }
 
 type Row = TemplatesTable | AssetsTable;
+
+/** Failed e-signatures allowed per user within the window before further attempts are refused (429). */
+const MAX_SIGNATURE_FAILURES = 5;
+const SIGNATURE_FAILURE_WINDOW_MS = 15 * 60_000;
 const tableOf = (kind: ContentKind) => (kind === 'template' ? 'templates' : 'assets');
 
 async function loadRow(db: DbOrTx, deps: Deps, kind: ContentKind, id: string, lock: boolean): Promise<Row> {
@@ -216,6 +220,28 @@ async function verifySignature(
   input: ReviewInput,
   now: Date,
 ): Promise<void> {
+  // Re-entering a password is a guessing oracle for whoever holds a session: a few failures in a window
+  // and further signatures wait (counted in the security log, so every instance sees the same count).
+  const since = new Date(now.getTime() - SIGNATURE_FAILURE_WINDOW_MS).toISOString();
+  const failures = await db
+    .selectFrom('security_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('kind', '=', 'invalid_signature')
+    .where('actor_id', '=', actor.id)
+    .where('at', '>', since)
+    .executeTakeFirstOrThrow();
+  if (Number(failures.n) >= MAX_SIGNATURE_FAILURES) {
+    await logSecurityEvent(db, now, {
+      kind: 'throttled',
+      actorId: actor.id,
+      ip: input.request?.ip ?? null,
+      method: input.request?.method ?? null,
+      route: input.request?.route ?? null,
+      target: id,
+      detail: { rule: 'e_signature_failures', max: MAX_SIGNATURE_FAILURES },
+    });
+    throw new DomainError('rate_limited', 'Too many failed signatures; try again in 15 minutes.');
+  }
   const user = await db
     .selectFrom('users')
     .select('password_hash')
