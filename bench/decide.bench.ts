@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { decide } from '../src/policy/index.js';
+import type { BenchModule } from './bench-kit.js';
 import { baseContext, baseRequest, sent } from '../src/policy/decide.fixtures.js';
 
 /**
@@ -8,9 +9,10 @@ import { baseContext, baseRequest, sent } from '../src/policy/decide.fixtures.js
  * denial across a weekend), measured in the same run against a baseline that only copies the same
  * context (a JSON round-trip), so the figure can be read on any machine.
  */
-export const bench = {
-  name: 'policy decide()',
-  async run(): Promise<string> {
+export const bench: BenchModule = {
+  name: 'decide',
+  title: 'Policy engine: pure `decide()` decisions per second',
+  async run({ log }): Promise<string> {
     const scenes = [
       ['allow: approved confirmation, consented, no history', baseRequest(), baseContext()],
       [
@@ -26,6 +28,7 @@ export const bench = {
     ] as const;
     const rows: string[] = [];
     for (const [label, request, context] of scenes) {
+      log(label);
       const perSecond = measure(() => decide(request, context));
       const baseline = measure(() => JSON.parse(JSON.stringify({ request, context })) as unknown);
       rows.push(
@@ -33,8 +36,6 @@ export const bench = {
       );
     }
     return [
-      '## Policy engine: `decide()`',
-      '',
       'Pure function, one core, warmed up; baseline is a JSON round-trip of the same request and context.',
       '',
       '| scenario | decisions/s | per decision | baseline ops/s | vs baseline |',
