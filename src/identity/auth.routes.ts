@@ -6,8 +6,9 @@ import { ROLES } from './principal.js';
 import { describeMe, signIn, signOut } from './sign-in.js';
 import { createThrottles } from './throttle.js';
 
-// Guessing budget: a person who mistypes a few times never meets these; a script does at once.
-const LOGINS_PER_IP_PER_MINUTE = 20;
+// Guessing budget: a person who mistypes a few times never meets these; a script does at once. The
+// per-IP budget leaves room for an office behind one NAT address signing in at the start of the day.
+const LOGINS_PER_IP_PER_MINUTE = 30;
 const LOGINS_PER_EMAIL_PER_15_MINUTES = 10;
 
 const meSchema = z.object({
