@@ -6,8 +6,9 @@ import type { RouteModule } from './context.js';
 import { registerEngagementRoutes } from './engagement/index.js';
 import { registerHcpRoutes } from './hcps/index.js';
 import { registerIdentityRoutes } from './identity/index.js';
+import { registerMessagingRoutes } from './messaging/index.js';
 import { registerRulebookRoutes } from './policy/index.js';
-import { registerWhatsappRoutes } from './whatsapp/index.js';
+import { registerCloudApiSandbox, registerWhatsappRoutes } from './whatsapp/index.js';
 
 /** Every capability's routes, in the order they are registered. Add a line per capability. */
 export const routeModules: readonly RouteModule[] = [
@@ -16,8 +17,10 @@ export const routeModules: readonly RouteModule[] = [
   registerEngagementRoutes,
   registerConsentRoutes,
   registerContentRoutes,
+  registerCloudApiSandbox,
   registerWhatsappRoutes,
   registerCaseRoutes,
   registerAuditRoutes,
   registerRulebookRoutes,
+  registerMessagingRoutes,
 ];

@@ -3,6 +3,7 @@ import { auditCommand } from './audit.command.js';
 import { exportCommand } from './export.command.js';
 import { importCommand } from './import.command.js';
 import { migrateCommand } from './migrate.command.js';
+import { sandboxCommand } from './sandbox.command.js';
 import { seedCommand } from './seed.command.js';
 import { serveCommand } from './serve.command.js';
 
@@ -18,6 +19,7 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   serve: serveCommand,
   migrate: migrateCommand,
+  sandbox: sandboxCommand,
   audit: auditCommand,
   seed: seedCommand,
 };

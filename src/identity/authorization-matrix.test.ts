@@ -167,6 +167,49 @@ async function approvedTemplateFor(f: MatrixFixture): Promise<string> {
   return id;
 }
 
+/** A sent message to one HCP of the world, written straight into the store (the send path has its own tests). */
+async function outboundMessageFor(f: MatrixFixture, hcp: HcpKey): Promise<string> {
+  const now = f.p.clock.now().toISOString();
+  const id = newId('msg');
+  await f.p.context.db
+    .insertInto('messages')
+    .values({
+      id,
+      hcp_id: f.hcpId[hcp],
+      rep_id: f.p.world.users.rep1.id,
+      direction: 'outbound',
+      wamid: null,
+      phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
+      type: 'text',
+      template_id: null,
+      parameters_enc: null,
+      body_enc: f.p.context.cipher.seal('Olá'),
+      asset_ids_json: '[]',
+      provenance_json: JSON.stringify({
+        template: null,
+        bodyParameters: [],
+        assets: [],
+        purpose: 'service',
+        consentEntryId: null,
+        reviewedBy: null,
+        kind: 'rep',
+      }),
+      status: 'sent',
+      status_at: now,
+      error_code: null,
+      error_title: null,
+      error_detail: null,
+      decision_id: null,
+      idempotency_key: null,
+      context_wamid: null,
+      send_at: null,
+      meta_timestamp: null,
+      created_at: now,
+    })
+    .execute();
+  return id;
+}
+
 const MATRIX: Record<string, Entry> = {
   // identity
   'POST /api/auth/login': {
@@ -266,6 +309,47 @@ const MATRIX: Record<string, Entry> = {
     probe: () => ({ url: '/api/assets/ast_none/recipients' }),
   },
   'GET /l/:code': { kind: 'none', roles: 'public', probe: () => ({ url: '/l/AAAAAAAAAAAAAAAAAAAAAAAA' }) },
+
+  // messaging
+  'POST /api/messages/check': {
+    kind: 'object',
+    roles: ['rep', 'manager'],
+    objects: hcpObjects,
+    request: (hcpId) => ({ payload: { hcpId, text: 'Olá, doutora.' } }),
+    inScope: [200],
+  },
+  'POST /api/messages': {
+    kind: 'object',
+    roles: ['rep'],
+    objects: hcpObjects,
+    request: (hcpId) => ({ payload: { hcpId, text: 'Olá, doutora.' } }),
+    inScope: [202, 422],
+  },
+  'GET /api/messages/:id': {
+    kind: 'object',
+    roles: ALL_ROLES,
+    objects: async (f) =>
+      Promise.all(HCP_KEYS.map(async (key) => ownedByHcp(key, await outboundMessageFor(f, key)))),
+    inScope: [200],
+  },
+  'GET /api/reviews': { kind: 'none', roles: ['compliance'] },
+  'POST /api/reviews/:messageId/approve': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/reviews/msg_none/approve', payload: {} }),
+  },
+  'POST /api/reviews/:messageId/reject': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/reviews/msg_none/reject', payload: { comment: 'x' } }),
+  },
+  'GET /api/decisions': { kind: 'list', roles: ['compliance', 'manager'], hcpIdsOf: itemsHcpIds('hcpId') },
+  'GET /api/outbox/dead': { kind: 'none', roles: ['admin'] },
+  'POST /api/outbox/:id/redrive': {
+    kind: 'none',
+    roles: ['admin'],
+    probe: () => ({ url: '/api/outbox/obx_none/redrive' }),
+  },
 
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },

@@ -14,7 +14,7 @@ export type { InboundMessage, ParsedDelivery, StatusUpdate, WebhookEvent } from 
 export { advanceStatus, isMessageState } from './message-status.js';
 export { settleMessageStatuses } from './statuses.store.js';
 
-// Sending side: the Cloud API client, error handling, and the stand-in (the founding engineer's part).
+// Sending side: the Cloud API client, error handling, and the local stand-in of the Cloud API.
 export { backoffDelayMs, classifyCloudApiError } from './cloud-api-errors.js';
 export type { ErrorClass, ErrorHandling } from './cloud-api-errors.js';
 export { createCloudApiClient } from './cloud-api.client.js';
@@ -22,7 +22,7 @@ export type { CloudApiClient, CloudApiClientOptions, SendOutcome } from './cloud
 export type {
   InteractiveSend,
   MarkRead,
-  MetaError,
+  MetaError as CloudApiError,
   SendRequest,
   TemplateSend,
   TextSend,

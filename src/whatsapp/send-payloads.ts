@@ -6,7 +6,12 @@ import { z } from 'zod';
  * Meta and with each other.
  */
 
-const textParameter = z.object({ type: z.literal('text'), text: z.string().min(1) });
+// `parameter_name` names the variable of a template created with named parameters.
+const textParameter = z.object({
+  type: z.literal('text'),
+  text: z.string().min(1),
+  parameter_name: z.string().optional(),
+});
 const currencyParameter = z.object({
   type: z.literal('currency'),
   currency: z.object({ fallback_value: z.string(), code: z.string(), amount_1000: z.number().int() }),

@@ -43,6 +43,10 @@ const schema = z.object({
   /** Set behind TLS: session cookies then carry `Secure`. */
   PARLEY_SECURE_COOKIES: flag.default(false),
   PARLEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The address HCPs reach Parley at, for tracked links (`<url>/l/<code>`); defaults to this machine. */
+  PARLEY_PUBLIC_URL: z.url({ message: 'must be an http(s) URL, e.g. https://parley.example.com' }).optional(),
+  /** Outbox workers in this process (0 turns sending off, e.g. for an API-only instance). */
+  PARLEY_SEND_WORKERS: z.coerce.number().int().min(0).max(32).default(2),
   WHATSAPP_APP_SECRET: secret('WHATSAPP_APP_SECRET', 8).default(DEMO_APP_SECRET),
   /** The previous app secret, accepted during a rotation overlap. */
   WHATSAPP_APP_SECRET_PREVIOUS: z.string().default(''),
@@ -80,6 +84,9 @@ export interface Config {
   readonly sessionHours: number;
   readonly secureCookies: boolean;
   readonly logLevel: Parsed['PARLEY_LOG_LEVEL'];
+  /** Base of tracked links, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly sendWorkers: number;
   readonly whatsapp: {
     readonly appSecret: string;
     readonly previousAppSecret: string | undefined;
@@ -151,6 +158,8 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     sessionHours: v.PARLEY_SESSION_HOURS,
     secureCookies: v.PARLEY_SECURE_COOKIES,
     logLevel: v.PARLEY_LOG_LEVEL,
+    publicUrl: (v.PARLEY_PUBLIC_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, ''),
+    sendWorkers: v.PARLEY_SEND_WORKERS,
     whatsapp: {
       appSecret: v.WHATSAPP_APP_SECRET,
       previousAppSecret: v.WHATSAPP_APP_SECRET_PREVIOUS || undefined,

@@ -5,6 +5,7 @@ import * as auditAppendOnly from './migrations/0002-audit-append-only.js';
 import * as content from './migrations/0003-content.js';
 import * as engagement from './migrations/0005-engagement.js';
 import * as consentHolds from './migrations/0007-consent-holds.js';
+import * as messaging from './migrations/0009-messaging.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0003-content': content,
   '0005-engagement': engagement,
   '0007-consent-holds': consentHolds,
+  '0009-messaging': messaging,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -474,6 +474,23 @@ export interface ConsentHoldsTable {
   resolution: 'opted_out' | 'not_an_opt_out' | null;
 }
 
+/** Each status a message passes through on Parley's side, for its status history. */
+export interface MessageHistoryTable {
+  id: string;
+  message_id: string;
+  status: string;
+  at: Iso;
+  detail: string | null;
+}
+
+/** A paused sending number, or every send halted ('all'): what Meta's 131048, 368 and 190 lead to. */
+export interface SendControlsTable {
+  scope: string;
+  halted_at: Iso;
+  reason: string;
+  error_code: number | null;
+}
+
 export interface Database {
   markets: MarketsTable;
   sending_numbers: SendingNumbersTable;
@@ -507,6 +524,8 @@ export interface Database {
   audit_head: AuditHeadTable;
   audit_personal: AuditPersonalTable;
   security_log: SecurityLogTable;
+  message_history: MessageHistoryTable;
+  send_controls: SendControlsTable;
   import_runs: ImportRunsTable;
   import_staging: ImportStagingTable;
   sink_cursors: SinkCursorsTable;

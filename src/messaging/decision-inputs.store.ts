@@ -1,0 +1,262 @@
+import type { ParleyContext } from '../context.js';
+import { contentForMessage, type Asset, type Template } from '../content/index.js';
+import {
+  currentConsent,
+  listConsentEntries,
+  openConsentHoldsOf,
+  optInRequestTimes,
+  readPreferences,
+  type ContactPreferences,
+} from '../consent/index.js';
+import type { DbOrTx } from '../platform/database/index.js';
+import {
+  currentRulebook,
+  lookbackHours,
+  rulesForMarket,
+  type ConsentMatrix,
+  type DecisionAsset,
+  type DecisionContext,
+  type DecisionPreferences,
+  type DecisionRequest,
+  type DecisionTemplate,
+  type RecentMessage,
+} from '../policy/index.js';
+
+/**
+ * Builds the inputs of `decide()` from the store for one proposed message (a check, a send, or a queued
+ * message the worker claims). Every read is an indexed range or a key look-up — the counters read the
+ * HCP's and the rep's recent outbound messages (index messages(hcp_id, direction, created_at) and
+ * messages(rep_id, created_at)) within the rulebook's look-back, never the history.
+ */
+export async function loadDecisionContext(
+  db: DbOrTx,
+  ctx: Pick<ParleyContext, 'cipher'>,
+  input: {
+    request: DecisionRequest;
+    now: Date;
+    phoneNumberId: string;
+    /** A queued message being decided again must not count against itself. */
+    excludeMessageId?: string;
+    /** Content already loaded by the caller (a send renders it too). */
+    content?: { template: Template | undefined; assets: Asset[] };
+  },
+): Promise<DecisionContext> {
+  const { request, now } = input;
+  const hcp = await db
+    .selectFrom('hcps')
+    .selectAll()
+    .where('id', '=', request.hcpId)
+    .executeTakeFirstOrThrow();
+  const [{ rulebook }, market, assignment, entries, holds, preferences, optIns, windowRow] =
+    await Promise.all([
+      currentRulebook(db),
+      db.selectFrom('markets').selectAll().where('code', '=', hcp.market_code).executeTakeFirstOrThrow(),
+      db
+        .selectFrom('hcp_territories')
+        .innerJoin('user_territories', 'user_territories.territory_id', 'hcp_territories.territory_id')
+        .select('hcp_territories.hcp_id')
+        .where('hcp_territories.hcp_id', '=', hcp.id)
+        .where('user_territories.user_id', '=', request.repId)
+        .executeTakeFirst(),
+      listConsentEntries(db, hcp.id),
+      openConsentHoldsOf(db, hcp.id),
+      readPreferences(db, hcp.id),
+      optInRequestTimes(db, hcp.id),
+      db
+        .selectFrom('service_windows')
+        .select('last_inbound_at')
+        .where('hcp_id', '=', hcp.id)
+        .where('phone_number_id', '=', input.phoneNumberId)
+        .executeTakeFirst(),
+    ]);
+
+  const rules = rulesForMarket(rulebook, hcp.market_code);
+  const since = new Date(now.getTime() - lookbackHours(rules) * 3600_000).toISOString();
+  const repSince = new Date(
+    now.getTime() - Math.max(rules.frequency.per_rep.rolling_hours, 48) * 3600_000,
+  ).toISOString();
+  const [hcpRows, repRows] = await Promise.all([
+    recentOutbound(db, 'hcp_id', hcp.id, since),
+    recentOutbound(db, 'rep_id', request.repId, repSince),
+  ]);
+
+  const content =
+    input.content ??
+    (await contentForMessage(
+      db,
+      { templateId: request.templateId ?? null, assetIds: request.assetIds ?? [] },
+      now,
+    ));
+  const template = content.template ? toDecisionTemplate(content.template) : undefined;
+  const assets = content.assets.map(toDecisionAsset);
+  const productIds = template?.products ?? [];
+  const products = productIds.length
+    ? await db
+        .selectFrom('products')
+        .select(['id', 'name', 'pi_asset_key'])
+        .where((eb) => eb.or([eb('id', 'in', [...productIds]), eb('name', 'in', [...productIds])]))
+        .execute()
+    : [];
+
+  const number = hcp.whatsapp_number_enc ? ctx.cipher.open(hcp.whatsapp_number_enc) : null;
+  const consent: ConsentMatrix = {};
+  for (const c of currentConsent(entries, now)) {
+    (consent[c.channel] ??= {})[c.purpose] = {
+      status: c.status,
+      ...(c.since ? { since: c.since } : {}),
+      expiresAt: expiryOf(entries, c.entryId),
+    };
+  }
+  const exclude = (rows: RecentMessage[]) => rows.filter((m) => m.id !== input.excludeMessageId);
+
+  return {
+    now: now.toISOString(),
+    rulebook,
+    hcp: {
+      id: hcp.id,
+      name: hcp.name,
+      market: hcp.market_code,
+      language: hcp.language,
+      timeZone: hcp.time_zone,
+      hasWhatsappNumber: number !== null,
+      callingCode: number ? callingCodeOf(number) : null,
+      whatsappStatus: hcp.whatsapp_status,
+      marketingStopped: hcp.marketing_stopped === 1,
+      assignedToRep: assignment !== undefined,
+    },
+    market: {
+      code: market.code,
+      timeZone: market.time_zone,
+      weekendDays: JSON.parse(market.weekend_days_json) as number[],
+      holidays: JSON.parse(market.holidays_json) as string[],
+    },
+    consent,
+    preferences: preferences ? toDecisionPreferences(preferences) : null,
+    hcpMessages: exclude(hcpRows),
+    repMessages: exclude(repRows),
+    lastInboundAt: windowRow?.last_inbound_at ?? null,
+    template: template ?? null,
+    assets,
+    products: products.map((p) => ({ id: p.id, name: p.name, piAssetKey: p.pi_asset_key })),
+    optInRequests: optIns,
+    consentHold: holds[0] ? { since: holds[0].createdAt, reason: holds[0].reason } : null,
+  };
+}
+
+function expiryOf(
+  entries: Awaited<ReturnType<typeof listConsentEntries>>,
+  entryId: string | null | undefined,
+): string | null {
+  if (!entryId) return null;
+  return entries.find((e) => e.id === entryId)?.expiresAt ?? null;
+}
+
+async function recentOutbound(
+  db: DbOrTx,
+  column: 'hcp_id' | 'rep_id',
+  id: string,
+  since: string,
+): Promise<RecentMessage[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .leftJoin('templates', 'templates.id', 'messages.template_id')
+    .select([
+      'messages.id',
+      'messages.rep_id',
+      'messages.hcp_id',
+      'messages.created_at',
+      'messages.send_at',
+      'messages.status',
+      'messages.provenance_json',
+      'templates.key as template_key',
+    ])
+    .where(`messages.${column}`, '=', id)
+    .where('messages.direction', '=', 'outbound')
+    .where('messages.created_at', '>=', since)
+    .execute();
+  // Scheduled messages created earlier still count at their send time: include them too.
+  const scheduled = await db
+    .selectFrom('messages')
+    .leftJoin('templates', 'templates.id', 'messages.template_id')
+    .select([
+      'messages.id',
+      'messages.rep_id',
+      'messages.hcp_id',
+      'messages.created_at',
+      'messages.send_at',
+      'messages.status',
+      'messages.provenance_json',
+      'templates.key as template_key',
+    ])
+    .where(`messages.${column}`, '=', id)
+    .where('messages.direction', '=', 'outbound')
+    .where('messages.status', 'in', ['scheduled', 'pending_review'])
+    .where('messages.created_at', '<', since)
+    .execute();
+  return [...rows, ...scheduled].map((r) => ({
+    id: r.id,
+    repId: r.rep_id,
+    hcpId: r.hcp_id,
+    at: r.send_at && r.send_at > r.created_at ? r.send_at : r.created_at,
+    status: r.status,
+    templateKey: r.template_key,
+    kind: kindOf(r.provenance_json),
+  }));
+}
+
+function kindOf(provenanceJson: string): RecentMessage['kind'] {
+  const kind = (JSON.parse(provenanceJson) as { kind?: string }).kind;
+  return kind === 'opt_out_confirmation' || kind === 'reply_in_window' || kind === 'medical_information'
+    ? kind
+    : 'rep';
+}
+
+/** A template as `decide()` sees it (content gives it with its status as of now). */
+export function toDecisionTemplate(t: Template): DecisionTemplate {
+  return {
+    id: t.id,
+    key: t.key,
+    version: t.version,
+    name: t.whatsappName,
+    status: t.status,
+    expiresAt: t.expiresAt,
+    market: t.market,
+    language: t.language,
+    type: t.type,
+    classification: t.classification,
+    whatsappCategory: t.whatsappCategory,
+    whatsappStatus: t.whatsappStatus,
+    parameters: t.parameters,
+    products: t.products,
+  };
+}
+
+export function toDecisionAsset(a: Asset): DecisionAsset {
+  return {
+    id: a.id,
+    key: a.key,
+    title: a.title,
+    kind: a.kind,
+    status: a.status,
+    expiresAt: a.expiresAt,
+    url: a.url,
+    classification: a.classification,
+    products: a.products,
+  };
+}
+
+function toDecisionPreferences(p: ContactPreferences): DecisionPreferences {
+  return {
+    preferredChannel: p.preferredChannels as DecisionPreferences['preferredChannel'],
+    contactWindows: p.contactWindows.map((w) => ({ days: w.days, start: w.from, end: w.to })),
+    frequencyLimit: p.frequencyLimit ? { maxMessages: p.frequencyLimit.perWeek, perDays: 7 } : null,
+  };
+}
+
+/** The country calling code of an E.164 number, for the "never marketing to +1" rule. */
+function callingCodeOf(e164: string): string {
+  const digits = e164.replace(/\D/g, '');
+  // NANP (+1) and Russia/Kazakhstan (+7) are the single-digit codes; the rule only needs to tell +1 apart.
+  if (digits.startsWith('1') || digits.startsWith('7')) return digits.slice(0, 1);
+  return digits.slice(0, 2);
+}
