@@ -17,6 +17,7 @@ const capabilities = [
   'assistant',
   'audit',
   'cli',
+  'demo',
 ];
 
 /** Forbid `../<capability>/<anything but index.js>` so capabilities meet only through their public face. */
