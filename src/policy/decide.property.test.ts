@@ -97,6 +97,61 @@ describe('decide() properties', () => {
     );
   });
 
+  it('gives as nextAllowedAt the first moment that is allowed: allowed then, denied a minute before', () => {
+    const scene = fc.record({
+      minutesFromNow: fc.integer({ min: 0, max: 10 * 24 * 60 }),
+      previous: fc.array(fc.integer({ min: -8 * 24 * 60, max: 3 * 24 * 60 }), { maxLength: 5 }),
+      sameTemplate: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+      zone: fc.constantFrom('America/Sao_Paulo', 'Europe/Madrid', 'Asia/Kolkata', 'America/New_York'),
+      window: fc.option(
+        fc.record({
+          days: fc.subarray([1, 2, 3, 4, 5, 6, 7], { minLength: 1 }),
+          start: fc.integer({ min: 6, max: 14 }),
+          length: fc.integer({ min: 1, max: 8 }),
+        }),
+      ),
+    });
+    fc.assert(
+      fc.property(scene, (s) => {
+        const base = baseContext();
+        const now = Date.parse(NOW) + s.minutesFromNow * 60_000;
+        const hhmm = (h: number) => `${String(Math.min(h, 23)).padStart(2, '0')}:00`;
+        const context: DecisionContext = {
+          ...base,
+          now: new Date(now).toISOString(),
+          hcp: { ...base.hcp, timeZone: s.zone },
+          preferences: s.window
+            ? {
+                contactWindows: [
+                  {
+                    days: s.window.days,
+                    start: hhmm(s.window.start),
+                    end: hhmm(s.window.start + s.window.length),
+                  },
+                ],
+              }
+            : null,
+          hcpMessages: s.previous.map((m, i) =>
+            sent(new Date(now + m * 60_000).toISOString(), {
+              templateKey: s.sameTemplate[i] ? CONFIRMATION.key : `other${i}`,
+            }),
+          ),
+        };
+        const request = baseRequest();
+        const decision = decide(request, context);
+        if (decision.nextAllowedAt === undefined) return;
+        const next = Date.parse(decision.nextAllowedAt);
+        expect(next).toBeGreaterThanOrEqual(now);
+        expect(decide(request, { ...context, now: decision.nextAllowedAt }).outcome).toBe('allow');
+        if (next - 60_000 >= now)
+          expect(decide(request, { ...context, now: new Date(next - 60_000).toISOString() }).outcome).toBe(
+            'deny',
+          );
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('holds the caps under any interleaving of reps, times and scheduled sends', () => {
     // Quiet hours off, so that caps alone decide and most attempts are close calls.
     const rulebook = shippedRulebook({ quiet_hours: { enabled: false } });
