@@ -223,10 +223,6 @@ const REVIEW_ACCESS: Record<keyof typeof reviewBodies, readonly Role[]> = {
   withdraw: ['compliance', 'brand', 'medical'],
 };
 
-function origin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
 function requestInfo(request: FastifyRequest) {
   return { ip: request.ip, method: request.method, route: request.routeOptions.url ?? request.url };
 }
@@ -408,7 +404,8 @@ export function registerContentHttp(app: HttpApp, ctx: ParleyContext, rules: Con
       const hcp = request.query.hcpId
         ? await findVisibleHcp(ctx.db, ctx, principal, request.query.hcpId, requestInfo(request))
         : await sampleHcp(ctx, template.market);
-      // A preview has no message yet, so no tracked link: a placeholder code of the real length stands in.
+      // A preview has no message yet, so no tracked link: a placeholder code of the real length stands in,
+      // behind the same public URL messaging puts in front of real links.
       const assetValues = template.parameters
         .filter((p) => p.type === 'asset_link')
         .map((p) => parameters[p.name])
@@ -417,7 +414,7 @@ export function registerContentHttp(app: HttpApp, ctx: ParleyContext, rules: Con
       const links: Record<string, RenderLink> = Object.fromEntries(
         assets.map((a) => [
           a.id,
-          { url: `${origin(request)}${TRACKED_LINK_PREFIX}${'x'.repeat(24)}`, asset: a },
+          { url: `${ctx.config.publicUrl}${TRACKED_LINK_PREFIX}${'x'.repeat(24)}`, asset: a },
         ]),
       );
       const result = renderTemplate(template, parameters, hcp, links, now);
