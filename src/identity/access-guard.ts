@@ -102,12 +102,16 @@ function isStateChanging(method: string): boolean {
   return method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
 }
 
-/** Origin (or Referer) must name the host the request was sent to; browsers always send Origin on POST. */
+/**
+ * Origin (or Referer) must name the host the request was sent to; browsers always send Origin on POST.
+ * `request.host` is the Host header, or X-Forwarded-Host behind a proxy (trustProxy): a cross-site page
+ * cannot set that header on a browser request, which CORS would stop at the preflight.
+ */
 function isSameOrigin(request: FastifyRequest): boolean {
   const origin = request.headers.origin ?? request.headers.referer;
   if (!origin) return false;
   try {
-    return new URL(origin).host === request.headers.host;
+    return new URL(origin).host === request.host;
   } catch {
     return false;
   }

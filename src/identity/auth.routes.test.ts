@@ -229,6 +229,22 @@ describe.each(DIALECTS)('sign-in and sessions on %s', (dialect) => {
       expect(created).toEqual([]);
     });
 
+    it('accepts a cookie-authenticated POST behind a proxy that forwards the public host', async () => {
+      const { token } = (await login('admin@test.parley', TEST_PASSWORD)).json();
+      const res = await p.app.inject({
+        method: 'POST',
+        url: '/api/hcps',
+        headers: {
+          host: '10.0.0.5:8080',
+          'x-forwarded-host': 'parley.example.com',
+          origin: 'https://parley.example.com',
+        },
+        cookies: { parley_session: token },
+        payload: { ...newHcp, crmId: 'CRM-CSRF-PROXY' },
+      });
+      expect(res.statusCode).toBe(201);
+    });
+
     it('refuses a cross-site logout by cookie, so a forged request cannot sign a user out', async () => {
       const { token } = (await login('rep2@test.parley', TEST_PASSWORD)).json();
       const res = await p.app.inject({
