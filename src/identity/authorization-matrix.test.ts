@@ -351,6 +351,16 @@ const MATRIX: Record<string, Entry> = {
     probe: () => ({ url: '/api/outbox/obx_none/redrive' }),
   },
 
+  // policy (issue 4): the rulebook is not HCP-scoped; reading is for every user, writing for compliance.
+  'GET /api/rulebook': { kind: 'none', roles: ALL_ROLES },
+  'PUT /api/rulebook': { kind: 'none', roles: ['compliance'], probe: () => ({ payload: {} }) },
+  'GET /api/rulebook/versions': { kind: 'none', roles: ALL_ROLES },
+  'GET /api/rulebook/versions/:version': {
+    kind: 'none',
+    roles: ALL_ROLES,
+    probe: () => ({ url: '/api/rulebook/versions/1' }),
+  },
+
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
   'GET /api/audit': { kind: 'none', roles: ['compliance', 'admin'] },
