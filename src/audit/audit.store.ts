@@ -59,7 +59,11 @@ export interface ChainReport extends ChainVerification {
 }
 
 export interface AuditTrail {
-  /** Appends one event to the chain, inside the caller's transaction when given one. */
+  /**
+   * Appends one event to the chain, inside the caller's transaction when given one. It locks the chain
+   * head until that transaction ends, so every audited write in the system queues behind it: call it as
+   * the last statement of the transaction, after the change itself.
+   */
   record(db: DbOrTx, entry: AuditEntry): Promise<{ id: string; seq: number }>;
   /** Walks the whole chain; names the first broken row. */
   verify(db: Db): Promise<ChainVerification>;
