@@ -1,4 +1,5 @@
 import type { RouteModule } from '../context.js';
+import { registerAnalyticsRoutes } from './analytics.routes.js';
 import { startCrmSink } from './crm-sink.worker.js';
 import { registerImportRoutes } from './imports.routes.js';
 import { registerInteractionRoutes } from './interactions.routes.js';
@@ -7,6 +8,7 @@ import { registerInteractionRoutes } from './interactions.routes.js';
 export const registerEngagementRoutes: RouteModule = async (app, ctx) => {
   await registerInteractionRoutes(app, ctx);
   await registerImportRoutes(app, ctx);
+  await registerAnalyticsRoutes(app, ctx);
   const { url, secret } = ctx.config.crmSink;
   if (url && secret) {
     const sink = startCrmSink(ctx, { url, secret });

@@ -1,0 +1,161 @@
+/**
+ * The arithmetic behind the analytics reports, as pure functions: every formula here is written out in
+ * docs/analytics.md, and the tests check them against hand-computed values.
+ */
+
+/** `numerator ÷ denominator` rounded to 4 decimals; null when the denominator is 0 (no basis, not 0 %). */
+export function ratio(numerator: number, denominator: number): number | null {
+  return denominator === 0 ? null : Math.round((numerator / denominator) * 10_000) / 10_000;
+}
+
+/** The median of a list (mean of the two middle values for an even count); null for an empty list. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Mean, population standard deviation and coefficient of variation (stddev ÷ mean) of a list. */
+export function spread(values: readonly number[]): {
+  mean: number | null;
+  stddev: number | null;
+  cv: number | null;
+} {
+  if (values.length === 0) return { mean: null, stddev: null, cv: null };
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const stddev = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
+  const round = (x: number) => Math.round(x * 10_000) / 10_000;
+  return { mean: round(mean), stddev: round(stddev), cv: mean === 0 ? null : round(stddev / mean) };
+}
+
+/** The ISO week a moment falls in, as `YYYY-Www` (UTC). */
+export function isoWeekOf(iso: string): string {
+  const d = new Date(`${iso.slice(0, 10)}T00:00:00Z`);
+  const day = d.getUTCDay() || 7;
+  d.setUTCDate(d.getUTCDate() + 4 - day); // the Thursday of the same week decides the year
+  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+/** How many weeks (7 days, at least 1, fractions kept) a period spans. */
+export function weeksIn(from: string, to: string): number {
+  return Math.max(1, (Date.parse(to) - Date.parse(from)) / (7 * 86_400_000));
+}
+
+/** One WhatsApp message, as the reply figures need it. */
+export interface MessageMoment {
+  hcpId: string;
+  direction: 'inbound' | 'outbound';
+  /** Outbound: when it was created; inbound: Meta's timestamp. */
+  at: string;
+  status: string;
+}
+
+/** The statuses that mean an outbound message reached the handset. */
+const DELIVERED = new Set(['delivered', 'read']);
+export const REPLY_WINDOW_MS = 7 * 86_400_000;
+
+/**
+ * Reply figures: an outbound message counts as replied when the HCP's next inbound message comes after it,
+ * before Parley's next outbound message to that HCP, and within 7 days. Time to reply is from the outbound
+ * message to that inbound one. Only delivered (or read) messages can be replied to, so the rate is
+ * replied ÷ delivered.
+ */
+export function replyFigures(messages: readonly MessageMoment[]): {
+  delivered: number;
+  replied: number;
+  replyRate: number | null;
+  medianMinutesToReply: number | null;
+} {
+  const byHcp = new Map<string, MessageMoment[]>();
+  for (const m of messages) byHcp.set(m.hcpId, [...(byHcp.get(m.hcpId) ?? []), m]);
+  let delivered = 0;
+  const waits: number[] = [];
+  for (const list of byHcp.values()) {
+    // Outbound before inbound at the same instant: a reply can't precede what it answers.
+    const ordered = [...list].sort(
+      (a, b) => a.at.localeCompare(b.at) || (a.direction === 'outbound' ? -1 : 1),
+    );
+    for (let i = 0; i < ordered.length; i++) {
+      const m = ordered[i]!;
+      if (m.direction !== 'outbound' || !DELIVERED.has(m.status)) continue;
+      delivered++;
+      const next = ordered[i + 1];
+      if (next && next.direction === 'inbound') {
+        const wait = Date.parse(next.at) - Date.parse(m.at);
+        if (wait <= REPLY_WINDOW_MS) waits.push(wait);
+      }
+    }
+  }
+  const med = median(waits);
+  return {
+    delivered,
+    replied: waits.length,
+    replyRate: ratio(waits.length, delivered),
+    medianMinutesToReply: med === null ? null : Math.round((med / 60_000) * 10) / 10,
+  };
+}
+
+/** Outbound messages per HCP per ISO week: the most any HCP got in one week, and how many HCP-weeks had more than `cap`. */
+export function weeklyLoad(
+  messages: readonly { hcpId: string; at: string }[],
+  cap: number,
+): { hcpWeeks: number; maxPerHcpWeek: number; hcpWeeksOverCap: number; hcpsOverCap: number } {
+  const counts = new Map<string, number>();
+  for (const m of messages) {
+    const key = `${m.hcpId} ${isoWeekOf(m.at)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const over = [...counts.entries()].filter(([, n]) => n > cap);
+  return {
+    hcpWeeks: counts.size,
+    maxPerHcpWeek: Math.max(0, ...counts.values()),
+    hcpWeeksOverCap: over.length,
+    hcpsOverCap: new Set(over.map(([k]) => k.split(' ')[0])).size,
+  };
+}
+
+/** A consent ledger entry as coverage needs it. */
+export interface LedgerEntry {
+  id: string;
+  channel: string;
+  purpose: string;
+  status: 'granted' | 'pending' | 'withdrawn' | 'refused';
+  capturedAt: string;
+  recordedAt: string;
+  expiresAt: string | null;
+}
+
+const RANK_AT_EQUAL_TIME: Record<LedgerEntry['status'], number> = {
+  pending: 0,
+  granted: 1,
+  refused: 2,
+  withdrawn: 3,
+};
+
+/**
+ * The purposes for which one HCP's ledger holds a grant in force on `channel` at `at`. The same fold as
+ * consent's `foldConsent` (latest entry known at `at` by capture time, the more restrictive last at an
+ * equal instant, then by id; a grant past its expiry is not in force). Kept here because consent imports
+ * engagement (to put consent changes on the timeline) and capabilities may not import in a cycle.
+ */
+export function purposesGrantedAt(entries: readonly LedgerEntry[], channel: string, at: string): Set<string> {
+  const t = Date.parse(at);
+  const latest = new Map<string, LedgerEntry>();
+  const known = entries
+    .filter((e) => e.channel === channel && Date.parse(e.capturedAt) <= t && Date.parse(e.recordedAt) <= t)
+    .sort(
+      (a, b) =>
+        Date.parse(a.capturedAt) - Date.parse(b.capturedAt) ||
+        RANK_AT_EQUAL_TIME[a.status] - RANK_AT_EQUAL_TIME[b.status] ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+  for (const e of known) latest.set(e.purpose, e);
+  return new Set(
+    [...latest.values()]
+      .filter((e) => e.status === 'granted' && (e.expiresAt === null || Date.parse(e.expiresAt) > t))
+      .map((e) => e.purpose),
+  );
+}

@@ -1,0 +1,640 @@
+import { sql } from 'kysely';
+import { hcpVisibility } from '../hcps/index.js';
+import type { Principal } from '../identity/index.js';
+import type { Db, InteractionsTable } from '../platform/database/index.js';
+import { DomainError } from '../platform/errors/index.js';
+import {
+  median,
+  purposesGrantedAt,
+  ratio,
+  replyFigures,
+  spread,
+  weeklyLoad,
+  weeksIn,
+  type LedgerEntry,
+} from './analytics-figures.js';
+
+export const ANALYTICS_REPORTS = [
+  'overview',
+  'volume',
+  'whatsapp',
+  'assets',
+  'consent',
+  'blocked',
+  'over-messaging',
+  'consistency',
+  'content-usage',
+] as const;
+export type AnalyticsReport = (typeof ANALYTICS_REPORTS)[number];
+
+export interface AnalyticsFilters {
+  market?: string;
+  brand?: string;
+  channel?: InteractionsTable['channel'];
+  rep?: string;
+  from: string;
+  to: string;
+  /** Time buckets of the volume report. */
+  bucket: 'day' | 'month';
+  /** Weekly messages per HCP above which an HCP-week counts as over-messaged (over-messaging report). */
+  weeklyCap: number;
+}
+
+type Cell = string | number | null;
+export interface AnalyticsResult {
+  report: AnalyticsReport;
+  filters: Record<string, string | number | null>;
+  summary: Record<string, Cell>;
+  rows: Record<string, Cell>[];
+}
+
+/**
+ * Whose activity a principal may see in aggregate: a manager their team (reps they lead, and themselves);
+ * brand, medical and digital their own markets; compliance everything.
+ */
+interface Scope {
+  repIds: string[] | null;
+  markets: string[] | null;
+}
+
+async function scopeOf(db: Db, principal: Principal, filters: AnalyticsFilters): Promise<Scope> {
+  let repIds: string[] | null = null;
+  if (principal.role === 'manager') {
+    const team = await db.selectFrom('users').select('id').where('manager_id', '=', principal.id).execute();
+    repIds = [principal.id, ...team.map((t) => t.id)];
+  }
+  if (filters.rep) {
+    // A rep outside the caller's team is reported as unknown, never as an empty team.
+    if (repIds && !repIds.includes(filters.rep)) throw new DomainError('not_found', 'rep not found');
+    repIds = [filters.rep];
+  }
+  let markets: string[] | null =
+    principal.role === 'brand' || principal.role === 'medical' || principal.role === 'digital'
+      ? [...principal.marketCodes]
+      : null;
+  if (filters.market) markets = markets && !markets.includes(filters.market) ? [] : [filters.market];
+  return { repIds, markets };
+}
+
+/** Ids of the templates of a brand (for the brand filter). */
+async function brandTemplates(db: Db, brand: string | undefined): Promise<Set<string> | null> {
+  if (!brand) return null;
+  const rows = await db.selectFrom('templates').select('id').where('brand', '=', brand).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
+  let qb = db
+    .selectFrom('interactions as i')
+    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+    .where('i.occurred_at', '>=', f.from)
+    .where('i.occurred_at', '<', f.to);
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where('h.market_code', 'in', scope.markets)
+      : qb.where(sql<boolean>`1 = 0`);
+  if (scope.repIds) qb = qb.where('i.rep_id', 'in', scope.repIds);
+  if (f.channel) qb = qb.where('i.channel', '=', f.channel);
+  if (f.brand) {
+    const products = await db
+      .selectFrom('products')
+      .select(['id', 'name'])
+      .where('brand', '=', f.brand)
+      .execute();
+    const names = [...new Set([f.brand, ...products.flatMap((p) => [p.id, p.name])])];
+    qb = qb.where((eb) =>
+      eb.or([
+        eb('i.template_id', 'in', eb.selectFrom('templates').select('id').where('brand', '=', f.brand!)),
+        ...names.map(
+          (n) =>
+            sql<boolean>`${sql.ref('i.products_json')} like ${`%${JSON.stringify(n).replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`,
+        ),
+      ]),
+    );
+  }
+  return qb;
+}
+
+async function volume(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+): Promise<Omit<AnalyticsResult, 'report' | 'filters'>> {
+  const width = f.bucket === 'day' ? 10 : 7;
+  const bucket = sql<string>`substr(${sql.ref('i.occurred_at')}, 1, ${sql.lit(width)})`;
+  const base = await interactionRows(db, scope, f);
+  const rows = await base
+    .select([
+      bucket.as('period'),
+      'i.channel',
+      (eb) => eb.fn.countAll<number>().as('interactions'),
+      (eb) => eb.fn.count<number>('i.hcp_id').distinct().as('hcps_reached'),
+    ])
+    .groupBy([bucket, 'i.channel'])
+    .orderBy(bucket)
+    .orderBy('i.channel')
+    .execute();
+  const totals = await (
+    await interactionRows(db, scope, f)
+  )
+    .select([
+      (eb) => eb.fn.countAll<number>().as('n'),
+      (eb) => eb.fn.count<number>('i.hcp_id').distinct().as('reach'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    summary: { interactions: Number(totals.n), hcpsReached: Number(totals.reach) },
+    rows: rows.map((r) => ({
+      period: r.period,
+      channel: r.channel,
+      interactions: Number(r.interactions),
+      hcpsReached: Number(r.hcps_reached),
+    })),
+  };
+}
+
+async function messageRows(db: Db, scope: Scope, f: AnalyticsFilters) {
+  let qb = db
+    .selectFrom('messages as m')
+    .innerJoin('hcps as h', 'h.id', 'm.hcp_id')
+    .select([
+      'm.id',
+      'm.hcp_id',
+      'm.rep_id',
+      'm.direction',
+      'm.status',
+      'm.created_at',
+      'm.meta_timestamp',
+      'm.template_id',
+    ])
+    .where('m.created_at', '>=', f.from)
+    .where('m.created_at', '<', f.to);
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where('h.market_code', 'in', scope.markets)
+      : qb.where(sql<boolean>`1 = 0`);
+  const rows = await qb.execute();
+  const brand = await brandTemplates(db, f.brand);
+  // Inbound messages have no rep or template: they follow the outbound ones they answer (same HCP).
+  const outbound = rows.filter(
+    (r) =>
+      r.direction === 'outbound' &&
+      (!scope.repIds || (r.rep_id !== null && scope.repIds.includes(r.rep_id))) &&
+      (!brand || (r.template_id !== null && brand.has(r.template_id))),
+  );
+  const hcps = new Set(outbound.map((r) => r.hcp_id));
+  const inbound = rows.filter(
+    (r) => r.direction === 'inbound' && (!(scope.repIds || brand) || hcps.has(r.hcp_id)),
+  );
+  return { outbound, inbound };
+}
+
+/** Statuses an outbound message has after leaving Parley (held, scheduled, cancelled or queued ones have not). */
+const SENT = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
+
+async function whatsapp(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const { outbound, inbound } = await messageRows(db, scope, f);
+  const sent = outbound.filter((m) => SENT.has(m.status));
+  const delivered = sent.filter((m) => m.status === 'delivered' || m.status === 'read').length;
+  const read = sent.filter((m) => m.status === 'read').length;
+  const failed = sent.filter((m) => m.status === 'failed').length;
+  const replies = replyFigures([
+    ...sent.map((m) => ({
+      hcpId: m.hcp_id!,
+      direction: 'outbound' as const,
+      at: m.created_at,
+      status: m.status,
+    })),
+    ...inbound.map((m) => ({
+      hcpId: m.hcp_id!,
+      direction: 'inbound' as const,
+      at: m.meta_timestamp ?? m.created_at,
+      status: m.status,
+    })),
+  ]);
+  return {
+    summary: {
+      sent: sent.length,
+      delivered,
+      read,
+      failed,
+      inbound: inbound.length,
+      replied: replies.replied,
+      deliveryRate: ratio(delivered, sent.length),
+      readRate: ratio(read, delivered),
+      replyRate: replies.replyRate,
+      medianMinutesToReply: replies.medianMinutesToReply,
+    },
+    rows: [],
+  };
+}
+
+async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
+  let links = db
+    .selectFrom('tracked_links as l')
+    .innerJoin('hcps as h', 'h.id', 'l.hcp_id')
+    .innerJoin('messages as m', 'm.id', 'l.message_id')
+    .innerJoin('assets as a', 'a.id', 'l.asset_id')
+    .select(['l.message_id', 'l.asset_id', 'a.key', 'a.version', 'a.title', 'a.brand'])
+    .where('l.created_at', '>=', f.from)
+    .where('l.created_at', '<', f.to);
+  if (scope.markets)
+    links = scope.markets.length
+      ? links.where('h.market_code', 'in', scope.markets)
+      : links.where(sql<boolean>`1 = 0`);
+  if (scope.repIds) links = links.where('m.rep_id', 'in', scope.repIds);
+  if (f.brand) links = links.where('a.brand', '=', f.brand);
+  const shared = await links.execute();
+  const messageIds = [...new Set(shared.map((s) => s.message_id))];
+  const clicks = messageIds.length
+    ? await db
+        .selectFrom('interactions')
+        .select(['message_id', 'asset_ids_json'])
+        .where('kind', '=', 'click')
+        .where('message_id', 'in', messageIds)
+        .execute()
+    : [];
+  const clicked = new Set<string>();
+  const clickCount = new Map<string, number>();
+  for (const c of clicks)
+    for (const a of JSON.parse(c.asset_ids_json) as string[]) {
+      clicked.add(`${c.message_id} ${a}`);
+      clickCount.set(a, (clickCount.get(a) ?? 0) + 1);
+    }
+  const byAsset = new Map<
+    string,
+    { key: string; version: number; title: string; sent: number; clickedLinks: number }
+  >();
+  for (const s of shared) {
+    const row = byAsset.get(s.asset_id) ?? {
+      key: s.key,
+      version: s.version,
+      title: s.title,
+      sent: 0,
+      clickedLinks: 0,
+    };
+    row.sent++;
+    if (clicked.has(`${s.message_id} ${s.asset_id}`)) row.clickedLinks++;
+    byAsset.set(s.asset_id, row);
+  }
+  const rows = [...byAsset.entries()]
+    .map(([id, r]) => ({
+      assetId: id,
+      key: r.key,
+      version: r.version,
+      title: r.title,
+      linksSent: r.sent,
+      linksClicked: r.clickedLinks,
+      clicks: clickCount.get(id) ?? 0,
+      clickThroughRate: ratio(r.clickedLinks, r.sent),
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key) || a.version - b.version);
+  const sent = rows.reduce((n, r) => n + r.linksSent, 0);
+  const opened = rows.reduce((n, r) => n + r.linksClicked, 0);
+  return { summary: { linksSent: sent, linksClicked: opened, clickThroughRate: ratio(opened, sent) }, rows };
+}
+
+async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsFilters) {
+  // Coverage is over the HCPs the caller's scope covers: a manager's team territories, a market, or all.
+  let hcpQuery = db.selectFrom('hcps').select(['id', 'whatsapp_number_bidx']).where('erased_at', 'is', null);
+  if (principal.role === 'manager') hcpQuery = hcpQuery.where(hcpVisibility(principal));
+  if (scope.markets)
+    hcpQuery = scope.markets.length
+      ? hcpQuery.where('market_code', 'in', scope.markets)
+      : hcpQuery.where(sql<boolean>`1 = 0`);
+  const hcps = await hcpQuery.execute();
+  const ids = hcps.map((h) => h.id);
+  const entries: (LedgerEntry & { hcpId: string })[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = await db
+      .selectFrom('consent_entries')
+      .select(['id', 'hcp_id', 'channel', 'purpose', 'status', 'captured_at', 'recorded_at', 'expires_at'])
+      .where('hcp_id', 'in', ids.slice(i, i + 1000))
+      .execute();
+    entries.push(
+      ...chunk.map((e) => ({
+        id: e.id,
+        hcpId: e.hcp_id,
+        channel: e.channel,
+        purpose: e.purpose,
+        status: e.status,
+        capturedAt: e.captured_at,
+        recordedAt: e.recorded_at,
+        expiresAt: e.expires_at,
+      })),
+    );
+  }
+  const byHcp = new Map<string, LedgerEntry[]>();
+  for (const e of entries) byHcp.set(e.hcpId, [...(byHcp.get(e.hcpId) ?? []), e]);
+  const withNumber = hcps.filter((h) => h.whatsapp_number_bidx !== null);
+  // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
+  const granted = new Map<string, number>();
+  for (const h of withNumber) {
+    for (const purpose of purposesGrantedAt(byHcp.get(h.id) ?? [], 'whatsapp', f.to))
+      granted.set(purpose, (granted.get(purpose) ?? 0) + 1);
+  }
+  const purposes = ['promotional', 'non_promotional', 'service', 'medical_information', 'events'] as const;
+  const rows = purposes.map((purpose) => ({
+    purpose,
+    hcps: hcps.length,
+    hcpsWithWhatsapp: withNumber.length,
+    reachable: granted.get(purpose) ?? 0,
+    coverage: ratio(granted.get(purpose) ?? 0, hcps.length),
+  }));
+  // Opt-in and opt-out over the period, on WhatsApp.
+  const inPeriod = entries.filter(
+    (e) => e.channel === 'whatsapp' && e.capturedAt >= f.from && e.capturedAt < f.to,
+  );
+  const optIns = new Set(inPeriod.filter((e) => e.status === 'granted').map((e) => e.hcpId));
+  const optOuts = new Set(inPeriod.filter((e) => e.status === 'withdrawn').map((e) => e.hcpId));
+  const { outbound } = await messageRows(db, scope, f);
+  const requests = await db
+    .selectFrom('templates')
+    .select('id')
+    .where('type', '=', 'opt_in_request')
+    .execute()
+    .then((t) => new Set(t.map((x) => x.id)));
+  const asked = new Set(
+    outbound
+      .filter((m) => m.template_id && requests.has(m.template_id) && SENT.has(m.status))
+      .map((m) => m.hcp_id!),
+  );
+  const messaged = new Set(outbound.filter((m) => SENT.has(m.status)).map((m) => m.hcp_id!));
+  const askedAndGranted = [...asked].filter((h) => optIns.has(h)).length;
+  const messagedAndWithdrew = [...messaged].filter((h) => optOuts.has(h)).length;
+  return {
+    summary: {
+      hcps: hcps.length,
+      hcpsWithWhatsapp: withNumber.length,
+      optInRequestsSentTo: asked.size,
+      optedIn: optIns.size,
+      optInRate: ratio(askedAndGranted, asked.size),
+      hcpsMessaged: messaged.size,
+      optedOut: optOuts.size,
+      optOutRate: ratio(messagedAndWithdrew, messaged.size),
+    },
+    rows,
+  };
+}
+
+async function decisions(db: Db, scope: Scope, f: AnalyticsFilters) {
+  let qb = db
+    .selectFrom('policy_decisions as d')
+    .innerJoin('hcps as h', 'h.id', 'd.hcp_id')
+    .select(['d.hcp_id', 'd.requested_by', 'd.outcome', 'd.reasons_json', 'd.request_json', 'd.kind'])
+    .where('d.decided_at', '>=', f.from)
+    .where('d.decided_at', '<', f.to)
+    // A `check` is a question; only attempts to send (and their re-decision at send time) count.
+    .where('d.kind', '!=', 'check');
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where('h.market_code', 'in', scope.markets)
+      : qb.where(sql<boolean>`1 = 0`);
+  if (scope.repIds) qb = qb.where('d.requested_by', 'in', scope.repIds);
+  const rows = await qb.execute();
+  const brand = await brandTemplates(db, f.brand);
+  return rows
+    .map((r) => {
+      const request = safeJson(r.request_json) as { templateId?: string; assetIds?: string[] } | null;
+      const reasons = (safeJson(r.reasons_json) as { code?: string }[] | null) ?? [];
+      return {
+        ...r,
+        templateId: request?.templateId ?? null,
+        assetIds: request?.assetIds ?? [],
+        codes: reasons.flatMap((x) => (x.code ? [x.code] : [])),
+      };
+    })
+    .filter((r) => !brand || (r.templateId !== null && brand.has(r.templateId)));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const all = await decisions(db, scope, f);
+  const denied = all.filter((d) => d.outcome === 'deny');
+  const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
+  for (const d of denied)
+    for (const code of new Set(d.codes)) {
+      const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
+      row.attempts++;
+      row.hcps.add(d.hcp_id);
+      byCode.set(code, row);
+    }
+  return {
+    summary: {
+      attempts: all.length,
+      blocked: denied.length,
+      blockedRate: ratio(denied.length, all.length),
+      review: all.filter((d) => d.outcome === 'review').length,
+    },
+    rows: [...byCode.entries()]
+      .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
+      .sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
+  };
+}
+
+async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const { outbound } = await messageRows(db, scope, f);
+  const sent = outbound.filter((m) => SENT.has(m.status));
+  const load = weeklyLoad(
+    sent.map((m) => ({ hcpId: m.hcp_id!, at: m.created_at })),
+    f.weeklyCap,
+  );
+  const denied = (await decisions(db, scope, f)).filter((d) => d.outcome === 'deny');
+  const capped = denied.filter((d) => d.codes.includes('frequency_cap') || d.codes.includes('rep_cap'));
+  const hcpsMessaged = new Set(sent.map((m) => m.hcp_id)).size;
+  return {
+    summary: {
+      messagesSent: sent.length,
+      hcpsMessaged,
+      messagesPerHcpPerWeek:
+        hcpsMessaged === 0
+          ? null
+          : Math.round((sent.length / hcpsMessaged / weeksIn(f.from, f.to)) * 100) / 100,
+      maxPerHcpWeek: load.maxPerHcpWeek,
+      weeklyCap: f.weeklyCap,
+      hcpWeeksOverCap: load.hcpWeeksOverCap,
+      hcpsOverCap: load.hcpsOverCap,
+      attemptsBeyondCaps: capped.length,
+      hcpsAtCap: new Set(capped.map((d) => d.hcp_id)).size,
+    },
+    rows: [],
+  };
+}
+
+async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const { outbound } = await messageRows(db, scope, f);
+  const sent = outbound.filter((m) => SENT.has(m.status) && m.rep_id !== null);
+  const byRep = new Map<string, { messages: number; templated: number; hours: number[] }>();
+  for (const m of sent) {
+    const r = byRep.get(m.rep_id!) ?? { messages: 0, templated: 0, hours: [] };
+    r.messages++;
+    if (m.template_id) r.templated++;
+    r.hours.push(new Date(m.created_at).getUTCHours());
+    byRep.set(m.rep_id!, r);
+  }
+  const users = byRep.size
+    ? await db
+        .selectFrom('users')
+        .select(['id', 'name'])
+        .where('id', 'in', [...byRep.keys()])
+        .execute()
+    : [];
+  const names = new Map(users.map((u) => [u.id, u.name]));
+  const rows = [...byRep.entries()]
+    .map(([repId, r]) => ({
+      repId,
+      repName: names.get(repId) ?? null,
+      messages: r.messages,
+      fromTemplates: r.templated,
+      templateShare: ratio(r.templated, r.messages),
+      medianSendHourUtc: median(r.hours),
+    }))
+    .sort((a, b) => b.messages - a.messages || a.repId.localeCompare(b.repId));
+  const volumes = spread(rows.map((r) => r.messages));
+  const templated = rows.reduce((n, r) => n + r.fromTemplates, 0);
+  return {
+    summary: {
+      reps: rows.length,
+      messages: sent.length,
+      templateShare: ratio(templated, sent.length),
+      meanMessagesPerRep: volumes.mean,
+      stddevMessagesPerRep: volumes.stddev,
+      volumeCv: volumes.cv,
+      sendHourSpreadUtc: spread(
+        rows.flatMap((r) => (r.medianSendHourUtc === null ? [] : [r.medianSendHourUtc])),
+      ).stddev,
+    },
+    rows,
+  };
+}
+
+async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const { outbound } = await messageRows(db, scope, f);
+  const sent = outbound.filter((m) => SENT.has(m.status) && m.template_id);
+  const uses = new Map<string, { messages: number; hcps: Set<string> }>();
+  for (const m of sent) {
+    const u = uses.get(m.template_id!) ?? { messages: 0, hcps: new Set<string>() };
+    u.messages++;
+    u.hcps.add(m.hcp_id!);
+    uses.set(m.template_id!, u);
+  }
+  const all = await decisions(db, scope, f);
+  const expiredAttempts = new Map<string, number>();
+  let expiredTemplate = 0;
+  let expiredAsset = 0;
+  for (const d of all) {
+    if (d.codes.includes('template_expired') && d.templateId) {
+      expiredTemplate++;
+      expiredAttempts.set(d.templateId, (expiredAttempts.get(d.templateId) ?? 0) + 1);
+    }
+    if (d.codes.includes('asset_expired')) expiredAsset++;
+  }
+  const ids = [...new Set([...uses.keys(), ...expiredAttempts.keys()])];
+  const templates = ids.length
+    ? await db
+        .selectFrom('templates')
+        .select(['id', 'key', 'version', 'status', 'brand'])
+        .where('id', 'in', ids)
+        .execute()
+    : [];
+  // Clicks on an asset link after the asset expired: an HCP reached for content that was no longer valid.
+  let clicksQuery = db
+    .selectFrom('interactions as i')
+    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('i.kind', '=', 'click')
+    .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
+    .where('i.occurred_at', '>=', f.from)
+    .where('i.occurred_at', '<', f.to);
+  if (scope.markets)
+    clicksQuery = scope.markets.length
+      ? clicksQuery.where('h.market_code', 'in', scope.markets)
+      : clicksQuery.where(sql<boolean>`1 = 0`);
+  if (scope.repIds) clicksQuery = clicksQuery.where('i.rep_id', 'in', scope.repIds);
+  const expiredClicks = Number((await clicksQuery.executeTakeFirstOrThrow()).n);
+  return {
+    summary: {
+      templatedMessages: sent.length,
+      templatesUsed: uses.size,
+      attemptsWithExpiredTemplate: expiredTemplate,
+      attemptsWithExpiredAsset: expiredAsset,
+      clicksOnExpiredAssets: expiredClicks,
+    },
+    rows: templates
+      .map((t) => ({
+        templateId: t.id,
+        key: t.key,
+        version: t.version,
+        status: t.status,
+        brand: t.brand,
+        messages: uses.get(t.id)?.messages ?? 0,
+        hcpsReached: uses.get(t.id)?.hcps.size ?? 0,
+        attemptsWhileExpired: expiredAttempts.get(t.id) ?? 0,
+      }))
+      .sort((a, b) => a.key.localeCompare(b.key) || a.version - b.version),
+  };
+}
+
+/**
+ * Runs one analytics report for a principal: aggregates only, never a name, number or message text of an
+ * HCP. Filters narrow the caller's scope; they never widen it.
+ */
+export async function runAnalyticsReport(
+  db: Db,
+  principal: Principal,
+  report: AnalyticsReport,
+  filters: AnalyticsFilters,
+): Promise<AnalyticsResult> {
+  const scope = await scopeOf(db, principal, filters);
+  const echo = {
+    market: filters.market ?? null,
+    brand: filters.brand ?? null,
+    channel: filters.channel ?? null,
+    rep: filters.rep ?? null,
+    from: filters.from,
+    to: filters.to,
+  };
+  const run = async (): Promise<Omit<AnalyticsResult, 'report' | 'filters'>> => {
+    switch (report) {
+      case 'volume':
+        return volume(db, scope, filters);
+      case 'whatsapp':
+        return whatsapp(db, scope, filters);
+      case 'assets':
+        return assets(db, scope, filters);
+      case 'consent':
+        return consent(db, principal, scope, filters);
+      case 'blocked':
+        return blocked(db, scope, filters);
+      case 'over-messaging':
+        return overMessaging(db, scope, filters);
+      case 'consistency':
+        return consistency(db, scope, filters);
+      case 'content-usage':
+        return contentUsage(db, scope, filters);
+      case 'overview': {
+        const parts = await Promise.all([
+          volume(db, scope, filters),
+          whatsapp(db, scope, filters),
+          assets(db, scope, filters),
+          consent(db, principal, scope, filters),
+          blocked(db, scope, filters),
+        ]);
+        const names = ['volume', 'whatsapp', 'assets', 'consent', 'blocked'];
+        const summary: Record<string, Cell> = {};
+        parts.forEach((p, i) => {
+          for (const [k, v] of Object.entries(p.summary)) summary[`${names[i]}.${k}`] = v;
+        });
+        return { summary, rows: [] };
+      }
+    }
+  };
+  return { report, filters: echo, ...(await run()) };
+}
