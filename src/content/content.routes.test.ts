@@ -654,6 +654,35 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     ]);
   });
 
+  it('refuses to approve an older version once a newer one is in force (409)', async () => {
+    const v1 = await call('brand', 'POST', '/api/templates', templateInput());
+    await call('brand', 'POST', `/api/templates/${v1.body.id}/submit`, {});
+    const v2 = await approved('templates', templateInput({ key: v1.body.key }));
+    const late = await call('compliance', 'POST', `/api/templates/${v1.body.id}/approve`, {
+      password: TEST_PASSWORD,
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('invalid_transition');
+    expect((await call('compliance', 'GET', `/api/templates/${v2.id}`)).body.status).toBe('approved');
+    expect((await call('compliance', 'GET', `/api/templates/${v1.body.id}`)).body).toMatchObject({
+      status: 'in_review',
+      signatures: [],
+    });
+  });
+
+  it('describes its routes in the OpenAPI document', async () => {
+    const res = await p.app.inject({ method: 'GET', url: '/api/docs' });
+    expect(res.statusCode).toBe(200);
+    const paths = Object.keys((res.json() as { paths: Record<string, unknown> }).paths);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/api/templates',
+        '/api/templates/{id}/approve',
+        '/api/assets/{id}/recipients',
+      ]),
+    );
+  });
+
   it('needs every approver role the market’s rulebook names, and an author never approves own work', async () => {
     const current = await p.context.db
       .selectFrom('rulebooks')
