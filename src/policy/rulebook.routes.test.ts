@@ -36,6 +36,20 @@ describe.each(DIALECTS)('the rulebook over HTTP on %s', (dialect) => {
     expect(audits).toHaveLength(1);
   });
 
+  it.each([
+    ['BR', true],
+    ['ES', false],
+  ])('shows the rules in force in %s with ?market= (promotional WhatsApp %s)', async (market, on) => {
+    const res = await p.app.inject({
+      method: 'GET',
+      url: `/api/rulebook?market=${market}`,
+      headers: await auth('rep1'),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().effective.promotional.whatsapp_allowed).toBe(on);
+    expect(res.json().effective.frequency.per_hcp.max_in_rolling).toBe(2);
+  });
+
   it('answers the YAML text itself to Accept: text/yaml', async () => {
     const res = await p.app.inject({
       method: 'GET',

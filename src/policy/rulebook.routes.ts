@@ -11,7 +11,7 @@ import {
   saveRulebook,
   type RulebookVersion,
 } from './rulebook.store.js';
-import type { Rulebook } from './rulebook.js';
+import { rulesForMarket, type Rulebook } from './rulebook.js';
 
 /** Content types a rulebook is written in; the PUT body is the YAML text itself. */
 const YAML_TYPES = ['text/yaml', 'application/yaml', 'application/x-yaml', 'text/x-yaml'];
@@ -25,6 +25,8 @@ const rulebookJson = z.object({
   createdAt: z.string(),
   /** The validated document: `global` and `markets` overrides, as parsed from the YAML. */
   rules: z.record(z.string(), z.unknown()),
+  /** With `?market=`: the rules in force there (global with the market's override merged in). */
+  effective: z.record(z.string(), z.unknown()).optional(),
 });
 
 const summary = z.object({
@@ -34,9 +36,20 @@ const summary = z.object({
   createdAt: z.string(),
 });
 
-function toJson(stored: RulebookVersion, rulebook: Rulebook) {
-  return { ...stored, rules: rulebook.document as unknown as Record<string, unknown> };
+function toJson(stored: RulebookVersion, rulebook: Rulebook, market?: string) {
+  return {
+    ...stored,
+    rules: rulebook.document as unknown as Record<string, unknown>,
+    ...(market ? { effective: rulesForMarket(rulebook, market) as unknown as Record<string, unknown> } : {}),
+  };
 }
+
+const marketQuery = z.object({
+  market: z
+    .string()
+    .regex(/^[A-Z]{2}$/, { message: 'must be a two-letter market code, e.g. BR' })
+    .optional(),
+});
 
 /** Whether the client asked for the YAML text rather than JSON (`Accept: text/yaml`). */
 function wantsYaml(accept: string | undefined): boolean {
@@ -67,7 +80,8 @@ export const registerRulebookRoutes: RouteModule = async (app, ctx) => {
         schema: {
           tags: ['rulebook'],
           summary:
-            'The current rulebook: JSON `{ version, yaml, rules, … }`, or the YAML text itself with `Accept: text/yaml`',
+            'The current rulebook: JSON `{ version, yaml, rules, … }` (with `?market=` also the `effective` rules there), or the YAML text itself with `Accept: text/yaml`',
+          querystring: marketQuery,
           // A string is the YAML text (Accept: text/yaml); Fastify sends it as is, unserialised.
           response: { 200: rulebookJson.or(z.string()) },
         },
@@ -79,7 +93,7 @@ export const registerRulebookRoutes: RouteModule = async (app, ctx) => {
             .header('content-type', 'text/yaml; charset=utf-8')
             .header('x-rulebook-version', String(stored.version))
             .send(stored.yaml);
-        return toJson(stored, rulebook);
+        return toJson(stored, rulebook, request.query.market);
       },
     );
 
@@ -139,13 +153,14 @@ export const registerRulebookRoutes: RouteModule = async (app, ctx) => {
           tags: ['rulebook'],
           summary: 'One rulebook version (to explain or replay an old decision)',
           params: z.object({ version: z.coerce.number().int().min(1) }),
+          querystring: marketQuery,
           response: { 200: rulebookJson },
         },
       },
       async (request) => {
         const found = await rulebookVersion(ctx.db, request.params.version);
         if (!found) throw notFound('Rulebook version');
-        return toJson(found.stored, found.rulebook);
+        return toJson(found.stored, found.rulebook, request.query.market);
       },
     );
   });
