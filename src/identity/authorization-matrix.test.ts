@@ -235,6 +235,16 @@ const MATRIX: Record<string, Entry> = {
     }),
   },
   'GET /api/hcps/:id/timeline': { kind: 'object', roles: ALL_ROLES, objects: hcpObjects, inScope: [200] },
+  'POST /api/imports/:kind': {
+    kind: 'none',
+    roles: ['admin'],
+    probe: () => ({ url: '/api/imports/territories', payload: { not: 'a file' } }),
+  },
+  'GET /api/analytics/:report': {
+    kind: 'none',
+    roles: ['brand', 'medical', 'digital', 'manager', 'compliance'],
+    probe: () => ({ url: '/api/analytics/overview' }),
+  },
 
   // consent: a withdrawal as the probe, since anyone who sees the HCP may withdraw (grants are narrower,
   // tested in src/consent/consent.routes.test.ts)
