@@ -466,6 +466,38 @@ function officeMoment(random: DemoRandom, market: DemoMarket, now: number): numb
 }
 
 /**
+ * When a WhatsApp consent for `purpose` was in force within the last year: from its grant to its
+ * withdrawal, expiry or now; null when it never was.
+ */
+export function consentWindow(
+  consent: readonly ConsentEntriesTable[],
+  purpose: ConsentEntriesTable['purpose'],
+  now: number,
+): readonly [number, number] | null {
+  const mine = consent.filter((e) => e.channel === 'whatsapp' && e.purpose === purpose);
+  const grant = mine.find((e) => e.status === 'granted');
+  if (!grant) return null;
+  const start = Math.max(Date.parse(grant.captured_at), now - 365 * DAY);
+  const withdrawal = mine.find((e) => e.status === 'withdrawn' && e.captured_at > grant.captured_at);
+  const end = Math.min(
+    now - 60 * 60_000,
+    grant.expires_at ? Date.parse(grant.expires_at) : Infinity,
+    withdrawal ? Date.parse(withdrawal.captured_at) : Infinity,
+  );
+  return end - start > DAY ? [start, end] : null;
+}
+
+/** A moment inside `window`, in local office hours when the day allows it. */
+function momentWithin(random: DemoRandom, window: readonly [number, number], market: DemoMarket): number {
+  const [start, end] = window;
+  const t = start + Math.floor(random.float() * (end - start));
+  const offset = market.utcOffsetMinutes * 60_000;
+  const dayStart = Math.floor((t + offset) / DAY) * DAY - offset;
+  const office = dayStart + random.int(9 * 60, 17 * 60) * 60_000;
+  return office > start && office < end ? office : t;
+}
+
+/**
  * HCP `hcp`'s history: exactly `count` interactions over the year before `now`, across the channels it
  * uses (an email may be opened and clicked, a WhatsApp template may get a reply). Ids continue from
  * `firstSequence`. Lazy: rows are produced as they are consumed.
@@ -476,14 +508,21 @@ export function* interactionsFor(
   count: number,
   firstSequence: number,
   library: DemoLibrary,
+  consent: readonly ConsentEntriesTable[],
 ): Generator<InteractionsTable> {
   const random = DemoRandom.stream(options.seed, `history/${hcp.index}`);
   const now = options.now.getTime();
   const latest = now - 60_000;
   let made = 0;
   let sequence = firstSequence;
-  const templates = (library.templates.get(hcp.market.code) ?? []).filter(
-    (t) => hcp.consent === 'granted_promotional' || !t.promotional,
+  // WhatsApp templates go out only while the consent they need was in force (a compliance demo must not
+  // show a send before the opt-in or after the opt-out).
+  const windows = {
+    non_promotional: consentWindow(consent, 'non_promotional', now),
+    promotional: consentWindow(consent, 'promotional', now),
+  };
+  const templates = (library.templates.get(hcp.market.code) ?? []).filter((t) =>
+    t.promotional ? windows.promotional && windows.non_promotional : windows.non_promotional,
   );
   const row = (
     at: number,
@@ -591,12 +630,14 @@ export function* interactionsFor(
           break;
         }
         const template = random.pick(templates);
+        const window = template.promotional ? windows.promotional : windows.non_promotional;
+        const sentAt = window ? momentWithin(random, window, hcp.market) : at;
         const assets = template.linksAsset
           ? (library.assets.get(`${hcp.market.code}/${template.brand ?? brand}`) ?? [])
           : [];
         const asset = assets.length > 0 ? [random.pick(assets)] : [];
         // Never a body in an interaction summary: bodies live sealed on the message.
-        yield row(at, {
+        yield row(sentAt, {
           channel,
           direction: 'outbound',
           kind: 'message',
@@ -607,7 +648,7 @@ export function* interactionsFor(
           products_json: JSON.stringify(template.brand ? [template.brand] : []),
         });
         if (made < count && random.chance(0.4))
-          yield row(at + random.int(2, 240) * 60_000, {
+          yield row(sentAt + random.int(2, 240) * 60_000, {
             channel,
             direction: 'inbound',
             kind: 'message',

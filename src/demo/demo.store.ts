@@ -247,13 +247,14 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
           'hcp_territories',
           hcps.map((h) => ({ hcp_id: h.id, territory_id: h.territory.id })),
         );
-        const consents = hcps.flatMap((h) => consentEntriesFor(world, h));
+        const ledgers = hcps.map((h) => consentEntriesFor(world, h));
+        const consents = ledgers.flat();
         await insertInBatches(tx, 'consent_entries', consents);
         summary.consentEntries += consents.length;
         summary.hcps += hcps.length;
-        for (const hcp of hcps) {
+        for (const [i, hcp] of hcps.entries()) {
           const count = interactionCountFor(world, hcp.index);
-          for (const row of interactionsFor(world, hcp, count, sequence, library)) {
+          for (const row of interactionsFor(world, hcp, count, sequence, library, ledgers[i] ?? [])) {
             pendingInteractions.push(row);
             if (pendingInteractions.length >= 5_000) await flushInteractions(tx);
           }

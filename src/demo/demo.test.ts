@@ -282,6 +282,26 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
     expect(rows.every((r) => r.occurred_at < NOW && r.occurred_at > yearAgo)).toBe(true);
   });
 
+  it('sends WhatsApp templates only while the consent their classification needs was granted', async () => {
+    const sends = await p.context.db
+      .selectFrom('interactions')
+      .innerJoin('templates', 'templates.id', 'interactions.template_id')
+      .select(['interactions.hcp_id', 'interactions.occurred_at', 'templates.classification'])
+      .where('interactions.channel', '=', 'whatsapp')
+      .where('interactions.direction', '=', 'outbound')
+      .execute();
+    expect(sends.length).toBeGreaterThan(0);
+    expect(sends.some((s) => s.classification === 'promotional')).toBe(true);
+    const violations = [];
+    for (const send of sends) {
+      const ledger = await listConsentEntries(p.context.db, send.hcp_id);
+      const at = new Date(send.occurred_at);
+      const state = foldConsent(ledger, 'whatsapp', send.classification, at).status;
+      if (state !== 'granted') violations.push({ ...send, state });
+    }
+    expect(violations).toEqual([]);
+  });
+
   it('seals numbers and emails, and finds an HCP by its number through the blind index', async () => {
     const row = await p.context.db
       .selectFrom('hcps')
