@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditTrail, type AuditTrail } from '../audit/index.js';
+import { ManualClock } from '../platform/clock/index.js';
+import { createPersonalDataCipher } from '../platform/crypto/index.js';
+import { DIALECTS, openTestStore, type TestStore } from '../test-support/index.js';
+import { DEFAULT_RULEBOOK_YAML } from './default-rulebook.js';
+import { currentRulebook, ensureRulebook, saveRulebook } from './rulebook.store.js';
+
+describe.each(DIALECTS)('the rulebook store on %s', (dialect) => {
+  let store: TestStore;
+  let deps: { clock: ManualClock; audit: AuditTrail };
+  beforeAll(async () => {
+    // A bare store (no Parley started), so that nothing has installed a rulebook yet.
+    store = await openTestStore(dialect);
+    const clock = new ManualClock('2026-03-03T14:00:00.000Z');
+    const cipher = createPersonalDataCipher('rulebook-store-test-key-0123456789abcdef');
+    deps = { clock, audit: createAuditTrail({ dialect, cipher, clock }) };
+  });
+  afterAll(async () => {
+    await store?.destroy();
+  });
+
+  it('has no rulebook before the first start', async () => {
+    await expect(currentRulebook(store.db)).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('installs the default once, however many instances start at the same moment', async () => {
+    await Promise.all([1, 2, 3, 4].map(() => ensureRulebook(store.db, deps)));
+    const versions = await store.db.selectFrom('rulebooks').select('version').execute();
+    expect(versions.map((v) => Number(v.version))).toEqual([1]);
+    const installs = await store.db
+      .selectFrom('audit_events')
+      .select('actor_id')
+      .where('action', '=', 'rulebook.installed')
+      .execute();
+    expect(installs).toEqual([{ actor_id: null }]);
+  });
+
+  it('serves the latest version, parsed, and keeps the earlier ones', async () => {
+    const saved = await saveRulebook(
+      store.db,
+      deps,
+      { id: 'usr_compliance', role: 'compliance' },
+      {
+        yaml: DEFAULT_RULEBOOK_YAML.replace('max_assets: 2', 'max_assets: 1'),
+        comment: 'one asset',
+      },
+    );
+    expect(saved.stored.version).toBe(2);
+    const current = await currentRulebook(store.db);
+    expect(current.stored.version).toBe(2);
+    expect(current.rulebook.document.global.format.max_assets).toBe(1);
+    const first = await store.db
+      .selectFrom('rulebooks')
+      .select('yaml')
+      .where('version', '=', 1)
+      .executeTakeFirst();
+    expect(first?.yaml).toBe(DEFAULT_RULEBOOK_YAML);
+    expect((await deps.audit.verify(store.db)).ok).toBe(true);
+  });
+});
