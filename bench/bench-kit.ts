@@ -53,6 +53,32 @@ export async function timeCalls(
   return samples;
 }
 
+/**
+ * Times `subject` and `baseline` in alternation (one call of each per round), so a burst of load from
+ * the rest of the machine hits both alike and their ratio stays meaningful. Milliseconds per call.
+ */
+export async function timeAlternating(
+  subject: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+  iterations: number,
+  warmup = 5,
+): Promise<{ subject: number[]; baseline: number[] }> {
+  for (let i = 0; i < warmup; i++) {
+    await subject();
+    await baseline();
+  }
+  const out = { subject: [] as number[], baseline: [] as number[] };
+  for (let i = 0; i < iterations; i++) {
+    let started = performance.now();
+    await subject();
+    out.subject.push(performance.now() - started);
+    started = performance.now();
+    await baseline();
+    out.baseline.push(performance.now() - started);
+  }
+  return out;
+}
+
 export const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
 export const ratio = (value: number, baseline: number) => `${(value / baseline).toFixed(1)}×`;
 
