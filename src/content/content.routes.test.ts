@@ -670,6 +670,18 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     });
   });
 
+  it('lists the venues a market keeps, for the venue parameter', async () => {
+    const res = await call('rep1', 'GET', '/api/venues?market=BR');
+    expect(res.status).toBe(200);
+    expect(res.body.items).toContainEqual({
+      id: 'br-sp-office',
+      name: 'Escritório São Paulo — Av. Paulista, 1000',
+    });
+    expect(res.body.nextCursor).toBeNull();
+    expect((await call('rep1', 'GET', '/api/venues?market=XX')).body.items).toEqual([]);
+    expect((await call('rep1', 'GET', '/api/venues')).status).toBe(400);
+  });
+
   it('describes its routes in the OpenAPI document', async () => {
     const res = await p.app.inject({ method: 'GET', url: '/api/docs' });
     expect(res.statusCode).toBe(200);

@@ -28,6 +28,7 @@ import {
   listTemplates,
 } from './content.store.js';
 import { listSignatures, reviewContent, type ReviewInput } from './review.store.js';
+import { venuesOf } from './market-venues.js';
 import { renderTemplate, type RenderLink } from './template-render.js';
 import { listAssetRecipients, listTemplateRecipients, TRACKED_LINK_PREFIX } from './tracked-links.store.js';
 
@@ -422,6 +423,25 @@ export function registerContentHttp(app: HttpApp, ctx: ParleyContext, rules: Con
         ? { ok: true, text: result.text, assetIds: result.assetIds, problems: [] }
         : { ok: false, text: null, assetIds: [], problems: result.problems };
     },
+  );
+
+  // ---- the venues a market keeps, for `venue` parameters (a rep picks one, never types an address) ------
+  app.get(
+    '/api/venues',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['content'],
+        querystring: z.object({ market }),
+        response: {
+          200: z.object({
+            items: z.array(z.object({ id: z.string(), name: z.string() })),
+            nextCursor: z.null(),
+          }),
+        },
+      },
+    },
+    async (request) => ({ items: [...venuesOf(request.query.market)], nextCursor: null }),
   );
 
   // ---- recall lists ---------------------------------------------------------------------------------------
