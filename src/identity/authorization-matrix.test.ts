@@ -319,6 +319,7 @@ const MATRIX: Record<string, Entry> = {
     probe: () => ({ url: '/api/assets/ast_none/recipients' }),
   },
   'GET /l/:code': { kind: 'none', roles: 'public', probe: () => ({ url: '/l/AAAAAAAAAAAAAAAAAAAAAAAA' }) },
+  'GET /api/venues': { kind: 'none', roles: ALL_ROLES, probe: () => ({ url: '/api/venues?market=BR' }) },
 
   // messaging
   'POST /api/messages/check': {
