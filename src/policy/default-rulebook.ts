@@ -107,11 +107,9 @@ global:
     webhook_inbox_days: 90
     security_log_days: 365
 
-  # Words added to the built-in triage lexicons, per language.
-  triage:
-    adverse_event: {}
-    medical_inquiry: {}
-    complaint: {}
+  # Words added to the built-in triage lexicons: language -> signal -> words, e.g.
+  #   pt: { adverse_reaction: [coceira*], product_complaint: [lacre violado] }
+  triage: {}
 
 markets:
   BR:

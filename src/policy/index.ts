@@ -21,7 +21,7 @@ export { REASON_CODES } from './reason-codes.js';
 export type { ReasonCode } from './reason-codes.js';
 export { deepMerge, parseRulebook, rulesForMarket } from './rulebook.js';
 export type { ParseResult, Rulebook, RulebookProblem } from './rulebook.js';
-export { CAP_EXEMPTIONS, MESSAGE_TYPES, PURPOSES } from './rulebook-schema.js';
+export { CAP_EXEMPTIONS, MESSAGE_TYPES, PURPOSES, TRIAGE_SIGNALS } from './rulebook-schema.js';
 export type {
   CapExemption,
   Classification,
@@ -40,3 +40,4 @@ export {
 } from './rulebook.store.js';
 export type { RulebookVersion, RulebookVersionSummary } from './rulebook.store.js';
 export { consentKeywordsFor } from './rulebook-keywords.js';
+export { triageLexiconsFor } from './rulebook-triage.js';

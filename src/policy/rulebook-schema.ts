@@ -63,6 +63,20 @@ export const COUNTED_STATUSES = [
   'cancelled',
 ] as const;
 
+/** The signals of first triage (assistant's lexicons) that the rulebook may add words to. */
+export const TRIAGE_SIGNALS = [
+  'adverse_reaction',
+  'pregnancy_exposure',
+  'breastfeeding_exposure',
+  'overdose',
+  'medication_error',
+  'misuse',
+  'lack_of_efficacy',
+  'off_label_use',
+  'medical_question',
+  'product_complaint',
+] as const;
+
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time of day as HH:MM (24 h)');
 const roles = z.enum(['rep', 'manager', 'msl', 'pv', 'compliance', 'brand', 'medical', 'digital', 'admin']);
 const wordList = z.array(z.string().min(1));
@@ -160,11 +174,11 @@ export const rulesSchema = z.strictObject({
     webhook_inbox_days: positiveInt,
     security_log_days: positiveInt,
   }),
-  triage: z.strictObject({
-    adverse_event: wordsByLanguage,
-    medical_inquiry: wordsByLanguage,
-    complaint: wordsByLanguage,
-  }),
+  /** Words added to first triage's lexicons: language → signal → words (normalised form, `*` ends a stem). */
+  triage: z.record(
+    z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]+)*$/, 'expected a language tag'),
+    z.partialRecord(z.enum(TRIAGE_SIGNALS), wordList),
+  ),
 });
 
 /** The rules in force for one market: `global` with that market's override merged over it. */
