@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { AuditActor } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
+import { triageCallNote } from './call-notes.store.js';
 import { normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
 import { newId } from '../platform/crypto/index.js';
 import type { DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
@@ -502,6 +503,7 @@ async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]):
     .execute();
   const byKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
   const toInsert: InteractionsTable[] = [];
+  const notes: { hcpId: string; interactionId: string; note: string | null; occurredAt: string }[] = [];
   const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
   for (const r of rows) {
     const values = {
@@ -536,10 +538,22 @@ async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]):
         .set({ ...values, updated_at: now })
         .where('id', '=', old.id)
         .execute();
+      if (values.summary !== old.summary)
+        notes.push({ hcpId: r.hcpId, interactionId: old.id, note: values.summary, occurredAt: r.occurredAt });
       result.updated++;
     } else result.unchanged++;
   }
   await insertInChunks(toInsert, 500, (chunk) => tx.insertInto('interactions').values(chunk).execute());
+  for (const row of toInsert)
+    if (row.summary)
+      notes.push({
+        hcpId: row.hcp_id,
+        interactionId: row.id,
+        note: row.summary,
+        occurredAt: row.occurred_at,
+      });
+  // Imported call notes pass the same safety triage as notes logged in Parley.
+  for (const n of notes) await triageCallNote(tx, deps, n);
   return result;
 }
 

@@ -4,6 +4,7 @@ import { findVisibleHcp } from '../hcps/index.js';
 import { principalOf } from '../identity/index.js';
 import { newId } from '../platform/crypto/index.js';
 import { DomainError } from '../platform/errors/index.js';
+import { triageCallNote } from './call-notes.store.js';
 import { CHANNELS, DIRECTIONS, KINDS, LOGGABLE_KINDS } from './interaction-labels.js';
 import { findInteractionByKey, recordInteraction, type Interaction } from './interactions.store.js';
 import { listTimeline } from './timeline.store.js';
@@ -213,6 +214,14 @@ export const registerInteractionRoutes: RouteModule = async (app, ctx) => {
             ? { personal: { summaryBefore: before?.summary ?? null, summary: interaction.summary } }
             : {}),
         });
+        // A new or changed note is triaged; a repeat of the same note opens no second case.
+        if (interaction.summary !== (before?.summary ?? null))
+          await triageCallNote(tx, ctx, {
+            hcpId: interaction.hcpId,
+            interactionId: interaction.id,
+            note: interaction.summary,
+            occurredAt: interaction.occurredAt,
+          });
         return { interaction, created };
       });
       return reply.status(result.created ? 201 : 200).send(result.interaction);

@@ -157,6 +157,32 @@ describe.each(DIALECTS)('interactions and the timeline on %s', (dialect) => {
     expect(res.statusCode).toBe(409);
   });
 
+  it('opens a case when a call note mentions an adverse event, with the clock at the call, and none on a repeat', async () => {
+    const payload = {
+      hcpId: p.world.hcps.br1b.id,
+      channel: 'f2f',
+      kind: 'call',
+      occurredAt: '2026-03-03T09:00:00Z',
+      summary: 'My patient developed a rash and swelling after starting the new dose',
+      source: 'veeva',
+      externalId: 'AE-NOTE-1',
+    };
+    const first = await post(rep1, payload);
+    expect(first.statusCode).toBe(201);
+    const casesOf = () =>
+      p.context.db
+        .selectFrom('cases')
+        .select(['kind', 'aware_at', 'verbatim_enc'])
+        .where('interaction_id', '=', first.json().id)
+        .execute();
+    const opened = await casesOf();
+    expect(opened.map((c) => c.kind)).toContain('adverse_event');
+    expect(opened.every((c) => c.aware_at === '2026-03-03T09:00:00.000Z')).toBe(true);
+    expect(opened.map((c) => c.verbatim_enc).join()).not.toContain('rash');
+    expect((await post(rep1, payload)).statusCode).toBe(200);
+    expect(await casesOf()).toHaveLength(opened.length);
+  });
+
   it('shows a timeline newest first, with what, who and filters', async () => {
     const hcpId = p.world.hcps.br2a.id;
     for (const [i, channel, kind] of [

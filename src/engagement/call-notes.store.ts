@@ -1,0 +1,43 @@
+import { openCase, triageText, type KnownProduct } from '../assistant/index.js';
+import type { ParleyContext } from '../context.js';
+import type { Tx } from '../platform/database/index.js';
+
+/**
+ * A rep's call note passes the same safety triage as an inbound WhatsApp message: an adverse event, a
+ * medical question or a complaint mentioned in a note opens a case. The company knew when the rep heard
+ * it, so the clock starts at the interaction's time (never later than now). Returns the cases opened.
+ */
+export async function triageCallNote(
+  tx: Tx,
+  ctx: Pick<ParleyContext, 'cipher' | 'clock' | 'audit'>,
+  input: { hcpId: string; interactionId: string; note: string | null; occurredAt: string },
+): Promise<number> {
+  if (!input.note?.trim()) return 0;
+  const hcp = await tx
+    .selectFrom('hcps')
+    .select('market_code')
+    .where('id', '=', input.hcpId)
+    .executeTakeFirst();
+  const market = hcp?.market_code ?? null;
+  let q = tx.selectFrom('products').select(['name', 'generic_name']);
+  if (market) q = q.where('market_code', '=', market);
+  const products: KnownProduct[] = (await q.orderBy('name').execute()).map((p) => ({
+    name: p.name,
+    genericName: p.generic_name,
+  }));
+  const result = triageText(input.note, products);
+  const now = ctx.clock.now().toISOString();
+  for (const finding of result.findings) {
+    await openCase(tx, ctx, {
+      finding,
+      hcpId: input.hcpId,
+      messageId: null,
+      interactionId: input.interactionId,
+      verbatim: input.note,
+      product: result.product,
+      marketCode: market,
+      awareAt: input.occurredAt < now ? input.occurredAt : now,
+    });
+  }
+  return result.findings.length;
+}
