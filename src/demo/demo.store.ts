@@ -25,7 +25,7 @@ export interface SeedOptions {
   seed?: number;
   /** Default 300. */
   hcps?: number;
-  /** Total interactions; default 40 per HCP. */
+  /** Total interactions; default 30 per HCP. */
   interactions?: number;
   /**
    * All in one transaction (the default up to 50,000 rows) or streamed in transactions of about 20,000
@@ -52,7 +52,7 @@ export interface SeedSummary {
 }
 
 export const DEFAULT_DEMO_HCPS = 300;
-export const DEFAULT_INTERACTIONS_PER_HCP = 40;
+export const DEFAULT_INTERACTIONS_PER_HCP = 30;
 
 /** Up to this many interactions the world is written in one transaction: all or nothing. */
 const ATOMIC_LIMIT = 50_000;
