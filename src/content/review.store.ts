@@ -18,6 +18,7 @@ import {
   defaultApprovalCode,
   effectiveStatus,
   type ReviewAction,
+  type ReviewStep,
 } from './content-workflow.js';
 import { assetsWithReplacements, templatesWithReplacements } from './content.store.js';
 import { lintTemplate } from './tone-lint.js';
@@ -108,7 +109,7 @@ async function decideStep(
     },
   );
   if (!step.ok) throw new DomainError(step.code, step.message);
-  return { step, rules };
+  return { step: step as Extract<ReviewStep, { ok: true }>, rules };
 }
 
 /**
@@ -135,7 +136,6 @@ export async function reviewContent(
     // Decided again under the lock: another reviewer may have acted while the password was checked.
     const current = await loadRow(tx, deps, kind, id, true);
     const { step, rules } = await decideStep(tx, deps, kind, current, actor, action, now);
-    if (!step.ok) throw new DomainError('internal', 'unreachable');
     const at = now.toISOString();
     const before = { status: effectiveStatus(current.status, current.expires_at, now) };
     const changes: Record<string, unknown> = { status: step.next, updated_at: at };
@@ -143,7 +143,6 @@ export async function reviewContent(
 
     if (action === 'submit' && kind === 'template') {
       const t = current as TemplatesTable;
-      const tone = (await deps.rules(tx, t.market_code)).tone;
       const lint = lintTemplate(
         {
           body: t.body,
@@ -153,7 +152,7 @@ export async function reviewContent(
           language: t.language,
           parameters: JSON.parse(t.parameters_json) as [],
         },
-        tone,
+        rules.tone,
       );
       changes.lint_json = JSON.stringify(lint);
     }
