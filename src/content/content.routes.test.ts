@@ -315,6 +315,35 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     expect((await call('brand', 'GET', `/api/templates?key=${key}&market=ES`)).body.items).toEqual([]);
   });
 
+  it('filters the asset library by kind and status, and shows reps approved assets only', async () => {
+    const guide = await approved('assets', assetInput({ kind: 'dosing_guide', brand: 'Lipex' }));
+    const draft = await call(
+      'brand',
+      'POST',
+      '/api/assets',
+      assetInput({ kind: 'dosing_guide', brand: 'Lipex' }),
+    );
+    const forBrand = await call('brand', 'GET', '/api/assets?type=dosing_guide&brand=Lipex&market=BR');
+    expect(forBrand.body.items.map((a: { id: string }) => a.id).sort()).toEqual(
+      [guide.id, draft.body.id].sort(),
+    );
+    const forRep = await call('rep1', 'GET', '/api/assets?type=dosing_guide&brand=Lipex');
+    expect(forRep.body.items.map((a: { id: string }) => a.id)).toEqual([guide.id]);
+    const approvedOnly = await call(
+      'brand',
+      'GET',
+      '/api/assets?type=dosing_guide&brand=Lipex&status=approved',
+    );
+    expect(approvedOnly.body.items.map((a: { id: string }) => a.id)).toEqual([guide.id]);
+    expect((await call('rep1', 'GET', `/api/assets/${draft.body.id}`)).status).toBe(404);
+    expect(guide).toMatchObject({
+      kind: 'dosing_guide',
+      status: 'approved',
+      products: [],
+      topics: ['dosing'],
+    });
+  });
+
   it('never changes an approved version when a new one is made, and supersedes it when the new one is approved', async () => {
     const v1 = await approved('templates', templateInput());
     const v2 = await call(
