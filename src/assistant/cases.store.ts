@@ -134,6 +134,14 @@ function withholdsContent(principal: Principal): boolean {
   return principal.role === 'rep' || principal.role === 'manager';
 }
 
+/** What triage recorded; cases opened elsewhere (a rep's notes, an import) may carry less. */
+function triageOf(json: string): CaseView['triage'] {
+  const t = JSON.parse(json) as { signals?: unknown; matched?: unknown };
+  const strings = (v: unknown) =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  return { signals: strings(t.signals), matched: strings(t.matched) };
+}
+
 function toView(ctx: Pick<ParleyContext, 'cipher'>, row: CasesTable, withheld: boolean): CaseView {
   return {
     id: row.id,
@@ -148,7 +156,7 @@ function toView(ctx: Pick<ParleyContext, 'cipher'>, row: CasesTable, withheld: b
     dueAt: row.due_at,
     status: row.status,
     ownerTeam: row.owner_team,
-    triage: withheld ? null : (JSON.parse(row.triage_json) as CaseView['triage']),
+    triage: withheld ? null : triageOf(row.triage_json),
     contentWithheld: withheld,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

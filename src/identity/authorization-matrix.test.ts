@@ -210,6 +210,88 @@ async function outboundMessageFor(f: MatrixFixture, hcp: HcpKey): Promise<string
   return id;
 }
 
+/** An inbound image from one HCP of the world, waiting in the media review queue (whatsapp). */
+async function inboundMediaFor(f: MatrixFixture, hcp: HcpKey): Promise<string> {
+  const now = f.p.clock.now().toISOString();
+  const id = newId('msg');
+  await f.p.context.db
+    .insertInto('messages')
+    .values({
+      id,
+      hcp_id: f.hcpId[hcp],
+      rep_id: null,
+      direction: 'inbound',
+      wamid: `wamid.matrix-${id}`,
+      phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
+      type: 'image',
+      template_id: null,
+      parameters_enc: null,
+      body_enc: null,
+      asset_ids_json: '[]',
+      provenance_json: JSON.stringify({
+        media: { id: '1003383421387256', mimeType: 'image/jpeg', sha256: null },
+      }),
+      status: 'needs_review',
+      status_at: now,
+      error_code: null,
+      error_title: null,
+      error_detail: null,
+      decision_id: null,
+      idempotency_key: null,
+      context_wamid: null,
+      send_at: null,
+      meta_timestamp: now,
+      created_at: now,
+    })
+    .execute();
+  return id;
+}
+
+/**
+ * Cases of each kind, all on br1a (pv's scope is "HCPs linked to a case", so a case on another HCP would
+ * widen it): adverse events and complaints are pv's, medical inquiries the BR msl's, compliance sees all.
+ */
+async function casesFor(f: MatrixFixture): Promise<ObjectInstance[]> {
+  const now = f.p.clock.now().toISOString();
+  const kinds: Array<
+    [
+      'adverse_event' | 'medical_inquiry' | 'complaint',
+      'safety' | 'medical_information' | 'quality',
+      UserKey[],
+    ]
+  > = [
+    ['adverse_event', 'safety', ['pv', 'compliance']],
+    ['medical_inquiry', 'medical_information', ['msl', 'compliance']],
+    ['complaint', 'quality', ['pv', 'compliance']],
+  ];
+  const out: ObjectInstance[] = [];
+  for (const [kind, team, visibleTo] of kinds) {
+    const id = newId('case');
+    await f.p.context.db
+      .insertInto('cases')
+      .values({
+        id,
+        kind,
+        hcp_id: f.hcpId.br1a,
+        message_id: null,
+        interaction_id: null,
+        verbatim_enc: f.p.context.cipher.seal('matrix case'),
+        product: null,
+        market_code: 'BR',
+        aware_at: now,
+        due_at: now,
+        status: 'open',
+        owner_team: team,
+        triage_json: '{"signals":[],"matched":[]}',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    out.push({ id, visibleTo });
+  }
+  return out;
+}
+
 const MATRIX: Record<string, Entry> = {
   // identity
   'POST /api/auth/login': {
@@ -370,6 +452,47 @@ const MATRIX: Record<string, Entry> = {
     kind: 'none',
     roles: ALL_ROLES,
     probe: () => ({ url: '/api/rulebook/versions/1' }),
+  },
+
+  // whatsapp (webhook and the queues it fills) and assistant (cases)
+  'GET /webhooks/whatsapp': {
+    kind: 'none',
+    roles: 'public',
+    probe: (f) => ({
+      url: `/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(f.p.context.config.whatsapp.verifyToken)}&hub.challenge=1`,
+    }),
+  },
+  'POST /webhooks/whatsapp': {
+    kind: 'none',
+    roles: 'public',
+    probe: () => ({ payload: { unsigned: true } }),
+  },
+  'GET /api/contacts/unknown': { kind: 'none', roles: ['admin', 'compliance'] },
+  'GET /api/whatsapp/media-review': {
+    kind: 'list',
+    roles: ['pv', 'compliance'],
+    hcpIdsOf: (body) => itemsHcpIds('hcpId')(body).filter(Boolean),
+  },
+  'POST /api/whatsapp/media-review/:messageId/reviewed': {
+    kind: 'object',
+    roles: ['pv', 'compliance'],
+    param: 'messageId',
+    objects: async (f) =>
+      Promise.all(HCP_KEYS.map(async (key) => ownedByHcp(key, await inboundMediaFor(f, key)))),
+    request: () => ({ payload: {} }),
+    inScope: [200],
+  },
+  'GET /api/cases': {
+    kind: 'list',
+    roles: ['rep', 'manager', 'msl', 'pv', 'compliance'],
+    hcpIdsOf: (body) => itemsHcpIds('hcpId')(body).filter(Boolean),
+  },
+  'PATCH /api/cases/:id': {
+    kind: 'object',
+    roles: ['pv', 'msl', 'compliance'],
+    objects: casesFor,
+    request: () => ({ payload: { status: 'in_progress' } }),
+    inScope: [200],
   },
 
   // audit

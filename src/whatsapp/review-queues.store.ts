@@ -126,7 +126,10 @@ export async function listMediaForReview(
   );
 }
 
-/** Marks one inbound media message as reviewed; audited. Out of scope or not waiting: 404. */
+/**
+ * Marks one inbound media message as reviewed; audited. Idempotent: marking it again changes nothing.
+ * Out of scope, or not an inbound media message: 404 and a security-log line.
+ */
 export async function markMediaReviewed(
   db: Db,
   ctx: Pick<ParleyContext, 'clock' | 'audit'>,
@@ -141,7 +144,7 @@ export async function markMediaReviewed(
       .select(['id', 'hcp_id', 'status'])
       .where('id', '=', messageId)
       .where('direction', '=', 'inbound')
-      .where('status', '=', 'needs_review')
+      .where('status', 'in', ['needs_review', 'reviewed'])
       .where((eb) =>
         eb.or([
           eb('hcp_id', 'in', eb.selectFrom('hcps').select('hcps.id').where(hcpVisibility(principal))),
@@ -160,6 +163,7 @@ export async function markMediaReviewed(
       });
       return false;
     }
+    if (row.status === 'reviewed') return true;
     const now = ctx.clock.now().toISOString();
     await tx
       .updateTable('messages')
@@ -182,5 +186,5 @@ export async function markMediaReviewed(
     });
     return true;
   });
-  if (!found) throw new DomainError('not_found', 'No media waiting for review with that id');
+  if (!found) throw new DomainError('not_found', 'No inbound media with that id');
 }
