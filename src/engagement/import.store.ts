@@ -328,6 +328,9 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
     const { staged, rejects: bad } = await resolveBatch(deps, batch);
     rejects.push(...bad);
     batch = [];
+    // Let the rest of the process breathe between batches: with SQLite every query completes at once, so
+    // without a turn of the event loop an in-process upload would hold up webhook acknowledgements.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (staged.length === 0) return;
     valid += staged.length;
     for (let i = 0; i < staged.length; i += 500) {

@@ -1,0 +1,106 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, startTestParley, TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
+import { signWebhookBody } from '../whatsapp/index.js';
+import { median } from './analytics-figures.js';
+import { runImport } from './import.store.js';
+
+const ROWS = 20_000;
+
+/** A Meta status delivery for a message Parley does not know: stored and acknowledged like any other. */
+function statusDelivery(n: number): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              statuses: [
+                {
+                  id: `wamid.LOAD${n}`,
+                  status: 'delivered',
+                  timestamp: '1751142888',
+                  recipient_id: '5511987654321',
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+describe.each(DIALECTS)('a large import on %s', (dialect) => {
+  let p: TestParley;
+  beforeAll(async () => {
+    p = await startTestParley(dialect);
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  it(`leaves webhooks acknowledged within budget while ${ROWS} rows are imported`, async () => {
+    const hcps = Object.values(p.world.hcps).map((h) => h.crmId);
+    const lines = Array.from({ length: ROWS }, (_, i) =>
+      JSON.stringify({
+        source: 'load',
+        externalId: `L-${i}`,
+        hcpCrmId: hcps[i % hcps.length],
+        channel: 'phone',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
+        topics: ['load'],
+      }),
+    );
+    let importing = true;
+    const importDone = runImport(p.context, {
+      kind: 'interactions',
+      format: 'jsonl',
+      input: Readable.from(lines.map((l) => `${l}\n`)),
+      fileName: 'load.jsonl',
+      actor: null,
+    }).finally(() => {
+      importing = false;
+    });
+    const latencies: number[] = [];
+    const statuses: number[] = [];
+    let n = 0;
+    while (importing) {
+      const body = statusDelivery(n++);
+      const started = performance.now();
+      const res = await p.app.inject({
+        method: 'POST',
+        url: '/webhooks/whatsapp',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signWebhookBody(body, TEST_APP_SECRET),
+        },
+        payload: body,
+      });
+      latencies.push(performance.now() - started);
+      statuses.push(res.statusCode);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const summary = await importDone;
+    expect(summary).toMatchObject({ status: 'applied', inserted: ROWS });
+    expect(latencies.length).toBeGreaterThan(5);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    // Meta asks for a median at or under 250 ms and almost nothing over 1 s.
+    expect(median(latencies)!).toBeLessThanOrEqual(250);
+    // On PostgreSQL the apply step takes row locks only, so no acknowledgement waits for it. On SQLite one
+    // process shares one connection, and the one-step apply holds it for its whole length (about 1.3 s for
+    // 20,000 rows here): the webhook caught behind it waits that long. Known limit, written in
+    // docs/crm-mapping.md; run big SQLite imports with `parley import` off-peak or use PostgreSQL.
+    if (dialect === 'postgres') expect(Math.max(...latencies)).toBeLessThan(1000);
+    else expect(Math.max(...latencies)).toBeLessThan(5000);
+    const stored = await p.context.db.selectFrom('webhook_inbox').select('id').execute();
+    expect(stored.length).toBe(n);
+  }, 120_000);
+});
