@@ -79,7 +79,7 @@ function toDecisionRequest(principal: Principal, body: ProposedMessage): Decisio
  * What the decision looked at, kept beside it so it can be explained and replayed later: consent, counters,
  * window, content versions and the rulebook version (the rulebook text itself is in `rulebooks`).
  */
-function snapshotOf(context: DecisionContext, decision: Decision): string {
+export function snapshotOf(context: DecisionContext, decision: Decision): string {
   return JSON.stringify({
     now: context.now,
     rulebookVersion: decision.rulebookVersion,

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ParleyContext } from '../context.js';
-import { CONSENT_BUTTON_PAYLOADS, isOptOutLabel } from '../consent/index.js';
+import {
+  CONSENT_BUTTON_PAYLOADS,
+  consentBasisAt,
+  isOptOutLabel,
+  listConsentEntries,
+  type ConsentPurpose,
+} from '../consent/index.js';
 import { recordInteraction } from '../engagement/index.js';
 import type { Db, DbOrTx, MessagesTable } from '../platform/database/index.js';
 import type { Decision } from '../policy/index.js';
@@ -15,7 +21,8 @@ import { buildSendRequest, type MessageProvenance } from './message-provenance.j
 import {
   claimDue,
   haltSends,
-  recentRecipients,
+  hasRecentlySentTo,
+  recentRecipientCount,
   recordHistory,
   recoverExpiredClaims,
   releaseRow,
@@ -42,6 +49,11 @@ export interface OutboxWorkerOptions {
   /** Backoff base for retries, in ms (full jitter). */
   backoffBaseMs?: number;
   random?: () => number;
+  /**
+   * Work done before each claim round, once per round for the process (the messaging module queues the
+   * confirmations of fresh opt-outs here, so they go out on the next claim).
+   */
+  beforeRound?: () => Promise<unknown>;
 }
 
 export interface OutboxWorkers {
@@ -164,7 +176,10 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
             }
           : classifyCloudApiError(code, httpStatus);
       const attempts = row.outbox.attempts + 1;
-      const fail = async (state: 'done' | 'dead', explanation: string) => {
+      // Every failure is a dead letter with its reason (RELIABILITY 17): permanent ones at once (never
+      // retried), transient ones once their retries are spent. Only the latter and unknown codes alert.
+      const fail = async (explanation: string, exhausted = false) => {
+        const state = 'dead' as const;
         await tx
           .updateTable('messages')
           .set({
@@ -199,7 +214,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
         }
         await ctx.audit.record(tx, {
           actor: null,
-          action: state === 'dead' ? 'message.dead_lettered' : 'message.failed',
+          action: exhausted ? 'message.dead_lettered' : 'message.failed',
           target: { type: 'message', id: m.id },
           subjectId: m.hcp_id,
           reason: explanation,
@@ -224,7 +239,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
       switch (klass.handling) {
         case 'retry':
           if (attempts >= maxAttempts) {
-            await fail('dead', `${klass.explanation} Gave up after ${attempts} attempts.`);
+            await fail(`${klass.explanation} Gave up after ${attempts} attempts.`, true);
             ctx.logger.error(
               { alert: 'outbox_dead_letter', messageId: m.id, code },
               'send dead-lettered after retries',
@@ -237,14 +252,14 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
           }
           return;
         case 'retry_after_24h':
-          if (attempts >= 2) await fail('done', klass.explanation);
+          if (attempts >= 2) await fail(klass.explanation);
           else await requeue(retryAt(24 * 60 * MINUTE), klass.explanation);
           return;
         case 'fail':
-          await fail('done', klass.explanation);
+          await fail(klass.explanation);
           return;
         case 'fail_unreachable':
-          await fail('done', klass.explanation);
+          await fail(klass.explanation);
           if (m.hcp_id) {
             await tx
               .updateTable('hcps')
@@ -277,7 +292,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
           return;
         }
         case 'dead_letter':
-          await fail('dead', klass.explanation);
+          await fail(klass.explanation, true);
           ctx.logger.error(
             { alert: 'outbox_dead_letter', messageId: m.id, code },
             'send dead-lettered: unknown error code',
@@ -289,7 +304,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
   }
 
   /** Re-decides, paces and marks the message `sending` in one transaction; returns the recipient or why not. */
-  async function prepare(row: ClaimedRow): Promise<{ to: string } | undefined> {
+  async function prepare(row: ClaimedRow): Promise<{ to: string; basis: string | null } | undefined> {
     const now = ctx.clock.now();
     const iso = now.toISOString();
     const m = row.message;
@@ -355,6 +370,16 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
         }
         return undefined;
       }
+      const basis = await basisAt(tx, m, decision, now);
+      if (basis === undefined) {
+        // decide() allowed, yet the ledger names no grant in force: never send without one.
+        await releaseRow(tx, now, row.outbox.id, {
+          availableAt: new Date(now.getTime() + MINUTE),
+          countAttempt: false,
+          lastError: 'no consent entry in force; decided again later',
+        });
+        return undefined;
+      }
       const to = ctx.cipher.open(hcp.whatsapp_number_enc);
       const paced = pacer.take(m.phone_number_id, to, now.getTime());
       if (!paced.ok) {
@@ -370,17 +395,21 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
         .select('messaging_limit')
         .where('phone_number_id', '=', m.phone_number_id)
         .executeTakeFirst();
-      if (tier && tier.messaging_limit > 0 && m.hcp_id) {
-        const recipients = await recentRecipients(tx, m.phone_number_id, now);
-        if (!recipients.has(m.hcp_id) && recipients.size >= tier.messaging_limit) {
-          pacer.release(m.phone_number_id, to, now.getTime());
-          await releaseRow(tx, now, row.outbox.id, {
-            availableAt: new Date(now.getTime() + 60 * MINUTE),
-            countAttempt: false,
-            lastError: 'messaging_limit: unique recipients in 24 h reached',
-          });
-          return undefined;
-        }
+      if (
+        tier &&
+        tier.messaging_limit > 0 &&
+        m.hcp_id &&
+        // A recipient already counted today costs nothing; only a new one needs the count.
+        !(await hasRecentlySentTo(tx, m.phone_number_id, m.hcp_id, now)) &&
+        (await recentRecipientCount(tx, m.phone_number_id, now)) >= tier.messaging_limit
+      ) {
+        pacer.release(m.phone_number_id, to, now.getTime());
+        await releaseRow(tx, now, row.outbox.id, {
+          availableAt: new Date(now.getTime() + 60 * MINUTE),
+          countAttempt: false,
+          lastError: 'messaging_limit: unique recipients in 24 h reached',
+        });
+        return undefined;
       }
       const marked = await tx
         .updateTable('messages')
@@ -398,13 +427,90 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
         return undefined;
       }
       await recordHistory(tx, m.id, 'sending', iso);
-      return { to };
+      // What this send rests on, kept beside it (RELIABILITY 24): one row per message, the latest claim's.
+      await tx.deleteFrom('message_send_bases').where('message_id', '=', m.id).execute();
+      await tx
+        .insertInto('message_send_bases')
+        .values({
+          message_id: m.id,
+          consent_entry_id: basis,
+          purpose: decision.purpose,
+          rulebook_version: decision.rulebookVersion,
+          decided_at: iso,
+        })
+        .execute();
+      return { to, basis };
+    });
+  }
+
+  /**
+   * The consent entry a send rests on at `now`: the grant in force for the decision's purpose; for the
+   * opt-out confirmation, the opt-out it confirms. `undefined` when there is none (never send then).
+   */
+  async function basisAt(
+    db: DbOrTx,
+    m: MessagesTable,
+    decision: Decision,
+    now: Date,
+  ): Promise<string | null | undefined> {
+    const provenance = JSON.parse(m.provenance_json) as MessageProvenance;
+    if (provenance.kind === 'opt_out_confirmation') return provenance.consentEntryId ?? undefined;
+    if (!decision.purpose || !m.hcp_id) return null;
+    const entries = await listConsentEntries(db, m.hcp_id);
+    return consentBasisAt(entries, 'whatsapp', decision.purpose as ConsentPurpose, now) ?? undefined;
+  }
+
+  /**
+   * The last look before the request leaves: an opt-out committed after the claim (the claim marked the
+   * message `sending` first, so the withdrawal could not cancel it) still stops the send.
+   */
+  async function withdrawnSinceClaim(row: ClaimedRow, basis: string | null): Promise<boolean> {
+    const m = row.message;
+    if (!m.hcp_id || basis === null) return false;
+    const provenance = JSON.parse(m.provenance_json) as MessageProvenance;
+    if (provenance.kind === 'opt_out_confirmation') return false;
+    const now = ctx.clock.now();
+    const entries = await listConsentEntries(ctx.db, m.hcp_id);
+    const purpose = provenance.purpose as ConsentPurpose | null;
+    // A newer grant is still a grant; only "no grant in force any more" stops the send.
+    return purpose !== null && consentBasisAt(entries, 'whatsapp', purpose, now) === null;
+  }
+
+  async function cancelBeforeSending(row: ClaimedRow): Promise<void> {
+    const now = ctx.clock.now();
+    const iso = now.toISOString();
+    const m = row.message;
+    await ctx.db.transaction().execute(async (tx) => {
+      const moved = await tx
+        .updateTable('messages')
+        .set({ status: 'cancelled', status_at: iso, error_detail: 'consent changed after the claim' })
+        .where('id', '=', m.id)
+        .where('status', '=', 'sending')
+        .executeTakeFirst();
+      await settleRow(tx, now, row.outbox.id, 'cancelled', {
+        countAttempt: false,
+        lastError: 'consent changed after the claim',
+      });
+      if (Number(moved.numUpdatedRows) === 0) return;
+      await recordHistory(tx, m.id, 'cancelled', iso, 'consent was withdrawn just before the send left');
+      await ctx.audit.record(tx, {
+        actor: null,
+        action: 'message.cancelled',
+        target: { type: 'message', id: m.id },
+        subjectId: m.hcp_id,
+        reason: 'consent changed between the claim and the send',
+        after: { status: 'cancelled' },
+      });
     });
   }
 
   async function handle(row: ClaimedRow): Promise<void> {
     const prepared = await prepare(row);
     if (!prepared) return;
+    if (await withdrawnSinceClaim(row, prepared.basis)) {
+      await cancelBeforeSending(row);
+      return;
+    }
     const provenance = JSON.parse(row.message.provenance_json) as MessageProvenance;
     const request = buildSendRequest({
       messageId: row.message.id,
@@ -432,11 +538,22 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
     return rows.length;
   }
 
+  let lastBeforeRound = 0;
+  async function housekeeping(): Promise<void> {
+    await recoverExpiredClaims(ctx.db, ctx);
+    // Once per poll interval for the whole process, however many workers loop.
+    const t = Date.now();
+    if (options.beforeRound && t - lastBeforeRound >= pollMs) {
+      lastBeforeRound = t;
+      await options.beforeRound();
+    }
+  }
+
   async function loop(workerId: string): Promise<void> {
     while (!stopped) {
       let handled = 0;
       try {
-        await recoverExpiredClaims(ctx.db, ctx);
+        await housekeeping();
         handled = await round(workerId);
       } catch (err) {
         ctx.logger.error({ err }, 'outbox round failed');
@@ -460,6 +577,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
     },
     async runOnce() {
       await recoverExpiredClaims(ctx.db, ctx);
+      await options.beforeRound?.();
       const counts = await Promise.all(ids.map((id) => round(id)));
       return counts.reduce((a, b) => a + b, 0);
     },

@@ -220,7 +220,8 @@ export async function settleRow(
 /**
  * Claims whose lease ran out belong to a worker that died. One that had not started sending goes back to
  * `pending`; one caught mid-send may have reached Meta, so its message becomes `unknown` and is never sent
- * again automatically (RELIABILITY 13, 14): the status webhook settles it.
+ * again automatically (RELIABILITY 13, 14): the status webhook settles it. One whose message a status
+ * webhook already settled (or that was cancelled meanwhile) is simply closed.
  */
 export async function recoverExpiredClaims(
   db: DbOrTx,
@@ -265,6 +266,21 @@ export async function recoverExpiredClaims(
         .where('state', '=', 'claimed')
         .execute();
       unknown += 1;
+    } else if (row.status !== 'queued' && row.status !== 'scheduled') {
+      // The message moved on without this claim (a status webhook linked it through
+      // `biz_opaque_callback_data`, or it was cancelled): the row has nothing left to do.
+      await db
+        .updateTable('outbox')
+        .set({
+          state: row.status === 'cancelled' ? 'cancelled' : 'done',
+          claimed_by: null,
+          claimed_until: null,
+          last_error: `lease expired; message already ${row.status}`,
+          updated_at: now,
+        })
+        .where('id', '=', row.id)
+        .where('state', '=', 'claimed')
+        .execute();
     } else {
       await db
         .updateTable('outbox')
@@ -307,17 +323,39 @@ export async function haltSends(
     .execute();
 }
 
-/** Unique HCPs a number has sent to in the 24 h before `now` (Meta's messaging-limit tier counts them). */
-export async function recentRecipients(db: DbOrTx, phoneNumberId: string, now: Date): Promise<Set<string>> {
+const SENT_STATUSES = ['sending', 'unknown', 'sent', 'delivered', 'read'];
+
+/** Whether the number sent to this HCP in the 24 h before `now` (then the tier's count is not affected). */
+export async function hasRecentlySentTo(
+  db: DbOrTx,
+  phoneNumberId: string,
+  hcpId: string,
+  now: Date,
+): Promise<boolean> {
   const since = new Date(now.getTime() - 24 * 3600_000).toISOString();
-  const rows = await db
+  const row = await db
     .selectFrom('messages')
-    .select('hcp_id')
-    .distinct()
+    .select('id')
+    .where('hcp_id', '=', hcpId)
+    .where('direction', '=', 'outbound')
+    .where('phone_number_id', '=', phoneNumberId)
+    .where('status_at', '>=', since)
+    .where('status', 'in', SENT_STATUSES)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Unique HCPs a number has sent to in the 24 h before `now` (Meta's messaging-limit tier counts them). */
+export async function recentRecipientCount(db: DbOrTx, phoneNumberId: string, now: Date): Promise<number> {
+  const since = new Date(now.getTime() - 24 * 3600_000).toISOString();
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.count<number | string>('hcp_id').distinct().as('n'))
     .where('phone_number_id', '=', phoneNumberId)
     .where('direction', '=', 'outbound')
     .where('status_at', '>=', since)
-    .where('status', 'in', ['sending', 'unknown', 'sent', 'delivered', 'read'])
-    .execute();
-  return new Set(rows.map((r) => r.hcp_id).filter((id): id is string => id !== null));
+    .where('status', 'in', SENT_STATUSES)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }

@@ -6,6 +6,7 @@ import * as content from './migrations/0003-content.js';
 import * as engagement from './migrations/0005-engagement.js';
 import * as consentHolds from './migrations/0007-consent-holds.js';
 import * as messaging from './migrations/0009-messaging.js';
+import * as sendBasis from './migrations/0010-send-basis.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0005-engagement': engagement,
   '0007-consent-holds': consentHolds,
   '0009-messaging': messaging,
+  '0010-send-basis': sendBasis,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -491,6 +491,15 @@ export interface SendControlsTable {
   error_code: number | null;
 }
 
+/** What the outbox worker decided with when it claimed a message for sending (RELIABILITY 24). */
+export interface MessageSendBasesTable {
+  message_id: string;
+  consent_entry_id: string | null; // the grant in force (for an opt-out confirmation: the opt-out entry)
+  purpose: string | null;
+  rulebook_version: number;
+  decided_at: Iso;
+}
+
 export interface Database {
   markets: MarketsTable;
   sending_numbers: SendingNumbersTable;
@@ -530,4 +539,5 @@ export interface Database {
   import_staging: ImportStagingTable;
   sink_cursors: SinkCursorsTable;
   consent_holds: ConsentHoldsTable;
+  message_send_bases: MessageSendBasesTable;
 }

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolveSession } from '../identity/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
+import { sendMessage } from './compose.js';
+import {
+  approvedTemplate,
+  freshWeek,
+  grant,
+  postMessage,
+  sendBasisViolations,
+  startStandIn,
+  workersFor,
+  type StandIn,
+} from './messaging-fixtures.test-support.js';
+
+/**
+ * The send path under faults (RELIABILITY 12–17, 24): a transaction that fails before commit, a worker
+ * that dies after Meta accepted, a connection dropped or timed out after the request left, Meta's rate
+ * limits, and permanent errors. The stand-in runs on its own port on the test's clock; the workers send
+ * to it over real HTTP and its status webhooks come back through Parley's signed webhook route.
+ */
+
+describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
+  let p: TestParley;
+  let standIn: StandIn;
+
+  beforeAll(async () => {
+    p = await startTestParley(dialect, { env: { PARLEY_SEND_WORKERS: '0' } });
+    standIn = await startStandIn(p);
+    await grant(p, p.world.hcps.br1a.id, 'service');
+  });
+  afterAll(async () => {
+    await standIn?.close();
+    await p?.destroy();
+  });
+  beforeEach(() => freshWeek(p));
+
+  const sendsFor = (messageId: string) =>
+    standIn.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === messageId);
+  const messageRow = (id: string) =>
+    p.context.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const outboxRow = (messageId: string) =>
+    p.context.db
+      .selectFrom('outbox')
+      .selectAll()
+      .where('message_id', '=', messageId)
+      .executeTakeFirstOrThrow();
+
+  async function queue(hcpId = p.world.hcps.br1a.id): Promise<string> {
+    const template = await approvedTemplate(p);
+    const res = await postMessage(p, { hcpId, templateId: template.id, parameters: { hora: '15:30' } });
+    expect(res.statusCode, res.body).toBe(202);
+    return res.json().message.id as string;
+  }
+
+  it('leaves no message, outbox row, decision or link when the send transaction fails before commit; after a commit it sends exactly once', async () => {
+    const template = await approvedTemplate(p);
+    const token = await p.world.tokenFor('rep1');
+    const principal = (await resolveSession(p.context.db, token, p.clock.now()))!;
+    const count = async () => ({
+      messages: Number(
+        (
+          await p.context.db
+            .selectFrom('messages')
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+      outbox: Number(
+        (
+          await p.context.db
+            .selectFrom('outbox')
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+      decisions: Number(
+        (
+          await p.context.db
+            .selectFrom('policy_decisions')
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .where('kind', '=', 'send')
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    });
+    const before = await count();
+    // The audit write is the last step of the transaction: failing there means everything else was
+    // already written inside it (message, decision, outbox row, history).
+    const crashing = {
+      ...p.context,
+      audit: {
+        ...p.context.audit,
+        record: async () => {
+          throw new Error('the process died before commit');
+        },
+      },
+    };
+    const body = { hcpId: p.world.hcps.br1a.id, templateId: template.id, parameters: { hora: '15:30' } };
+    await expect(sendMessage(crashing, principal, body, 'atomic-1', {})).rejects.toThrow(
+      'died before commit',
+    );
+    expect(await count()).toEqual(before);
+
+    // The same request (same key) again, on a healthy process: one message, sent once however often the
+    // workers run.
+    const answer = await sendMessage(p.context, principal, body, 'atomic-1', {});
+    expect(answer.status).toBe(202);
+    const id = (answer.body as { message: { id: string } }).message.id;
+    expect(await count()).toEqual({
+      messages: before.messages + 1,
+      outbox: before.outbox + 1,
+      decisions: before.decisions + 1,
+    });
+    const workers = workersFor(p, standIn.client);
+    await workers.runOnce();
+    await workers.runOnce();
+    p.clock.advance(10 * 60_000);
+    await workers.runOnce();
+    expect(sendsFor(id)).toHaveLength(1);
+    expect((await messageRow(id)).wamid).toBe(sendsFor(id)[0]!.wamid);
+  });
+
+  it.each([
+    ['the lease expires first (unknown), then the status webhook links the message', 'lease_first'],
+    ['the status webhook links the message first, then the lease expires', 'webhook_first'],
+  ] as const)(
+    'never sends twice when the worker dies after Meta accepted and before the wamid was saved: %s',
+    async (_title, order) => {
+      const id = await queue();
+      // A worker whose process dies right after Meta answered: nothing after the HTTP call is written.
+      const dying: CloudApiClient = {
+        send: async (number, request) => {
+          await standIn.client.send(number, request);
+          throw new Error('killed after Meta accepted');
+        },
+        markRead: (number, request) => standIn.client.markRead(number, request),
+      };
+      if (order === 'lease_first') standIn.hold();
+      await workersFor(p, dying, { leaseMs: 60_000 }).runOnce();
+      expect(sendsFor(id)).toHaveLength(1);
+      expect((await messageRow(id)).wamid).toBeNull();
+
+      const healthy = workersFor(p, standIn.client, { leaseMs: 60_000 });
+      if (order === 'lease_first') {
+        p.clock.advance(2 * 60_000);
+        await healthy.runOnce();
+        expect(await messageRow(id)).toMatchObject({ status: 'unknown', wamid: null });
+        await standIn.release();
+      } else {
+        await standIn.standalone.sandbox.drain();
+        await webhookProcessorOf(p.context)?.drain();
+        p.clock.advance(2 * 60_000);
+        await healthy.runOnce();
+      }
+      const linked = await messageRow(id);
+      expect(linked.wamid).toBe(sendsFor(id)[0]!.wamid);
+      expect(linked.status).toBe('read');
+      expect((await outboxRow(id)).state).toBe('done');
+      p.clock.advance(10 * 60_000);
+      await healthy.runOnce();
+      expect(sendsFor(id)).toHaveLength(1);
+    },
+  );
+
+  it('marks a send whose connection dropped after the request left as unknown and never sends it again', async () => {
+    const id = await queue();
+    standIn.standalone.sandbox.injectFault({ kind: 'drop' });
+    const workers = workersFor(p, standIn.client);
+    await workers.runOnce();
+    expect(await messageRow(id)).toMatchObject({ status: 'unknown', wamid: null });
+    expect(await outboxRow(id)).toMatchObject({ state: 'done' });
+    for (let i = 0; i < 3; i++) {
+      p.clock.advance(30 * 60_000);
+      await workers.runOnce();
+    }
+    expect(sendsFor(id)).toHaveLength(0);
+    expect((await messageRow(id)).status).toBe('unknown');
+  });
+
+  it('settles a timed-out send through the status webhook when Meta did accept it, without sending again', async () => {
+    const id = await queue();
+    // The stand-in holds its answer for 2 s, longer than the client's 1 s timeout, and then accepts.
+    standIn.standalone.sandbox.injectFault({ kind: 'timeout' });
+    const workers = workersFor(p, standIn.client);
+    await workers.runOnce();
+    expect((await messageRow(id)).status).toBe('unknown');
+    await waitUntil(() => sendsFor(id).length === 1);
+    await standIn.standalone.sandbox.drain();
+    await webhookProcessorOf(p.context)?.drain();
+    expect(await messageRow(id)).toMatchObject({ status: 'read', wamid: sendsFor(id)[0]!.wamid });
+    p.clock.advance(10 * 60_000);
+    await workers.runOnce();
+    expect(sendsFor(id)).toHaveLength(1);
+  });
+
+  it.each([
+    ['131047 (the window closed)', 131047],
+    ['131026 (undeliverable)', 131026],
+    ['132001 (template unknown at Meta)', 132001],
+    ['131051 (unsupported type)', 131051],
+  ])(
+    'never retries the permanent error %s: one attempt, then a dead letter with the reason',
+    async (_t, code) => {
+      const id = await queue();
+      standIn.standalone.sandbox.injectFault({ kind: 'error', code });
+      const workers = workersFor(p, standIn.client);
+      await workers.runOnce();
+      for (let i = 0; i < 3; i++) {
+        p.clock.advance(30 * 60_000);
+        await workers.runOnce();
+      }
+      expect(await messageRow(id)).toMatchObject({ status: 'failed', error_code: code });
+      const row = await outboxRow(id);
+      expect(row).toMatchObject({ state: 'dead', attempts: 1 });
+      expect(row.last_error).toContain(String(code));
+      expect(sendsFor(id)).toHaveLength(0);
+      const dead = await p.app.inject({
+        method: 'GET',
+        url: '/api/outbox/dead?limit=200',
+        headers: { authorization: `Bearer ${await p.world.tokenFor('admin')}` },
+      });
+      expect(dead.json().items.map((d: { messageId: string }) => d.messageId)).toContain(id);
+      await p.context.db
+        .updateTable('hcps')
+        .set({ whatsapp_status: 'active' })
+        .where('id', '=', p.world.hcps.br1a.id)
+        .execute();
+    },
+  );
+
+  it.each([
+    ['130429 (throughput)', 130429],
+    ['131056 (pair rate)', 131056],
+  ])('retries the rate limit %s with jittered backoff and sends exactly once', async (_t, code) => {
+    const id = await queue();
+    standIn.standalone.sandbox.injectFault({ kind: 'error', code }, 3);
+    const delays: number[] = [];
+    const workers = workersFor(p, standIn.client, { backoffBaseMs: 2000 });
+    for (let i = 0; i < 10 && sendsFor(id).length === 0; i++) {
+      await workers.runOnce();
+      const row = await outboxRow(id);
+      if (row.state === 'pending') delays.push(Date.parse(row.available_at) - p.clock.now().getTime());
+      p.clock.advance(10 * 60_000);
+    }
+    expect(sendsFor(id)).toHaveLength(1);
+    expect(delays).toHaveLength(3);
+    // Full jitter: each wait lies in [0, base·2^attempt] (at least 250 ms), capped at 5 minutes.
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual(250);
+      expect(d).toBeLessThanOrEqual(Math.min(2000 * 2 ** (i + 1), 5 * 60_000));
+    });
+    expect(await outboxRow(id)).toMatchObject({ state: 'done', attempts: 4 });
+    await standIn.standalone.sandbox.drain();
+    await webhookProcessorOf(p.context)?.drain();
+    expect((await messageRow(id)).status).toBe('read');
+  });
+
+  it('joins every message that left Parley in this run to a consent entry valid when it was claimed (RELIABILITY 24)', async () => {
+    const sent = await p.context.db
+      .selectFrom('messages')
+      .select('id')
+      .where('direction', '=', 'outbound')
+      .where('status', 'in', ['unknown', 'sent', 'delivered', 'read'])
+      .execute();
+    expect(sent.length).toBeGreaterThan(5);
+    expect(await sendBasisViolations(p.context.db)).toEqual([]);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
