@@ -30,6 +30,8 @@ export interface DemoMarket {
   displayPhoneNumber: string;
   messagingLimit: number;
   countryCallingCode: string;
+  /** Whether the market's legal review allows promotional WhatsApp (as the shipped rulebook says). */
+  promotionalWhatsapp: boolean;
 }
 
 export const DEMO_MARKETS: readonly DemoMarket[] = [
@@ -77,6 +79,7 @@ export const DEMO_MARKETS: readonly DemoMarket[] = [
     displayPhoneNumber: '551140028922',
     messagingLimit: 10000,
     countryCallingCode: '55',
+    promotionalWhatsapp: true,
   },
   {
     code: 'ES',
@@ -115,6 +118,7 @@ export const DEMO_MARKETS: readonly DemoMarket[] = [
     displayPhoneNumber: '34910000123',
     messagingLimit: 1000,
     countryCallingCode: '34',
+    promotionalWhatsapp: false,
   },
   {
     code: 'IN',
@@ -146,6 +150,7 @@ export const DEMO_MARKETS: readonly DemoMarket[] = [
     displayPhoneNumber: '912240001234',
     messagingLimit: 1000,
     countryCallingCode: '91',
+    promotionalWhatsapp: false,
   },
 ];
 

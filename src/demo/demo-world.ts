@@ -275,14 +275,19 @@ export function consentEntriesFor(options: DemoWorldOptions, hcp: DemoHcp): Cons
   const daysAgo = (min: number, max: number) => now - random.int(min, max) * DAY - random.int(0, DAY - 1);
   const twoYears = 730 * DAY;
   const form = () => `doc:consent-form/${hcp.crmId}/${random.hex(6)}`;
+  // The rulebook asks reminders, confirmations and service messages for `service` consent and other
+  // non-promotional messages for `non_promotional`: a consent form covers both, so they come as a pair.
+  const everyday = (fields: Omit<Parameters<typeof entry>[0], 'purpose'>) => {
+    entry({ ...fields, purpose: 'service' });
+    entry({ ...fields, purpose: 'non_promotional' });
+  };
   switch (hcp.consent) {
     case 'none':
       break;
     case 'granted_non_promotional': {
       const at = daysAgo(30, 330);
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'granted',
         source: 'written_form',
         at,
@@ -293,9 +298,8 @@ export function consentEntriesFor(options: DemoWorldOptions, hcp: DemoHcp): Cons
     }
     case 'granted_promotional': {
       const at = daysAgo(60, 330);
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'granted',
         source: 'written_form',
         at,
@@ -317,18 +321,16 @@ export function consentEntriesFor(options: DemoWorldOptions, hcp: DemoHcp): Cons
     }
     case 'withdrawn': {
       const at = daysAgo(200, 360);
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'granted',
         source: 'web_form',
         at,
         expiresAt: at + twoYears,
         evidence: form(),
       });
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'withdrawn',
         source: 'whatsapp_reply',
         at: daysAgo(5, 150),
@@ -339,9 +341,8 @@ export function consentEntriesFor(options: DemoWorldOptions, hcp: DemoHcp): Cons
     }
     case 'expired': {
       const at = daysAgo(400, 700);
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'granted',
         source: 'written_form',
         at,
@@ -351,9 +352,8 @@ export function consentEntriesFor(options: DemoWorldOptions, hcp: DemoHcp): Cons
       break;
     }
     case 'pending_verbal':
-      entry({
+      everyday({
         channel: 'whatsapp',
-        purpose: 'non_promotional',
         status: 'pending',
         source: 'verbal',
         at: daysAgo(1, 20),
@@ -522,7 +522,9 @@ export function* interactionsFor(
     promotional: consentWindow(consent, 'promotional', now),
   };
   const templates = (library.templates.get(hcp.market.code) ?? []).filter((t) =>
-    t.promotional ? windows.promotional && windows.non_promotional : windows.non_promotional,
+    t.promotional
+      ? hcp.market.promotionalWhatsapp && windows.promotional && windows.non_promotional
+      : windows.non_promotional,
   );
   const row = (
     at: number,

@@ -286,18 +286,32 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
     const sends = await p.context.db
       .selectFrom('interactions')
       .innerJoin('templates', 'templates.id', 'interactions.template_id')
-      .select(['interactions.hcp_id', 'interactions.occurred_at', 'templates.classification'])
+      .innerJoin('hcps', 'hcps.id', 'interactions.hcp_id')
+      .select([
+        'interactions.hcp_id',
+        'interactions.occurred_at',
+        'templates.classification',
+        'hcps.market_code',
+      ])
       .where('interactions.channel', '=', 'whatsapp')
       .where('interactions.direction', '=', 'outbound')
       .execute();
     expect(sends.length).toBeGreaterThan(0);
-    expect(sends.some((s) => s.classification === 'promotional')).toBe(true);
+    // Promotional WhatsApp only where the shipped rulebook allows it (BR).
+    expect(
+      new Set(sends.filter((s) => s.classification === 'promotional').map((s) => s.market_code)),
+    ).toEqual(new Set(['BR']));
     const violations = [];
     for (const send of sends) {
       const ledger = await listConsentEntries(p.context.db, send.hcp_id);
       const at = new Date(send.occurred_at);
-      const state = foldConsent(ledger, 'whatsapp', send.classification, at).status;
-      if (state !== 'granted') violations.push({ ...send, state });
+      // Reminders and confirmations need `service` consent, the rest of non-promotional `non_promotional`.
+      const purposes =
+        send.classification === 'promotional' ? ['promotional'] : ['service', 'non_promotional'];
+      for (const purpose of purposes) {
+        const state = foldConsent(ledger, 'whatsapp', purpose as 'service', at).status;
+        if (state !== 'granted') violations.push({ ...send, purpose, state });
+      }
     }
     expect(violations).toEqual([]);
   });
