@@ -18,6 +18,7 @@ export async function applyUserPreference(
 ): Promise<void> {
   const p = event.preference;
   if (p.category !== 'marketing_messages') return;
+  if (await hasNewerPreference(tx, event)) return;
   const hcp = await findHcpByWhatsappNumber(tx, ctx, p.wa_id);
   if (!hcp) return;
   const stopped = p.value === 'stop';
@@ -36,6 +37,28 @@ export async function applyUserPreference(
     before: { marketingStopped: hcp.marketingStopped },
     after: { marketingStopped: stopped },
   });
+}
+
+/**
+ * Meta retries deliveries for days, unordered: a `stop` older than a `resume` already applied (or the
+ * reverse) must not win. The event key holds the blind index of the number and Meta's time
+ * (`preference:<who>:<ISO time>:…`), so the processed keys of the same person say what is newer.
+ */
+async function hasNewerPreference(tx: Tx, event: PreferenceEvent): Promise<boolean> {
+  const [, who, ...rest] = event.key.split(':');
+  const at = event.preference.timestamp;
+  if (!who || rest.length === 0) return false;
+  const prefix = `preference:${who}:`;
+  const rows = await tx
+    .selectFrom('webhook_events')
+    .select('event_key')
+    .where('kind', '=', 'user_preference')
+    .where('state', '=', 'processed')
+    .where('event_key', '!=', event.key)
+    .execute();
+  return rows.some(
+    (r) => r.event_key.startsWith(prefix) && r.event_key.slice(prefix.length, prefix.length + at.length) > at,
+  );
 }
 
 const META_TEMPLATE_STATUS: Record<string, TemplatesTable['whatsapp_status'] | undefined> = {

@@ -2,7 +2,7 @@ import { openCase, triageText, type KnownProduct } from '../assistant/index.js';
 import { applyWhatsappConsentReply } from '../consent/index.js';
 import type { ParleyContext } from '../context.js';
 import { recordInteraction } from '../engagement/index.js';
-import { findHcpByWhatsappNumber, type Hcp } from '../hcps/index.js';
+import { findHcpById, findHcpByWhatsappNumber, type Hcp } from '../hcps/index.js';
 import { newId } from '../platform/crypto/index.js';
 import type { DbOrTx, Tx } from '../platform/database/index.js';
 import { contentOf } from './inbound-content.js';
@@ -22,7 +22,7 @@ export async function applyInboundMessage(tx: Tx, ctx: ParleyContext, event: Mes
   const at = m.timestamp;
   const now = ctx.clock.now().toISOString();
   const waId = event.contact.waId;
-  const hcp = waId ? await findHcpByWhatsappNumber(tx, ctx, waId) : undefined;
+  const hcp = await senderOf(tx, ctx, waId, event.contact.userId);
   const content = contentOf(m);
   const answered = m.context?.id
     ? await tx
@@ -167,6 +167,28 @@ export async function applyInboundMessage(tx: Tx, ctx: ParleyContext, event: Mes
     at,
     market,
   });
+}
+
+/**
+ * The HCP behind a sender: by number (`wa_id`, through the blind index), else by Meta's business-scoped
+ * user id when the HCP record has one (with usernames, Meta may send no number at all).
+ */
+async function senderOf(
+  tx: Tx,
+  ctx: ParleyContext,
+  waId: string | undefined,
+  userId: string | undefined,
+): Promise<Hcp | undefined> {
+  const byNumber = waId ? await findHcpByWhatsappNumber(tx, ctx, waId) : undefined;
+  if (byNumber || !userId) return byNumber;
+  const row = await tx
+    .selectFrom('hcps')
+    .select('id')
+    .where('bsuid', '=', userId)
+    .where('erased_at', 'is', null)
+    .orderBy('id')
+    .executeTakeFirst();
+  return row ? findHcpById(tx, ctx, row.id) : undefined;
 }
 
 /**

@@ -242,6 +242,59 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     expect(actions.map((a) => a.action)).toEqual(['hcp.marketing_stopped', 'hcp.marketing_resumed']);
   });
 
+  it('ignores a marketing preference older than one already applied (Meta delivers unordered)', async () => {
+    const pref = (value: 'stop' | 'resume', ts: number) => ({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              field: 'user_preferences',
+              value: {
+                user_preferences: [
+                  { wa_id: BRUNO, detail: 'x', category: 'marketing_messages', value, timestamp: ts },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const flag = async () =>
+      (
+        await db()
+          .selectFrom('hcps')
+          .select('marketing_stopped')
+          .where('id', '=', p.world.hcps.br1b.id)
+          .executeTakeFirstOrThrow()
+      ).marketing_stopped;
+    await deliver(p, pref('stop', T0 + 100));
+    await deliver(p, pref('resume', T0 + 50)); // older, arriving late
+    expect(await flag()).toBe(1);
+    await deliver(p, pref('resume', T0 + 200));
+    expect(await flag()).toBe(0);
+  });
+
+  it("matches a sender by Meta's business-scoped user id when no number is sent", async () => {
+    await db()
+      .updateTable('hcps')
+      .set({ bsuid: 'BR.ana-bsuid' })
+      .where('id', '=', p.world.hcps.br1a.id)
+      .execute();
+    const wamid = newWamid();
+    const message = {
+      ...textMessage(ANA, 'sem número', { id: wamid }),
+      from: undefined,
+      from_user_id: 'BR.ana-bsuid',
+    };
+    await deliver(
+      p,
+      envelope({ messages: [message], contacts: [{ user_id: 'BR.ana-bsuid', profile: { name: 'Ana' } }] }),
+    );
+    expect((await inbound(wamid)).hcp_id).toBe(p.world.hcps.br1a.id);
+  });
+
   it('withdraws WhatsApp consent in the processing transaction when an HCP writes STOP', async () => {
     const wamid = newWamid();
     await deliver(p, envelope({ messages: [textMessage('5521998765432', 'STOP', { id: wamid })] }));
