@@ -16,6 +16,7 @@ import {
 } from '../whatsapp/index.js';
 import { redecideQueued } from './compose.js';
 import type { MessageProvenance } from './message-provenance.js';
+import { queueOptOutConfirmations } from './opt-out-confirmation.js';
 import { startOutboxWorkers, type OutboxWorkerOptions, type OutboxWorkers } from './outbox-worker.js';
 
 /**
@@ -205,6 +206,7 @@ export function workersFor(
   return startOutboxWorkers(p.context, {
     client,
     redecide: (tx, message, now) => redecideQueued(tx, p.context, message, now),
+    beforeRound: () => queueOptOutConfirmations(p.context),
     workers: 1,
     ...options,
   });
@@ -301,8 +303,14 @@ export async function sendBasisViolations(db: DbOrTx): Promise<string[]> {
         violations.push(`${r.id}: a confirmation that confirms no opt-out`);
     } else if (
       !r.purpose ||
-      consentBasisAt(entries, 'whatsapp', r.purpose as ConsentPurpose, new Date(r.decided_at)) !==
-        r.consent_entry_id
+      consentBasisAt(
+        // Entries written at the very instant of the claim (a frozen test clock) raced it: the claim's own
+        // transaction settled that race (had the withdrawal committed first, it would have cancelled).
+        entries.filter((e) => e.recordedAt < r.decided_at! || e.id === r.consent_entry_id),
+        'whatsapp',
+        r.purpose as ConsentPurpose,
+        new Date(r.decided_at),
+      ) !== r.consent_entry_id
     ) {
       violations.push(`${r.id}: ${r.consent_entry_id} was not the grant in force at ${r.decided_at}`);
     }

@@ -552,8 +552,9 @@ function timingOf(
   const hours: SendHours = { zone: hcp.timeZone, quiet: rules.quiet_hours, market: context.market, windows };
   const hcpLimit = freq.honour_hcp_limit && prefs?.frequencyLimit ? prefs.frequencyLimit : null;
 
+  // Each opt-out is confirmed once, however recently an earlier one was: no duplicate rule for it.
   const duplicateTimes =
-    template && rules.duplicates.same_template_within_days > 0
+    template && rules.duplicates.same_template_within_days > 0 && kind !== 'opt_out_confirmation'
       ? context.hcpMessages
           .filter((m) => m.templateKey === template.key && counted({ ...m, kind: 'rep' }))
           .map((m) => Date.parse(m.at))
