@@ -297,7 +297,7 @@ function stageHcp(deps: Pick<ParleyContext, 'cipher'>, v: HcpRecord, e164: strin
  */
 export async function runImport(deps: Deps, options: ImportOptions): Promise<ImportSummary> {
   const { db, clock } = deps;
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? 2000;
   const importId = newId('imp');
   await db
     .insertInto('import_runs')
@@ -333,12 +333,12 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (staged.length === 0) return;
     valid += staged.length;
-    for (let i = 0; i < staged.length; i += 500) {
+    for (let i = 0; i < staged.length; i += 1000) {
       await db
         .insertInto('import_staging')
         .values(
           staged
-            .slice(i, i + 500)
+            .slice(i, i + 1000)
             .map((s) => ({ import_id: importId, line: s.line, payload_json: JSON.stringify(s.row) })),
         )
         .execute();
@@ -427,7 +427,7 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
         .where('import_id', '=', importId)
         .where('line', '>', after)
         .orderBy('line')
-        .limit(1000)
+        .limit(2000)
         .execute();
       if (page.length === 0) break;
       after = page[page.length - 1]!.line;
@@ -546,7 +546,7 @@ async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]):
       result.updated++;
     } else result.unchanged++;
   }
-  await insertInChunks(toInsert, 500, (chunk) => tx.insertInto('interactions').values(chunk).execute());
+  await insertInChunks(toInsert, 1000, (chunk) => tx.insertInto('interactions').values(chunk).execute());
   for (const row of toInsert)
     if (row.summary)
       notes.push({
