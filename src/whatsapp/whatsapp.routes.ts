@@ -171,7 +171,15 @@ async function registerWebhook(
 
   app.post(
     '/webhooks/whatsapp',
-    { config: { access: 'public' }, bodyLimit: MAX_WEBHOOK_BYTES, schema: { hide: true } },
+    {
+      config: { access: 'public' },
+      bodyLimit: MAX_WEBHOOK_BYTES,
+      schema: {
+        tags: ['whatsapp'],
+        description:
+          "Meta's signed webhook deliveries (X-Hub-Signature-256 over the raw body). 200 once stored; 401 for a bad signature; 413 over 3 MB.",
+      },
+    },
     async (request, reply) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const header = request.headers['x-hub-signature-256'];
