@@ -141,10 +141,15 @@ export const registerInteractionRoutes: RouteModule = async (app, ctx) => {
       await findVisibleHcp(ctx.db, ctx, principal, body.hcpId, where);
       const repId = principal.role === 'rep' ? principal.id : (body.repId ?? null);
       if (repId && repId !== principal.id) {
-        const rep = await ctx.db.selectFrom('users').select('id').where('id', '=', repId).executeTakeFirst();
-        if (!rep)
-          throw new DomainError('validation_failed', 'repId names no user', [
-            { path: 'body.repId', message: 'unknown user' },
+        const rep = await ctx.db
+          .selectFrom('users')
+          .select(['id', 'manager_id'])
+          .where('id', '=', repId)
+          .executeTakeFirst();
+        // A manager logs on behalf of the reps they lead, no one else's.
+        if (!rep || (principal.role === 'manager' && rep.manager_id !== principal.id))
+          throw new DomainError('validation_failed', 'repId names no user you may log for', [
+            { path: 'body.repId', message: 'unknown user, or not in your team' },
           ]);
       }
       if (body.templateId) {

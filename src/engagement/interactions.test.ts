@@ -144,6 +144,20 @@ describe.each(DIALECTS)('interactions and the timeline on %s', (dialect) => {
     expect(res.statusCode).toBe(status);
   });
 
+  it('lets a manager log for a rep they lead, and no one else', async () => {
+    const manager = await p.world.tokenFor('manager');
+    const base = {
+      hcpId: p.world.hcps.br1a.id,
+      channel: 'phone',
+      kind: 'call',
+      occurredAt: '2026-03-01T12:00:00Z',
+    };
+    const ok = await post(manager, { ...base, repId: p.world.users.rep1.id });
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json().repId).toBe(p.world.users.rep1.id);
+    expect((await post(manager, { ...base, repId: p.world.users.repEs.id })).statusCode).toBe(400);
+  });
+
   it('refuses to move a (source, externalId) onto another HCP', async () => {
     const base = {
       channel: 'phone',
