@@ -19,8 +19,8 @@ export interface StoredDelivery {
   events: number;
 }
 
-/** Reads a stored or incoming body back into its events; a body that is not JSON is refused whole. */
-export function readStoredBody(ctx: Pick<ParleyContext, 'cipher'>, body: string): ParsedDelivery {
+/** Reads a body back into its events; a body that is not JSON is refused whole. */
+function readBody(ctx: Pick<ParleyContext, 'cipher'>, body: string): ParsedDelivery {
   if (body.startsWith(BINARY_PREFIX)) return { ok: false, reason: 'the body is not JSON' };
   let json: unknown;
   try {
@@ -31,8 +31,21 @@ export function readStoredBody(ctx: Pick<ParleyContext, 'cipher'>, body: string)
   return readDelivery(json, (v) => ctx.cipher.blindIndex(v));
 }
 
-// Bytes that are not JSON in valid UTF-8 (or hold a NUL, which PostgreSQL text refuses) are kept as base64,
-// so the inbox always holds exactly what was received.
+/** Opens a stored (sealed) body and reads it into its events. */
+export function readStoredBody(ctx: Pick<ParleyContext, 'cipher'>, sealed: string): ParsedDelivery {
+  return readBody(ctx, openStoredBody(ctx, sealed));
+}
+
+/**
+ * The raw body as received. Bodies hold phone numbers and message text, so the inbox keeps them sealed
+ * like every other personal value at rest.
+ */
+export function openStoredBody(ctx: Pick<ParleyContext, 'cipher'>, sealed: string): string {
+  return ctx.cipher.open(sealed);
+}
+
+// Bytes that are not JSON in valid UTF-8 (or hold a NUL) are kept as base64, so the inbox always holds
+// exactly what was received.
 const BINARY_PREFIX = 'base64:';
 
 function storableBody(raw: Buffer): string {
@@ -53,7 +66,7 @@ export async function storeDelivery(
 ): Promise<StoredDelivery> {
   const bodySha256 = createHash('sha256').update(raw).digest('hex');
   const body = storableBody(raw);
-  const parsed = readStoredBody(ctx, body);
+  const parsed = readBody(ctx, body);
   const now = ctx.clock.now().toISOString();
   return ctx.db.transaction().execute(async (tx) => {
     const inboxId = newId('whk');
@@ -62,7 +75,7 @@ export async function storeDelivery(
       .values({
         id: inboxId,
         body_sha256: bodySha256,
-        body,
+        body: ctx.cipher.seal(body),
         received_at: now,
         state: parsed.ok ? 'pending' : 'quarantined',
         attempts: 0,
