@@ -192,6 +192,18 @@ describe.each(DIALECTS)('the CRM sink on %s', (dialect) => {
     await receiver.close();
   });
 
+  it('lets one of two instances deliver, so nothing is sent twice', async () => {
+    const receiver = await startReceiver();
+    await addInteractions(10, 'pair');
+    sinkTo(receiver.url);
+    sinkTo(receiver.url);
+    await until(() => eventsOf(receiver.received).filter((e) => e.data.source === 'pair').length >= 10);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ids = eventsOf(receiver.received).map((e) => e.eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    await receiver.close();
+  });
+
   it('holds back changes younger than the settle time, then sends them', async () => {
     const receiver = await startReceiver();
     await addInteractions(1, 'settle');

@@ -1,4 +1,5 @@
 import type { ParleyContext } from '../context.js';
+import { newId } from '../platform/crypto/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
 import { readConsentFeed, readInteractionFeed, type FeedPage, type FeedPosition } from './export.store.js';
 import {
@@ -24,8 +25,16 @@ export interface CrmSinkOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   timeoutMs?: number;
+  /** How long a sink's claim to be the one delivering lasts without renewal. */
+  leaseMs?: number;
   random?: () => number;
 }
+
+/**
+ * The row of `sink_cursors` that says which instance delivers: `position_json` names the holder and
+ * `updated_at` is when its claim lapses. Several Parley instances may run the sink; one delivers.
+ */
+const LEASE = 'crm:lease';
 
 /** Consent first: an opt-out must reach the CRM before anything else waiting. */
 const STREAMS = [
@@ -73,7 +82,7 @@ async function savePosition(
  * stream (hence in order per HCP), POSTed in signed batches. A batch is retried with backoff until the
  * receiver answers 2xx, and only then does the stored cursor move, so a restart resumes exactly where
  * delivery stopped: nothing skipped, and a batch that was received but not yet recorded comes again with
- * the same `X-Parley-Delivery` id. Run it on one instance per database.
+ * the same `X-Parley-Delivery` id. Any number of instances may run it: a lease in the store lets one deliver.
  */
 export function startCrmSink(
   ctx: Pick<ParleyContext, 'db' | 'clock' | 'logger'>,
@@ -135,7 +144,28 @@ export function startCrmSink(
     return run;
   }
 
+  const holder = JSON.stringify(newId('snk'));
+  const leaseMs = options.leaseMs ?? 30_000;
+
+  /** Claims or renews the lease; false while another instance holds it. */
+  async function holdLease(): Promise<boolean> {
+    const now = ctx.clock.now();
+    await ctx.db
+      .insertInto('sink_cursors')
+      .values({ stream: LEASE, position_json: '""', delivered: 0, updated_at: '' })
+      .onConflict((oc) => oc.column('stream').doNothing())
+      .execute();
+    const claimed = await ctx.db
+      .updateTable('sink_cursors')
+      .set({ position_json: holder, updated_at: new Date(now.getTime() + leaseMs).toISOString() })
+      .where('stream', '=', LEASE)
+      .where((eb) => eb.or([eb('position_json', '=', holder), eb('updated_at', '<', now.toISOString())]))
+      .executeTakeFirst();
+    return Number(claimed.numUpdatedRows) === 1;
+  }
+
   async function drainNow(): Promise<number> {
+    if (!(await holdLease())) return 0;
     let sent = 0;
     for (const stream of STREAMS) {
       const key = `crm:${stream.name}`;
@@ -192,6 +222,13 @@ export function startCrmSink(
       stopped = true;
       wake?.();
       await loop;
+      // Hand over at once rather than after the lease lapses.
+      await ctx.db
+        .updateTable('sink_cursors')
+        .set({ updated_at: '' })
+        .where('stream', '=', LEASE)
+        .where('position_json', '=', holder)
+        .execute();
     },
   };
 }
