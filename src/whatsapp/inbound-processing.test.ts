@@ -432,6 +432,12 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     });
   });
 
+  it('writes no phone number, message text or verbatim to the logs', () => {
+    const logs = p.logs.join('\n');
+    for (const secret of [ANA, BRUNO, DIEGO, '5521998765432', 'urticária', 'Bom dia', 'paciente-joana'])
+      expect(logs).not.toContain(secret);
+  });
+
   it('suspends the HCP’s WhatsApp number when Meta reports a number change', async () => {
     await deliver(
       p,
