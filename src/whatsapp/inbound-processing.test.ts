@@ -432,6 +432,80 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     });
   });
 
+  it("follows Meta's review state and category of a template, audited", async () => {
+    const now = p.clock.now().toISOString();
+    const id = newId('tpl');
+    await db()
+      .insertInto('templates')
+      .values({
+        id,
+        key: 'webhook_followup',
+        version: 1,
+        status: 'approved',
+        type: 'follow_up',
+        classification: 'non_promotional',
+        whatsapp_category: 'utility',
+        whatsapp_name: 'webhook_followup',
+        whatsapp_language: 'pt_BR',
+        whatsapp_status: 'approved',
+        market_code: 'BR',
+        language: 'pt-BR',
+        brand: null,
+        products_json: '[]',
+        tone_tags_json: '[]',
+        body: 'Olá {{hcp_name}}.',
+        parameters_json: '[]',
+        buttons_json: '[]',
+        approval_code: 'BR-WEBHOOK-1',
+        author_id: p.world.users.brand.id,
+        approved_by: p.world.users.compliance.id,
+        approved_at: now,
+        expires_at: null,
+        review_comment: null,
+        lint_json: '[]',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    const update = (field: string, value: Record<string, unknown>) => ({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '102290129340398', time: T0, changes: [{ field, value }] }],
+    });
+    const names = {
+      message_template_id: 777,
+      message_template_name: 'webhook_followup',
+      message_template_language: 'pt_BR',
+    };
+    await deliver(
+      p,
+      update('message_template_status_update', { ...names, event: 'PAUSED', reason: 'LOW_QUALITY' }),
+    );
+    await deliver(
+      p,
+      update('template_category_update', {
+        ...names,
+        previous_category: 'UTILITY',
+        new_category: 'MARKETING',
+      }),
+    );
+    const row = await db()
+      .selectFrom('templates')
+      .select(['whatsapp_status', 'whatsapp_category', 'status'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ whatsapp_status: 'paused', whatsapp_category: 'marketing', status: 'approved' });
+    const actions = await db()
+      .selectFrom('audit_events')
+      .select('action')
+      .where('target_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    expect(actions.map((a) => a.action)).toEqual([
+      'template.meta_status_changed',
+      'template.meta_recategorised',
+    ]);
+  });
+
   it('writes no phone number, message text or verbatim to the logs', () => {
     const logs = p.logs.join('\n');
     for (const secret of [ANA, BRUNO, DIEGO, '5521998765432', 'urticária', 'Bom dia', 'paciente-joana'])
