@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHcp } from '../hcps/index.js';
 import { resolveSession } from '../identity/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
@@ -255,6 +256,105 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
     await standIn.standalone.sandbox.drain();
     await webhookProcessorOf(p.context)?.drain();
     expect((await messageRow(id)).status).toBe('read');
+  });
+
+  describe('the per-number rate (RELIABILITY 16)', () => {
+    const hcpIds: string[] = [];
+    beforeAll(async () => {
+      for (let i = 0; i < 12; i++) {
+        const hcp = await createHcp(p.context.db, p.context, null, {
+          crmId: `CRM-RATE-${i}`,
+          name: `Dr. Taxa ${i}`,
+          specialty: 'Cardiology',
+          market: 'BR',
+          language: 'pt-BR',
+          timeZone: 'America/Sao_Paulo',
+          whatsappNumber: `+55119${String(70000000 + i).padStart(8, '0')}`,
+          territoryIds: [p.world.territories.br1],
+        });
+        await grant(p, hcp.id, 'service');
+        hcpIds.push(hcp.id);
+      }
+    });
+
+    async function queueAll(): Promise<string[]> {
+      const ids: string[] = [];
+      for (const hcpId of hcpIds) ids.push(await queue(hcpId));
+      return ids;
+    }
+
+    async function drain(workers: ReturnType<typeof workersFor>, ids: string[]) {
+      for (let i = 0; i < 200 && ids.some((id) => sendsFor(id).length === 0); i++) {
+        await workers.runOnce();
+        p.clock.advance(100);
+      }
+    }
+
+    it("paces a burst under the number's rate: the stand-in never refuses and never takes more than the cap in a second", async () => {
+      const cap = 5;
+      const limited = await startStandIn(p, {
+        limits: { messagesPerSecond: cap, pairBurst: 45, pairRefillMs: 6000 },
+      });
+      try {
+        const ids = await queueAll();
+        const workers = workersFor(p, limited.client, {
+          pacing: { perNumberPerSecond: cap, pairSpacingMs: 6000 },
+          batchSize: 50,
+        });
+        await drain(workers, ids);
+        const sends = (id: string) =>
+          limited.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === id);
+        expect(ids.map((id) => sends(id).length)).toEqual(ids.map(() => 1));
+        const times = ids.map((id) => sends(id)[0]!.at.getTime()).sort((a, b) => a - b);
+        const busiest = Math.max(
+          ...times.map((t, i) => times.filter((u, j) => j >= i && u - t < 1000).length),
+        );
+        expect(busiest).toBeLessThanOrEqual(cap);
+        const rows = await p.context.db
+          .selectFrom('outbox')
+          .select('attempts')
+          .where('message_id', 'in', ids)
+          .execute();
+        // Paced, not refused: every row went out on its first attempt.
+        expect(rows.map((r) => r.attempts)).toEqual(ids.map(() => 1));
+      } finally {
+        await limited.close();
+      }
+    });
+
+    it('loses nothing when Meta refuses a burst with 130429: retried with jitter, each sent once, the cap held at the stand-in', async () => {
+      const cap = 5;
+      const limited = await startStandIn(p, {
+        limits: { messagesPerSecond: cap, pairBurst: 45, pairRefillMs: 6000 },
+      });
+      try {
+        const ids = await queueAll();
+        // Parley's own pacing set far above Meta's limit, so Meta's 130429 is what holds the burst back.
+        const workers = workersFor(p, limited.client, {
+          pacing: { perNumberPerSecond: 1000, pairSpacingMs: 0 },
+          batchSize: 50,
+          backoffBaseMs: 1000,
+        });
+        await drain(workers, ids);
+        const sends = (id: string) =>
+          limited.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === id);
+        expect(ids.map((id) => sends(id).length)).toEqual(ids.map(() => 1));
+        const times = ids.map((id) => sends(id)[0]!.at.getTime()).sort((a, b) => a - b);
+        const busiest = Math.max(
+          ...times.map((t, i) => times.filter((u, j) => j >= i && u - t < 1000).length),
+        );
+        expect(busiest).toBeLessThanOrEqual(cap);
+        const rows = await p.context.db
+          .selectFrom('outbox')
+          .select(['attempts', 'state'])
+          .where('message_id', 'in', ids)
+          .execute();
+        expect(rows.every((r) => r.state === 'done')).toBe(true);
+        expect(rows.filter((r) => r.attempts > 1).length).toBeGreaterThanOrEqual(ids.length - cap);
+      } finally {
+        await limited.close();
+      }
+    });
   });
 
   it('joins every message that left Parley in this run to a consent entry valid when it was claimed (RELIABILITY 24)', async () => {
