@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { deliver, envelope, newWamid, textMessage } from './webhook-fixtures.js';
+import { deliver, envelope, newWamid, textMessage } from './webhook-fixtures.test-support.js';
 
 const ANA = '5511987654321'; // br1a: territory br1 (rep1)
 const BRUNO = '5511912345678'; // br1b: territory br1 (rep1)

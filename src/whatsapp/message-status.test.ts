@@ -4,7 +4,7 @@ import { newId } from '../platform/crypto/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { advanceStatus } from './message-status.js';
 import { settleMessageStatuses } from './statuses.store.js';
-import { deliver, envelope, newWamid } from './webhook-fixtures.js';
+import { deliver, envelope, newWamid } from './webhook-fixtures.test-support.js';
 
 const FORWARD = ['sent', 'delivered', 'read'] as const;
 

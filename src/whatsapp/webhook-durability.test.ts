@@ -3,7 +3,13 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createParley } from '../parley.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { envelope, newWamid, postWebhook, processorOf, textMessage } from './webhook-fixtures.js';
+import {
+  envelope,
+  newWamid,
+  postWebhook,
+  processorOf,
+  textMessage,
+} from './webhook-fixtures.test-support.js';
 import { signWebhookBody } from './webhook-signature.js';
 import { webhookProcessorOf } from './whatsapp.routes.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readDelivery, type WebhookEvent } from './webhook-payload.js';
-import { envelope, loadFixture, webhookFixtureNames } from './webhook-fixtures.js';
+import { envelope, loadFixture, webhookFixtureNames } from './webhook-fixtures.test-support.js';
 
 const blind = (v: string) => `bidx(${v.length})`;
 const base = { from: '16505551234', id: 'wamid.X1', timestamp: '1750269342' };

@@ -11,7 +11,7 @@ import {
   processorOf,
   textMessage,
   webhookFixtureNames,
-} from './webhook-fixtures.js';
+} from './webhook-fixtures.test-support.js';
 import { openStoredBody } from './inbox.store.js';
 import { readDelivery } from './webhook-payload.js';
 import { signWebhookBody } from './webhook-signature.js';
