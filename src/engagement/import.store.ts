@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { AuditActor } from '../audit/index.js';
+import type { AuditActor, AuditEntry } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
 import { triageCallNote } from './call-notes.store.js';
 import { normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
@@ -419,6 +419,7 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
 
   const counts = await db.transaction().execute(async (tx) => {
     const c = { inserted: 0, updated: 0, unchanged: 0 };
+    const audits: RowAudit[] = [];
     let after = 0;
     for (;;) {
       const page = await tx
@@ -433,6 +434,7 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
       after = page[page.length - 1]!.line;
       const rows = page.map((p) => JSON.parse(p.payload_json) as Staged);
       const r = await APPLY[options.kind](tx, deps, rows as never[]);
+      audits.push(...r.audits);
       c.inserted += r.inserted;
       c.updated += r.updated;
       c.unchanged += r.unchanged;
@@ -451,6 +453,9 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
       })
       .where('id', '=', importId)
       .execute();
+    // HCPs, territories and consent entries are regulated records: one event per row changed, as when
+    // they are changed one at a time. Interactions get only the import's own event.
+    for (const entry of audits) await deps.audit.record(tx, { ...entry, actor: options.actor });
     // One event for the import as a whole: what, from which file, how many rows changed (no row contents).
     if (c.inserted + c.updated > 0) {
       await deps.audit.record(tx, {
@@ -476,10 +481,14 @@ async function discardStaging(db: DbOrTx, importId: string): Promise<void> {
   await db.deleteFrom('import_staging').where('import_id', '=', importId).execute();
 }
 
+/** A row-level audit event, written after all rows (the audit head stays locked only at the end). */
+type RowAudit = Omit<AuditEntry, 'actor'>;
+
 interface Applied {
   inserted: number;
   updated: number;
   unchanged: number;
+  audits: RowAudit[];
 }
 
 async function insertInChunks<T>(
@@ -507,7 +516,7 @@ async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]):
   const byKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
   const toInsert: InteractionsTable[] = [];
   const notes: { hcpId: string; interactionId: string; note: string | null; occurredAt: string }[] = [];
-  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   for (const r of rows) {
     const values = {
       hcp_id: r.hcpId,
@@ -588,7 +597,7 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
     territoriesOf.set(a.hcp_id, [...(territoriesOf.get(a.hcp_id) ?? []), a.territory_id]);
   const inserts: HcpsTable[] = [];
   const links: { hcp_id: string; territory_id: string }[] = [];
-  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   for (const r of rows) {
     const plain = {
       name: r.name,
@@ -621,6 +630,23 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
       });
       for (const t of r.territoryIds ?? []) links.push({ hcp_id: id, territory_id: t });
       result.inserted++;
+      result.audits.push({
+        action: 'hcp.created',
+        target: { type: 'hcp', id },
+        subjectId: id,
+        after: {
+          crmId: r.crmId,
+          market: r.market,
+          language: r.language,
+          timeZone: r.timeZone,
+          territoryIds: r.territoryIds ?? [],
+        },
+        personal: {
+          name: r.name,
+          whatsappNumber: r.numberEnc ? deps.cipher.open(r.numberEnc) : null,
+          email: r.emailEnc ? deps.cipher.open(r.emailEnc) : null,
+        },
+      });
       continue;
     }
     // Sealed values differ on every seal (random IV): compare blind indexes, re-seal only on a real change.
@@ -653,6 +679,31 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
       for (const t of r.territoryIds ?? []) links.push({ hcp_id: old.id, territory_id: t });
     }
     result.updated++;
+    // Non-personal fields in the chain; name, number and e-mail only in the sealed personal part.
+    const open = (v: string | null) => (v ? deps.cipher.open(v) : null);
+    const visible = (
+      ['specialty', 'institution', 'market_code', 'language', 'time_zone', 'segment'] as const
+    ).filter((k) => k in changes);
+    result.audits.push({
+      action: 'hcp.updated',
+      target: { type: 'hcp', id: old.id },
+      subjectId: old.id,
+      before: {
+        ...Object.fromEntries(visible.map((k) => [k, old[k]])),
+        ...(territoriesChanged ? { territoryIds: territoriesOf.get(old.id) ?? [] } : {}),
+      },
+      after: {
+        ...Object.fromEntries(visible.map((k) => [k, changes[k]])),
+        ...(territoriesChanged ? { territoryIds: r.territoryIds } : {}),
+      },
+      personal: {
+        ...('name' in changes ? { nameBefore: old.name, name: r.name } : {}),
+        ...('whatsapp_number_bidx' in changes
+          ? { whatsappNumberBefore: open(old.whatsapp_number_enc), whatsappNumber: open(r.numberEnc) }
+          : {}),
+        ...('email_bidx' in changes ? { emailBefore: open(old.email_enc), email: open(r.emailEnc) } : {}),
+      },
+    });
   }
   await insertInChunks(inserts, 400, (chunk) => tx.insertInto('hcps').values(chunk).execute());
   await insertInChunks(links, 1000, (chunk) => tx.insertInto('hcp_territories').values(chunk).execute());
@@ -670,13 +721,18 @@ async function applyTerritories(tx: Tx, _deps: Deps, rows: TerritoryRecord[]): P
     )
     .execute();
   const byId = new Map(existing.map((e) => [e.id, e]));
-  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   const inserts: { id: string; name: string; market_code: string }[] = [];
   for (const r of rows) {
     const old = byId.get(r.id);
     if (!old) {
       inserts.push({ id: r.id, name: r.name, market_code: r.market });
       result.inserted++;
+      result.audits.push({
+        action: 'territory.created',
+        target: { type: 'territory', id: r.id },
+        after: { name: r.name, market: r.market },
+      });
     } else if (old.name !== r.name || old.market_code !== r.market) {
       await tx
         .updateTable('territories')
@@ -684,6 +740,12 @@ async function applyTerritories(tx: Tx, _deps: Deps, rows: TerritoryRecord[]): P
         .where('id', '=', r.id)
         .execute();
       result.updated++;
+      result.audits.push({
+        action: 'territory.updated',
+        target: { type: 'territory', id: r.id },
+        before: { name: old.name, market: old.market_code },
+        after: { name: r.name, market: r.market },
+      });
     } else result.unchanged++;
   }
   await insertInChunks(inserts, 1000, (chunk) => tx.insertInto('territories').values(chunk).execute());
@@ -710,7 +772,7 @@ async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise
     captured_at: string;
   }) => [r.hcp_id, r.channel, r.purpose, r.status, r.captured_at].join('\u0000');
   const known = new Set(existing.map(key));
-  const result: Applied = { inserted: 0, updated: 0, unchanged: 0 };
+  const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   const inserts = [];
   for (const r of rows) {
     const row = {
@@ -737,6 +799,43 @@ async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise
     result.inserted++;
   }
   await insertInChunks(inserts, 500, (chunk) => tx.insertInto('consent_entries').values(chunk).execute());
+  // Each entry sits on the HCP's timeline, as consent recorded in Parley does.
+  const timeline: InteractionsTable[] = inserts.map((e) => ({
+    id: newId('int'),
+    hcp_id: e.hcp_id,
+    channel: e.channel === 'email' ? 'email' : e.channel === 'whatsapp' ? 'whatsapp' : 'phone',
+    direction: 'internal',
+    kind: 'consent_change',
+    occurred_at: e.captured_at,
+    rep_id: null,
+    summary: `Consent ${e.status}: ${e.channel} · ${e.purpose} (${e.source})`,
+    topics_json: '[]',
+    products_json: '[]',
+    source: 'parley',
+    external_id: e.id,
+    template_id: null,
+    asset_ids_json: '[]',
+    message_id: null,
+    status: e.status,
+    created_at: now,
+    updated_at: now,
+  }));
+  await insertInChunks(timeline, 1000, (chunk) => tx.insertInto('interactions').values(chunk).execute());
+  result.audits = inserts.map((e) => ({
+    action: 'consent.recorded',
+    target: { type: 'consent_entry', id: e.id },
+    subjectId: e.hcp_id,
+    after: {
+      channel: e.channel,
+      purpose: e.purpose,
+      status: e.status,
+      source: e.source,
+      capturedAt: e.captured_at,
+      evidence: e.evidence,
+      wordingVersion: e.wording_version,
+      expiresAt: e.expires_at,
+    },
+  }));
   return result;
 }
 

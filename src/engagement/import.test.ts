@@ -232,8 +232,21 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
       .where('crm_id', '=', 'IMP-1')
       .executeTakeFirstOrThrow();
     expect(stored.whatsapp_number_enc).not.toContain('933334444');
+    const created = await p.context.db
+      .selectFrom('audit_events')
+      .select(['target_id', 'changes_json', 'personal_ref'])
+      .where('action', '=', 'hcp.created')
+      .where('target_id', '=', found!.id)
+      .execute();
+    expect(created).toHaveLength(1);
+    expect(created[0]!.changes_json).not.toMatch(/933334444|Imported|imp@/);
+    expect(created[0]!.personal_ref).not.toBeNull();
+    const auditCount = async () =>
+      (await p.context.db.selectFrom('audit_events').select('seq').execute()).length;
+    const audits = await auditCount();
     const again = await run('hcps', 'csv', csv.replace('Mars/Olympus', 'America/Sao_Paulo'));
     expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+    expect(await auditCount()).toBe(audits);
     const moved = await run(
       'hcps',
       'csv',
@@ -269,6 +282,29 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
       { status: 'granted', source: 'crm_import', evidence: 'form-77' },
       { status: 'withdrawn', source: 'crm_import', evidence: null },
     ]);
+    const onTimeline = await p.context.db
+      .selectFrom('interactions')
+      .select(['kind', 'channel', 'status'])
+      .where('hcp_id', '=', p.world.hcps.br1b.id)
+      .where('kind', '=', 'consent_change')
+      .orderBy('occurred_at')
+      .execute();
+    expect(onTimeline).toEqual([
+      { kind: 'consent_change', channel: 'email', status: 'granted' },
+      { kind: 'consent_change', channel: 'email', status: 'withdrawn' },
+    ]);
+    const recorded = await p.context.db
+      .selectFrom('audit_events')
+      .select('action')
+      .where('action', 'in', ['consent.recorded', 'territory.created', 'territory.updated'])
+      .execute();
+    expect(recorded.map((r) => r.action).sort()).toEqual([
+      'consent.recorded',
+      'consent.recorded',
+      'territory.created',
+      'territory.updated',
+    ]);
+    expect((await p.context.audit.verify(p.context.db)).ok).toBe(true);
   });
 
   it('translates Veeva field names through a mapping file', async () => {
