@@ -44,6 +44,7 @@ describe.each(DIALECTS)('webhook durability on %s', (dialect) => {
   it('acknowledges while processing is paused, then processes every delivery once it resumes', async () => {
     const processor = processorOf(p);
     processor.pause();
+    await processor.drain();
     const wamids = Array.from({ length: 60 }, () => newWamid());
     const responses = await Promise.all(
       wamids.map((id) =>
@@ -169,6 +170,8 @@ describe.each(DIALECTS)('a crash between acknowledgement and processing on %s', 
     const first = await startTestParley(dialect);
     try {
       processorOf(first).pause();
+      // A run the timer started before the pause may still be going: let it finish first.
+      await processorOf(first).drain();
       const wamid = newWamid();
       const body = JSON.stringify(
         envelope({ messages: [textMessage(ANA, 'antes da queda', { id: wamid })] }),
