@@ -41,9 +41,22 @@ function scrubDeep(value: unknown, secrets: readonly string[], depth = 0): unkno
     };
   }
   if (Array.isArray(value)) return value.map((v) => scrubDeep(v, secrets, depth + 1));
+  // Requests, replies and other class instances are left to the serializers below, which pick the
+  // fields worth logging and scrub them; copying their own fields would lose the getters.
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = scrubDeep(v, secrets, depth + 1);
   return out;
+}
+
+/** Percent-decoded, so `%40` and `%2B` cannot hide an email or a number from the scrubber. */
+function decodeForScrubbing(url: string): string {
+  try {
+    return decodeURIComponent(url.replace(/\+/g, ' '));
+  } catch {
+    return url;
+  }
 }
 
 export interface LoggerOptions {
@@ -61,6 +74,18 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        // What Fastify logs of a request and a reply: no headers, no body, the URL scrubbed (a search
+        // by phone number puts the number in the query string).
+        req: (req: { method?: string; url?: string; id?: string; ip?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url === undefined ? undefined : scrubText(decodeForScrubbing(req.url), secrets),
+          ip: req.ip,
+        }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        err: (err: unknown) => scrubDeep(err, secrets),
+      },
       hooks: {
         logMethod(args, method) {
           const scrubbed = args.map((a) => scrubDeep(a, secrets)) as Parameters<typeof method>;
