@@ -28,7 +28,7 @@ export interface SeedOptions {
   /** Total interactions; default 30 per HCP. */
   interactions?: number;
   /**
-   * All in one transaction (the default up to 50,000 rows) or streamed in transactions of about 20,000
+   * All in one transaction (the default up to 50,000 rows) or streamed in transactions of about 100,000
    * rows (the default above).
    */
   atomic?: boolean;
@@ -58,8 +58,12 @@ export const DEFAULT_INTERACTIONS_PER_HCP = 30;
 const ATOMIC_LIMIT = 50_000;
 /** Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_PARAMETERS = 30_000;
-/** Rows per transaction when streaming a large world. */
-const ROWS_PER_TRANSACTION = 20_000;
+/**
+ * Rows per transaction when streaming a large world. Measured on SQLite (1M interactions): 2,000 rows
+ * per transaction wrote 29 M blocks and took 150 s, 20,000 wrote 11 M in 105 s, 100,000 wrote 4.6 M in
+ * 55 s; memory stays flat either way (rows are flushed every 5,000).
+ */
+const ROWS_PER_TRANSACTION = 100_000;
 
 type Deps = Pick<ParleyContext, 'db' | 'cipher' | 'clock' | 'audit' | 'config'>;
 
@@ -127,7 +131,7 @@ function hcpRow(deps: Pick<ParleyContext, 'cipher'>, hcp: DemoHcp, at: string): 
  * users (password `config.demo.password`), templates, assets, HCPs with their consent ledgers and a year of
  * history each. Rows go straight into the tables in batches (no per-row audit: one `demo.seeded` event
  * summarises the seed). A small world is written in one transaction; a large one is streamed, HCP by
- * HCP, in transactions of about 20,000 rows, so memory stays flat whatever the size.
+ * HCP, in transactions of about 100,000 rows, so memory stays flat whatever the size.
  */
 export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Promise<SeedSummary> {
   const seed = options.seed ?? 1;
