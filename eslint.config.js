@@ -16,6 +16,7 @@ const capabilities = [
   'engagement',
   'assistant',
   'audit',
+  'privacy',
   'cli',
   'demo',
 ];

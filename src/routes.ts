@@ -8,6 +8,7 @@ import { registerHcpRoutes } from './hcps/index.js';
 import { registerIdentityRoutes } from './identity/index.js';
 import { registerMessagingRoutes } from './messaging/index.js';
 import { registerRulebookRoutes } from './policy/index.js';
+import { registerPrivacyRoutes } from './privacy/index.js';
 import { registerCloudApiSandbox, registerWhatsappRoutes } from './whatsapp/index.js';
 
 /** Every capability's routes, in the order they are registered. Add a line per capability. */
@@ -23,4 +24,5 @@ export const routeModules: readonly RouteModule[] = [
   registerAuditRoutes,
   registerRulebookRoutes,
   registerMessagingRoutes,
+  registerPrivacyRoutes,
 ];

@@ -3,6 +3,7 @@ import { auditCommand } from './audit.command.js';
 import { exportCommand } from './export.command.js';
 import { importCommand } from './import.command.js';
 import { migrateCommand } from './migrate.command.js';
+import { retentionCommand } from './retention.command.js';
 import { sandboxCommand } from './sandbox.command.js';
 import { seedCommand } from './seed.command.js';
 import { serveCommand } from './serve.command.js';
@@ -22,4 +23,5 @@ export const commands: Record<string, Command> = {
   sandbox: sandboxCommand,
   audit: auditCommand,
   seed: seedCommand,
+  retention: retentionCommand,
 };
