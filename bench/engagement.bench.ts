@@ -13,6 +13,7 @@ import { parseConfig } from '../src/platform/config/index.js';
 import type { Dialect } from '../src/platform/database/index.js';
 import { createLogger } from '../src/platform/logging/index.js';
 import { DIALECTS, openTestStore } from '../src/test-support/index.js';
+import { signWebhookBody } from '../src/whatsapp/index.js';
 import { ms, ratio, summarise, table, timeAlternating, timeCalls, type BenchModule } from './bench-kit.js';
 
 /**
@@ -89,14 +90,37 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
         })}\n`,
     );
     let started = performance.now();
-    const summary = await runImport(ctx, {
+    let importing = true;
+    const importing$ = runImport(ctx, {
       kind: 'interactions',
       format: 'jsonl',
       input: Readable.from(lines),
       fileName: 'bench.jsonl',
       actor: null,
+    }).finally(() => {
+      importing = false;
     });
+    // Webhook deliveries acknowledged while the import runs (in the same process, the harder case).
+    const acks: number[] = [];
+    for (let n = 0; importing; n++) {
+      const body = statusDelivery(`${dialect}${n}`);
+      const t0 = performance.now();
+      const res = await parley.app.inject({
+        method: 'POST',
+        url: '/webhooks/whatsapp',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signWebhookBody(body, config.whatsapp.appSecret),
+        },
+        payload: body,
+      });
+      if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}`);
+      acks.push(performance.now() - t0);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const summary = await importing$;
     const importSeconds = (performance.now() - started) / 1000;
+    const ack = summarise(acks);
     if (summary.inserted !== IMPORT_ROWS) throw new Error(`import inserted ${summary.inserted}`);
     started = performance.now();
     const again = await runImport(ctx, {
@@ -156,6 +180,7 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
         perSecond(exported, exportSeconds),
       ],
       analytics,
+      acks: [dialect, String(ack.n), ms(ack.median), ms(ack.p95), ms(Math.max(...acks))],
     };
   } finally {
     await parley.close();
@@ -196,6 +221,15 @@ export const bench: BenchModule = {
         results.map((r) => r.throughput),
       ),
       '',
+      `**Webhooks during the import**: signed status deliveries POSTed every 10 ms (in the same process) while the ${IMPORT_ROWS.toLocaleString('en')}-line`,
+      'import above ran. Budget (Meta): median ≤ 250 ms, under 1 % above 1 s. On SQLite the one-step apply holds the',
+      'single writer (and the in-process connection) for its length: that is the max here.',
+      '',
+      table(
+        ['dialect', 'deliveries', 'median (ms)', 'p95 (ms)', 'max (ms)'],
+        results.map((r) => r.acks),
+      ),
+      '',
       '**Analytics**: each report over a year, as compliance (everything), 5 calls after 1 untimed. Target: < 1 s.',
       '',
       table(
@@ -206,3 +240,32 @@ export const bench: BenchModule = {
     ].join('\n');
   },
 };
+
+/** A Meta status delivery for a message Parley does not know: stored and acknowledged like any other. */
+function statusDelivery(tag: string): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              statuses: [
+                {
+                  id: `wamid.BENCH${tag}`,
+                  status: 'delivered',
+                  timestamp: '1751142888',
+                  recipient_id: '5511987654321',
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
