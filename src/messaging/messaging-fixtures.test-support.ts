@@ -180,7 +180,7 @@ export async function startStandIn(
     baseUrl: standalone.baseUrl,
     apiVersion: p.context.config.whatsapp.apiVersion,
     accessToken: p.context.config.whatsapp.accessToken,
-    timeoutMs: options.timeoutMs ?? 1_000,
+    timeoutMs: options.timeoutMs ?? 10_000,
   });
   return {
     standalone,
@@ -189,6 +189,8 @@ export async function startStandIn(
       gate.open = false;
     },
     async release() {
+      // Every status the stand-in scheduled is held first (its timers may not have fired yet), then sent.
+      await standalone.sandbox.drain();
       gate.open = true;
       for (const h of gate.held.splice(0)) await post(h.body, h.signature);
       await webhookProcessorOf(p.context)?.drain();

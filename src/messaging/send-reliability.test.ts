@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHcp } from '../hcps/index.js';
 import { resolveSession } from '../identity/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
+import { createCloudApiClient, webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
 import { sendMessage } from './compose.js';
 import {
   approvedTemplate,
@@ -182,9 +182,15 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
 
   it('settles a timed-out send through the status webhook when Meta did accept it, without sending again', async () => {
     const id = await queue();
-    // The stand-in holds its answer for 2 s, longer than the client's 1 s timeout, and then accepts.
+    // The stand-in holds its answer for 2 s, longer than this client's 1 s timeout, and then accepts.
     standIn.standalone.sandbox.injectFault({ kind: 'timeout' });
-    const workers = workersFor(p, standIn.client);
+    const impatient = createCloudApiClient({
+      baseUrl: standIn.standalone.baseUrl,
+      apiVersion: p.context.config.whatsapp.apiVersion,
+      accessToken: p.context.config.whatsapp.accessToken,
+      timeoutMs: 1_000,
+    });
+    const workers = workersFor(p, impatient);
     await workers.runOnce();
     expect((await messageRow(id)).status).toBe('unknown');
     await waitUntil(() => sendsFor(id).length === 1);
