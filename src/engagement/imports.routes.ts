@@ -103,6 +103,9 @@ export const registerImportRoutes: RouteModule = async (app, ctx) => {
           actor: principal,
           skipInvalid: request.query.skipInvalid === 'true' || request.query.skipInvalid === '1',
           mapping,
+          // Smaller batches than the command line's: inside the server, each batch is a stretch of work
+          // other requests (webhook acknowledgements above all) wait behind.
+          batchSize: 250,
         });
         // Rejects name lines and reasons only: the rows themselves stay in the uploader's file.
         const rejects = summary.rejects.map((r) => ({ line: r.line, reasons: r.reasons }));
