@@ -40,7 +40,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const schema = options.schema;
@@ -63,6 +63,28 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * better-sqlite3 compiles a statement on every `prepare`, and Kysely prepares each query it runs; the same
+ * few hundred SQL texts recur (the webhook path, the outbox, the timeline), so compiled statements are
+ * kept and reused. Kysely holds SQLite's single connection for a whole query, so a statement is never
+ * run twice at once. Bounded, oldest dropped first.
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 2000) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /** Drops a PostgreSQL schema made by `openStore(..., { schema })`; for test clean-up. */
