@@ -498,6 +498,41 @@ const MATRIX: Record<string, Entry> = {
   // audit
   'GET /api/audit/verify': { kind: 'none', roles: ['compliance', 'admin'] },
   'GET /api/audit': { kind: 'none', roles: ['compliance', 'admin'] },
+
+  // privacy: erasure is probed on the world's HCPs under a legal hold (an in-scope call answers 409
+  // legal_hold and erases nothing, so the world stays whole for every other entry)
+  'GET /api/hcps/:id/export': {
+    kind: 'object',
+    roles: ['compliance', 'admin'],
+    objects: hcpObjects,
+    inScope: [200],
+  },
+  'POST /api/hcps/:id/erasure': {
+    kind: 'object',
+    roles: ['compliance', 'admin'],
+    objects: async (f) => {
+      await f.p.context.db.updateTable('hcps').set({ legal_hold: 1 }).execute();
+      return hcpObjects(f);
+    },
+    request: () => ({ payload: { reason: 'authorization matrix probe' } }),
+    inScope: [409],
+  },
+  'POST /api/hcps/:id/legal-hold': {
+    kind: 'object',
+    roles: ['compliance'],
+    objects: hcpObjects,
+    request: () => ({ payload: { hold: true, reason: 'authorization matrix probe' } }),
+    inScope: [200],
+  },
+  'GET /api/audit/inspection': {
+    kind: 'object',
+    roles: ['compliance'],
+    objects: hcpObjects,
+    request: (hcpId) => ({
+      url: `/api/audit/inspection?hcpId=${encodeURIComponent(hcpId)}&from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z`,
+    }),
+    inScope: [200],
+  },
 };
 
 /**
