@@ -71,7 +71,7 @@ function toDecisionRequest(principal: Principal, body: ProposedMessage): Decisio
     ...(body.text !== undefined ? { text: body.text } : {}),
     ...(body.assetIds ? { assetIds: body.assetIds } : {}),
     ...(body.sendAt ? { sendAt: body.sendAt } : {}),
-    kind: 'rep',
+    // No kind: decide() tells an ordinary message from a reply inside the HCP's window (cap-exempt).
   };
 }
 
@@ -456,7 +456,11 @@ export async function redecideQueued(
       : {}),
     ...(!message.template_id && message.body_enc ? { text: ctx.cipher.open(message.body_enc) } : {}),
     assetIds: JSON.parse(message.asset_ids_json) as string[],
-    kind: (provenance.kind as DecisionRequest['kind']) ?? 'rep',
+    // An exempt kind Parley set itself (the opt-out confirmation) stays; an ordinary message is left for
+    // decide() to classify again, so a reply inside the HCP's window keeps its exemption at claim time.
+    ...(provenance.kind && provenance.kind !== 'rep'
+      ? { kind: provenance.kind as DecisionRequest['kind'] }
+      : {}),
   };
   const context = await loadDecisionContext(tx, ctx, {
     request,

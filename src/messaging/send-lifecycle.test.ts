@@ -171,6 +171,24 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     expect(late.statusCode).toBe(409);
   });
 
+  it("sends a rep's template reply inside the HCP's window even when the day's cap is spent: the exemption holds at claim time too", async () => {
+    const workers = workersFor(p, standIn.client);
+    const first = await schedule(new Date(p.clock.now().getTime() + 60_000));
+    expect(first.statusCode, first.body).toBe(202);
+    p.clock.advance(2 * 60_000);
+    await workers.runOnce();
+    expect(sendsFor(first.json().message.id)).toHaveLength(1);
+    p.clock.advance(2 * HOUR);
+    await hcpWrites('Obrigada! Pode me lembrar do horário?');
+    const template = await approvedTemplate(p);
+    const reply = await postMessage(p, { hcpId, templateId: template.id, parameters: { hora: '10:00' } });
+    expect(reply.statusCode, reply.body).toBe(202);
+    const id = reply.json().message.id as string;
+    await workers.runOnce();
+    expect(sendsFor(id)).toHaveLength(1);
+    expect((await messageRow(id)).status).not.toBe('cancelled');
+  });
+
   it('joins every message that left Parley in this run to a consent entry valid when it was claimed (RELIABILITY 24)', async () => {
     expect(await sendBasisViolations(p.context.db)).toEqual([]);
   });
