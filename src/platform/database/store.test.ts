@@ -42,6 +42,9 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     expect(events).toHaveLength(4);
     expect(events.map((e) => e.changes_json).join()).not.toContain('5511987654321');
     const all = await parley.context.db.selectFrom('audit_events').select('seq').execute();
-    expect(await parley.context.audit.verify(parley.context.db)).toMatchObject({ ok: true, checked: all.length });
+    expect(await parley.context.audit.verify(parley.context.db)).toMatchObject({
+      ok: true,
+      checked: all.length,
+    });
   });
 });
