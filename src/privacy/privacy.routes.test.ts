@@ -382,6 +382,33 @@ describe.each(DIALECTS)('personal-data rights on %s', (dialect) => {
       expect(ana.body).toContain('ANAMARK-in');
     });
 
+    it("leaves an export of the erased HCP that names no one, and no personal value in Parley's logs", async () => {
+      const response = await p.app.inject({
+        method: 'GET',
+        url: `/api/hcps/${eva.id}/export`,
+        headers: bearer(compliance),
+      });
+      expect(response.statusCode).toBe(200);
+      // The consent evidence (a document reference) stays: it proves the basis of what was sent.
+      for (const gone of [
+        NUMBER,
+        NUMBER.slice(1),
+        EMAIL,
+        NAME,
+        'EVAMARK-early',
+        'EVAMARK-in',
+        'EVAMARK-out',
+        'EVAMARK-call',
+      ])
+        expect(response.body).not.toContain(gone);
+      expect(response.json()).toMatchObject({
+        content: { profile: { name: erasedName(eva.id), erased: true } },
+      });
+      const logs = p.logs.join('');
+      for (const secret of [NUMBER, EMAIL, p.world.hcps.br1a.whatsappNumber!, 'ANAMARK-in', 'EVAMARK-in'])
+        expect(logs).not.toContain(secret);
+    });
+
     it('is refused a second time (already erased) and to roles other than compliance and admin', async () => {
       const again = await p.app.inject({
         method: 'POST',
