@@ -30,7 +30,8 @@ export function erasedName(hcpId: string): string {
  * messages from the number while it matched no HCP lose their bodies and their unknown-contact rows go;
  * preferences go; the trail's personal values about the HCP are deleted from the per-subject store (the
  * chain rows only point at them, so it still verifies). Under a legal hold nothing changes: the refusal
- * is audited with the reason and the call fails with `legal_hold`.
+ * is audited with the reason and the call fails with `legal_hold`. Erasing an erased HCP again is allowed
+ * and sweeps anything that landed since (audited with `repeated: true`).
  */
 export async function eraseHcp(
   deps: Deps,
@@ -46,8 +47,6 @@ export async function eraseHcp(
       deps.dialect,
       tx.selectFrom('hcps').selectAll().where('id', '=', hcpId),
     ).executeTakeFirstOrThrow();
-    if (row.erased_at !== null)
-      throw new DomainError('conflict', `HCP ${hcpId} was already erased at ${row.erased_at}`);
     if (row.legal_hold === 1) {
       await deps.audit.record(tx, {
         actor: principal,
@@ -80,6 +79,9 @@ async function erase(
   const { cipher } = deps;
   const now = deps.clock.now().toISOString();
   const row = await tx.selectFrom('hcps').selectAll().where('id', '=', hcpId).executeTakeFirstOrThrow();
+  // A repeated erasure keeps the first time and sweeps again: a message that was being processed while
+  // the first ran (its look-up saw the HCP before the erasure committed) is erased by the second.
+  const erasedAt = row.erased_at ?? now;
   const number = row.whatsapp_number_enc ? cipher.open(row.whatsapp_number_enc) : null;
   const email = row.email_enc ? cipher.open(row.email_enc) : null;
   const digits = number ? number.replace(/\D/g, '') : null;
@@ -284,7 +286,7 @@ async function erase(
       email_enc: null,
       email_bidx: null,
       segment: null,
-      erased_at: now,
+      erased_at: erasedAt,
       updated_at: now,
     })
     .where('id', '=', hcpId)
@@ -295,9 +297,9 @@ async function erase(
     target: { type: 'hcp', id: hcpId },
     subjectId: hcpId,
     reason,
-    after: { erasedAt: now, removed },
+    after: { erasedAt, removed, repeated: row.erased_at !== null },
   });
-  return { hcpId, erasedAt: now, removed };
+  return { hcpId, erasedAt, removed };
 }
 
 /** Sets or clears an HCP's legal hold (compliance), audited with its reason. */

@@ -409,15 +409,34 @@ describe.each(DIALECTS)('personal-data rights on %s', (dialect) => {
         expect(logs).not.toContain(secret);
     });
 
-    it('is refused a second time (already erased) and to roles other than compliance and admin', async () => {
+    it('sweeps again when repeated, keeping the first erasure time: a message that raced the first is erased', async () => {
+      const first = await p.context.db
+        .selectFrom('hcps')
+        .select('erased_at')
+        .where('id', '=', eva.id)
+        .executeTakeFirstOrThrow();
+      // An inbound message whose processing looked Eva up just before the erasure committed.
+      const raced = await outbound(p, { hcpId: eva.id, hcpName: 'Eva', templateId, note: 'EVAMARK-raced' });
       const again = await p.app.inject({
         method: 'POST',
         url: `/api/hcps/${eva.id}/erasure`,
         headers: bearer(admin),
-        payload: { reason: 'again' },
+        payload: { reason: 'sweep after a late message' },
       });
-      expect(again.statusCode).toBe(409);
-      expect(again.json()).toMatchObject({ error: { code: 'conflict' } });
+      expect(again.statusCode).toBe(200);
+      // Her two messages and the late one (the early one went with its unknown-contact row the first time).
+      expect(again.json()).toMatchObject({ erasedAt: first.erased_at, removed: { messages: 3 } });
+      const row = await p.context.db
+        .selectFrom('messages')
+        .select(['body_enc', 'parameters_enc', 'provenance_json'])
+        .where('id', '=', raced)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ body_enc: null, parameters_enc: null });
+      expect(row.provenance_json).not.toContain('EVAMARK-raced');
+      expect(await p.context.audit.verify(p.context.db)).toMatchObject({ ok: true });
+    });
+
+    it('is refused to roles other than compliance and admin, and without a reason', async () => {
       const byRep = await p.app.inject({
         method: 'POST',
         url: `/api/hcps/${p.world.hcps.br1a.id}/erasure`,

@@ -10,6 +10,30 @@ const hcpParams = z.object({ id: z.string().min(1).max(100) });
 const reason = z.string().trim().min(3).max(1000);
 const isoTime = z.iso.datetime({ offset: true }).transform((v) => new Date(v).toISOString());
 
+/** The envelope of both exports; the content is documented in docs/privacy.md. */
+const exportEnvelope = {
+  generatedAt: z.string(),
+  generatedBy: z.string(),
+  checksum: z.string().regex(/^[0-9a-f]{64}$/),
+};
+const accessExportSchema = z.object({
+  format: z.literal('parley.access-export.v1'),
+  hcpId: z.string(),
+  ...exportEnvelope,
+  content: z.record(z.string(), z.unknown()),
+});
+const inspectionExportSchema = z.object({
+  format: z.literal('parley.inspection-export.v1'),
+  ...exportEnvelope,
+  document: z.object({
+    hcpId: z.string(),
+    from: z.string(),
+    to: z.string(),
+    messages: z.array(z.unknown()),
+    auditTrail: z.array(z.unknown()),
+  }),
+});
+
 /** The daily retention run starts at this UTC hour, when the fewest people work in any market. */
 const RETENTION_HOUR_UTC = 3;
 const DAY_MS = 86_400_000;
@@ -35,6 +59,7 @@ export const registerPrivacyRoutes: RouteModule = async (app, ctx) => {
         summary:
           'Everything Parley holds about one HCP (GDPR access request), with a SHA-256 of its canonical JSON',
         params: hcpParams,
+        response: { 200: accessExportSchema },
       },
     },
     async (request) => exportHcpData(ctx, principalOf(request), request.params.id, originOf(request)),
@@ -90,6 +115,7 @@ export const registerPrivacyRoutes: RouteModule = async (app, ctx) => {
         querystring: z
           .object({ hcpId: z.string().min(1).max(100), from: isoTime, to: isoTime })
           .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['to'] }),
+        response: { 200: inspectionExportSchema },
       },
     },
     async (request) => inspectionExport(ctx, principalOf(request), request.query, originOf(request)),
