@@ -108,6 +108,17 @@ export async function loadDecisionContext(
     };
   }
   const exclude = (rows: RecentMessage[]) => rows.filter((m) => m.id !== input.excludeMessageId);
+  // A queued opt-in request decided again must not count against the opt-in limits either.
+  let optInRequests = optIns;
+  if (input.excludeMessageId && template?.type === 'opt_in_request') {
+    const self = await db
+      .selectFrom('messages')
+      .select('created_at')
+      .where('id', '=', input.excludeMessageId)
+      .executeTakeFirst();
+    const i = self ? optIns.indexOf(self.created_at) : -1;
+    if (i >= 0) optInRequests = [...optIns.slice(0, i), ...optIns.slice(i + 1)];
+  }
 
   return {
     now: now.toISOString(),
@@ -138,7 +149,7 @@ export async function loadDecisionContext(
     template: template ?? null,
     assets,
     products: products.map((p) => ({ id: p.id, name: p.name, piAssetKey: p.pi_asset_key })),
-    optInRequests: optIns,
+    optInRequests,
     consentHold: holds[0] ? { since: holds[0].createdAt, reason: holds[0].reason } : null,
   };
 }

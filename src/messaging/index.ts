@@ -3,7 +3,7 @@ import { createCloudApiClient } from '../whatsapp/index.js';
 import { redecideQueued } from './compose.js';
 import { cancelReviewsPastWindow } from './messages.store.js';
 import { registerMessageHttp } from './messages.routes.js';
-import { queueOptOutConfirmations } from './opt-out-confirmation.js';
+import { queueConsentFollowUps } from './consent-follow-ups.js';
 import { startOutboxWorkers, type OutboxWorkers } from './outbox-worker.js';
 
 export { checkMessage, redecideQueued, sendingNumberFor, sendMessage } from './compose.js';
@@ -11,7 +11,13 @@ export type { ProposedMessage, SendAnswer } from './compose.js';
 export { loadDecisionContext, toDecisionAsset, toDecisionTemplate } from './decision-inputs.store.js';
 export { buildSendRequest } from './message-provenance.js';
 export type { MessageProvenance } from './message-provenance.js';
-export { OPT_OUT_CONFIRMATION_KEY, queueOptOutConfirmations } from './opt-out-confirmation.js';
+export {
+  OPT_IN_WELCOME_KEY,
+  OPT_OUT_CONFIRMATION_KEY,
+  queueConsentFollowUps,
+  queueOptInWelcomes,
+  queueOptOutConfirmations,
+} from './consent-follow-ups.js';
 export {
   cancelReviewsPastWindow,
   findVisibleMessage,
@@ -54,7 +60,7 @@ export const registerMessagingRoutes: RouteModule = async (app, ctx) => {
     client,
     redecide: (tx, message, now) => redecideQueued(tx, ctx, message, now),
     workers: Math.max(1, ctx.config.sendWorkers),
-    beforeRound: () => queueOptOutConfirmations(ctx),
+    beforeRound: () => queueConsentFollowUps(ctx),
   });
   workersByContext.set(ctx, workers);
   registerMessageHttp(app, ctx, () => workers.kick());

@@ -16,7 +16,7 @@ import {
 } from '../whatsapp/index.js';
 import { redecideQueued } from './compose.js';
 import type { MessageProvenance } from './message-provenance.js';
-import { queueOptOutConfirmations } from './opt-out-confirmation.js';
+import { queueConsentFollowUps } from './consent-follow-ups.js';
 import { startOutboxWorkers, type OutboxWorkerOptions, type OutboxWorkers } from './outbox-worker.js';
 
 /**
@@ -208,7 +208,7 @@ export function workersFor(
   return startOutboxWorkers(p.context, {
     client,
     redecide: (tx, message, now) => redecideQueued(tx, p.context, message, now),
-    beforeRound: () => queueOptOutConfirmations(p.context),
+    beforeRound: () => queueConsentFollowUps(p.context),
     workers: 1,
     ...options,
   });
@@ -303,6 +303,11 @@ export async function sendBasisViolations(db: DbOrTx): Promise<string[]> {
     } else if (kind === 'opt_out_confirmation') {
       if (entry.status !== 'withdrawn' || entry.source !== 'whatsapp_reply')
         violations.push(`${r.id}: a confirmation that confirms no opt-out`);
+    } else if (
+      entry.status === 'pending' &&
+      (JSON.parse(r.provenance_json) as Partial<MessageProvenance>).template?.type === 'opt_in_request'
+    ) {
+      // An opt-in request rests on the pending consent it asks the HCP to confirm.
     } else if (
       !r.purpose ||
       consentBasisAt(

@@ -3,8 +3,10 @@ import type { ParleyContext } from '../context.js';
 import {
   CONSENT_BUTTON_PAYLOADS,
   consentBasisAt,
+  foldConsent,
   isOptOutLabel,
   listConsentEntries,
+  type ConsentEntry,
   type ConsentPurpose,
 } from '../consent/index.js';
 import { recordInteraction } from '../engagement/index.js';
@@ -457,7 +459,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
     if (provenance.kind === 'opt_out_confirmation') return provenance.consentEntryId ?? undefined;
     if (!decision.purpose || !m.hcp_id) return null;
     const entries = await listConsentEntries(db, m.hcp_id);
-    return consentBasisAt(entries, 'whatsapp', decision.purpose as ConsentPurpose, now) ?? undefined;
+    return sendBasis(entries, decision.purpose as ConsentPurpose, provenance, now) ?? undefined;
   }
 
   /**
@@ -472,8 +474,8 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
     const now = ctx.clock.now();
     const entries = await listConsentEntries(ctx.db, m.hcp_id);
     const purpose = provenance.purpose as ConsentPurpose | null;
-    // A newer grant is still a grant; only "no grant in force any more" stops the send.
-    return purpose !== null && consentBasisAt(entries, 'whatsapp', purpose, now) === null;
+    // A newer grant is still a grant; only "no basis in force any more" stops the send.
+    return purpose !== null && sendBasis(entries, purpose, provenance, now) === null;
   }
 
   async function cancelBeforeSending(row: ClaimedRow): Promise<void> {
@@ -590,6 +592,22 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
       await Promise.all(loops);
     },
   };
+}
+
+/**
+ * The ledger entry a send rests on: the grant in force for its purpose; for an opt-in request, the
+ * pending (verbal) consent it asks the HCP to confirm, as decide() allows.
+ */
+function sendBasis(
+  entries: ConsentEntry[],
+  purpose: ConsentPurpose,
+  provenance: MessageProvenance,
+  now: Date,
+): string | null {
+  const granted = consentBasisAt(entries, 'whatsapp', purpose, now);
+  if (granted || provenance.template?.type !== 'opt_in_request') return granted;
+  const current = foldConsent(entries, 'whatsapp', purpose, now);
+  return current.status === 'pending' ? (current.entryId ?? null) : null;
 }
 
 function summaryOf(m: MessagesTable): string {

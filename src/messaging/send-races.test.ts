@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listConsentEntries } from '../consent/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
-import { OPT_OUT_CONFIRMATION_KEY } from './opt-out-confirmation.js';
+import { OPT_IN_WELCOME_KEY, OPT_OUT_CONFIRMATION_KEY } from './consent-follow-ups.js';
 import {
   approvedTemplate,
   deliverWebhook,
@@ -44,6 +44,12 @@ describe.each(DIALECTS)('races on the send path on %s', (dialect) => {
       key: OPT_OUT_CONFIRMATION_KEY,
       type: 'service',
       body: 'Pronto, {{hcp_name}}: você não receberá mais mensagens nossas pelo WhatsApp.',
+      parameters: [{ name: 'hcp_name', type: 'hcp_name' }],
+    });
+    await approvedTemplate(p, {
+      key: OPT_IN_WELCOME_KEY,
+      type: 'service',
+      body: 'Obrigado, {{hcp_name}}! Você receberá lembretes de visita e confirmações, no máximo 2 por semana.',
       parameters: [{ name: 'hcp_name', type: 'hcp_name' }],
     });
   });
@@ -266,6 +272,54 @@ describe.each(DIALECTS)('races on the send path on %s', (dialect) => {
       .execute();
     expect(outbox.map((o) => o.state)).toEqual(['cancelled', 'cancelled']);
     await regrant();
+  });
+
+  it('welcomes an HCP who opted in by replying to an opt-in request, exactly once however often the webhook is replayed', async () => {
+    const bruno = p.world.hcps.br1b;
+    const request = await approvedTemplate(p, {
+      type: 'opt_in_request',
+      body: 'Podemos enviar lembretes de visita por WhatsApp?',
+      parameters: [],
+    });
+    // The rep records a verbal consent (pending until the HCP confirms), then asks by WhatsApp.
+    const verbal = await p.app.inject({
+      method: 'POST',
+      url: `/api/hcps/${bruno.id}/consent`,
+      headers: { authorization: `Bearer ${await p.world.tokenFor('rep1')}` },
+      payload: {
+        channel: 'whatsapp',
+        purpose: 'service',
+        status: 'granted',
+        source: 'verbal',
+        evidence: 'call-note-17',
+      },
+    });
+    expect(verbal.statusCode, verbal.body).toBe(201);
+    const asked = await postMessage(p, { hcpId: bruno.id, templateId: request.id });
+    expect(asked.statusCode, asked.body).toBe(202);
+    await workersFor(p, standIn.client).runOnce();
+    expect(sendsFor(asked.json().message.id)).toHaveLength(1);
+    p.clock.advance(60_000);
+    const yes = inboundText(p, '5511912345678', 'Sim');
+    await Promise.all([deliverWebhook(p, yes.json), deliverWebhook(p, yes.json)]);
+    const workers = workersFor(p, standIn.client);
+    await Promise.all([workers.runOnce(), workersFor(p, standIn.client).runOnce()]);
+    await workers.runOnce();
+    const inbound = await p.context.db
+      .selectFrom('messages')
+      .select('id')
+      .where('wamid', '=', yes.wamid)
+      .executeTakeFirstOrThrow();
+    const welcomes = await p.context.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('idempotency_key', '=', `optin:${inbound.id}`)
+      .execute();
+    expect(welcomes).toHaveLength(1);
+    expect(welcomes[0]!.status, welcomes[0]!.error_detail ?? '').not.toBe('cancelled');
+    expect(sendsFor(welcomes[0]!.id)).toHaveLength(1);
+    const ledger = await listConsentEntries(p.context.db, bruno.id);
+    expect(ledger.some((e) => e.status === 'granted' && e.source === 'double_opt_in')).toBe(true);
   });
 
   it('joins every message that left Parley in this run to a consent entry valid when it was claimed (RELIABILITY 24)', async () => {

@@ -1,4 +1,5 @@
 import type { ParleyContext } from '../context.js';
+import { consentBasisAt, listConsentEntries } from '../consent/index.js';
 import { buildProvenance, contentForMessage, renderTemplate } from '../content/index.js';
 import { newId } from '../platform/crypto/index.js';
 import {
@@ -15,17 +16,51 @@ import type { MessageProvenance } from './message-provenance.js';
 import { enqueue, recordHistory } from './outbox.store.js';
 
 /**
- * The one confirmation of an opt-out (issue 4 item 3). The template is marked by its key: the approved
- * `service` template keyed `optout_confirmation` in the HCP's market and language (its latest approved
- * version). It is decided with `kind: 'opt_out_confirmation'`, which decide() exempts from consent (it
- * rests on the opt-out itself), caps and quiet hours, and sent by the outbox worker like any message.
- *
- * It is keyed by the inbound message that opted out (`messages.idempotency_key = optout:<message id>`,
- * unique), so a replayed webhook, two workers or two instances queue it at most once. The opt-out itself
- * is committed by the webhook processing (consent withdraws and cancels what was queued); this reads the
- * ledger's recent WhatsApp-reply withdrawals and queues what is missing, within seconds.
+ * The messages Parley sends itself after an HCP's consent reply, each exactly once per reply:
+ * - **the confirmation of an opt-out** (issue 4 item 3): the approved `service` template keyed
+ *   `optout_confirmation` in the HCP's market and language (its latest approved version), decided with
+ *   `kind: 'opt_out_confirmation'`, which decide() exempts from consent (it rests on the opt-out itself),
+ *   caps, quiet hours and the duplicate rule;
+ * - **the welcome after an opt-in** (issue 4 item 2): the approved `service` template keyed
+ *   `optin_welcome`, saying which messages to expect and how often; decided as an ordinary message, so it
+ *   needs the consent just granted (decide() sees it as a reply inside the HCP's window).
+ * Each is keyed by the inbound message that carried the reply (`messages.idempotency_key =
+ * optout:<id>` / `optin:<id>`, unique), so a replayed webhook, two workers or two instances queue it at
+ * most once. The reply itself is committed by the webhook processing (consent withdraws or grants); this
+ * reads the ledger's recent WhatsApp-reply entries and queues what is missing, within seconds. A follow-up
+ * the policy refuses is stored `cancelled` with its reasons, so it is not tried again.
  */
 export const OPT_OUT_CONFIRMATION_KEY = 'optout_confirmation';
+export const OPT_IN_WELCOME_KEY = 'optin_welcome';
+
+interface FollowUp {
+  /** Prefix of the idempotency key; the inbound message id follows. */
+  prefix: 'optout' | 'optin';
+  templateKey: string;
+  /** Which ledger entries call for it. */
+  status: 'withdrawn' | 'granted';
+  source: 'whatsapp_reply' | 'double_opt_in';
+  kind: 'opt_out_confirmation' | undefined;
+  reason: string;
+}
+
+const OPT_OUT_CONFIRMATION: FollowUp = {
+  prefix: 'optout',
+  templateKey: OPT_OUT_CONFIRMATION_KEY,
+  status: 'withdrawn',
+  source: 'whatsapp_reply',
+  kind: 'opt_out_confirmation',
+  reason: 'confirmation of an opt-out',
+};
+
+const OPT_IN_WELCOME: FollowUp = {
+  prefix: 'optin',
+  templateKey: OPT_IN_WELCOME_KEY,
+  status: 'granted',
+  source: 'double_opt_in',
+  kind: undefined,
+  reason: 'welcome after an opt-in',
+};
 
 type Ctx = Pick<ParleyContext, 'db' | 'dialect' | 'clock' | 'cipher' | 'audit' | 'config' | 'logger'>;
 
@@ -34,6 +69,20 @@ const warned = new WeakMap<object, Set<string>>();
 
 /** Queues the missing confirmations for opt-outs recorded in the last 24 hours; returns how many. */
 export async function queueOptOutConfirmations(ctx: Ctx): Promise<number> {
+  return queueFollowUps(ctx, OPT_OUT_CONFIRMATION);
+}
+
+/** Queues the missing welcomes for opt-ins recorded in the last 24 hours; returns how many. */
+export async function queueOptInWelcomes(ctx: Ctx): Promise<number> {
+  return queueFollowUps(ctx, OPT_IN_WELCOME);
+}
+
+/** Both kinds of follow-up (the outbox workers call this before each round). */
+export async function queueConsentFollowUps(ctx: Ctx): Promise<number> {
+  return (await queueOptOutConfirmations(ctx)) + (await queueOptInWelcomes(ctx));
+}
+
+async function queueFollowUps(ctx: Ctx, spec: FollowUp): Promise<number> {
   const now = ctx.clock.now();
   const since = new Date(now.getTime() - DAY).toISOString();
   const withdrawals = await ctx.db
@@ -41,8 +90,8 @@ export async function queueOptOutConfirmations(ctx: Ctx): Promise<number> {
     .select(['id', 'hcp_id', 'message_id', 'recorded_at'])
     .where('recorded_at', '>=', since)
     .where('channel', '=', 'whatsapp')
-    .where('status', '=', 'withdrawn')
-    .where('source', '=', 'whatsapp_reply')
+    .where('status', '=', spec.status)
+    .where('source', '=', spec.source)
     .where('message_id', 'is not', null)
     .orderBy('recorded_at')
     .orderBy('id')
@@ -52,6 +101,7 @@ export async function queueOptOutConfirmations(ctx: Ctx): Promise<number> {
     if (w.message_id && !byInbound.has(w.message_id))
       byInbound.set(w.message_id, { hcpId: w.hcp_id, entryId: w.id });
   if (byInbound.size === 0) return 0;
+  const keyOf = (inboundId: string) => `${spec.prefix}:${inboundId}`;
   const keys = [...byInbound.keys()].map(keyOf);
   const done = new Set<string>();
   for (let i = 0; i < keys.length; i += 500) {
@@ -66,7 +116,7 @@ export async function queueOptOutConfirmations(ctx: Ctx): Promise<number> {
   for (const [inboundId, optOut] of byInbound) {
     if (done.has(keyOf(inboundId))) continue;
     try {
-      if (await ctx.db.transaction().execute((tx) => queueOne(tx, ctx, inboundId, optOut))) queued += 1;
+      if (await ctx.db.transaction().execute((tx) => queueOne(tx, ctx, spec, inboundId, optOut))) queued += 1;
     } catch (error) {
       // Another worker or instance queued it first: exactly one is what we want.
       if (!isUniqueViolation(error)) throw error;
@@ -75,23 +125,21 @@ export async function queueOptOutConfirmations(ctx: Ctx): Promise<number> {
   return queued;
 }
 
-function keyOf(inboundMessageId: string): string {
-  return `optout:${inboundMessageId}`;
-}
-
 async function queueOne(
   tx: Tx,
   ctx: Ctx,
+  spec: FollowUp,
   inboundId: string,
   optOut: { hcpId: string; entryId: string },
 ): Promise<boolean> {
+  const key = `${spec.prefix}:${inboundId}`;
   const now = ctx.clock.now();
   const iso = now.toISOString();
   await forUpdate(ctx.dialect, tx.selectFrom('hcps').select('id').where('id', '=', optOut.hcpId)).execute();
   const already = await tx
     .selectFrom('messages')
     .select('id')
-    .where('idempotency_key', '=', keyOf(inboundId))
+    .where('idempotency_key', '=', key)
     .executeTakeFirst();
   if (already) return false;
   const hcp = await tx
@@ -103,7 +151,7 @@ async function queueOne(
   const template = await tx
     .selectFrom('templates')
     .select('id')
-    .where('key', '=', OPT_OUT_CONFIRMATION_KEY)
+    .where('key', '=', spec.templateKey)
     .where('status', '=', 'approved')
     .where('type', '=', 'service')
     .where('market_code', '=', hcp.market_code)
@@ -114,10 +162,10 @@ async function queueOne(
   if (!template || !repId) {
     warnOnce(
       ctx,
-      `${hcp.market_code}:${hcp.language}:${repId ? 'template' : 'rep'}`,
+      `${spec.prefix}:${hcp.market_code}:${hcp.language}:${repId ? 'template' : 'rep'}`,
       template
-        ? 'no rep works this HCP: the opt-out confirmation has no sender'
-        : `no approved service template keyed ${OPT_OUT_CONFIRMATION_KEY} for this market and language: the opt-out confirmation cannot be sent`,
+        ? `no rep works this HCP: the ${spec.reason} has no sender`
+        : `no approved service template keyed ${spec.templateKey} for this market and language: the ${spec.reason} cannot be sent`,
       { market: hcp.market_code, language: hcp.language },
     );
     return false;
@@ -131,7 +179,7 @@ async function queueOne(
     templateId: template.id,
     parameters: {},
     assetIds: [],
-    kind: 'opt_out_confirmation',
+    ...(spec.kind ? { kind: spec.kind } : {}),
   };
   const context = await loadDecisionContext(tx, ctx, { request, now, phoneNumberId, content });
   let decision: Decision = decide(request, context);
@@ -167,10 +215,14 @@ async function queueOne(
   const provenance: MessageProvenance = {
     ...buildProvenance(content.template ?? null, values, [], {}),
     purpose: decision.purpose,
-    // Its basis is the opt-out it confirms (RELIABILITY 24 joins it to that ledger entry).
-    consentEntryId: optOut.entryId,
+    // A confirmation rests on the opt-out it confirms; a welcome on the grant in force for its purpose.
+    consentEntryId: spec.kind
+      ? optOut.entryId
+      : decision.purpose
+        ? consentBasisAt(await listConsentEntries(tx, hcp.id), 'whatsapp', decision.purpose, now)
+        : null,
     reviewedBy: null,
-    kind: 'opt_out_confirmation',
+    kind: spec.kind ?? 'rep',
   };
   const status = allowed ? 'queued' : 'cancelled';
   const row: MessagesTable = {
@@ -192,7 +244,7 @@ async function queueOne(
     error_title: null,
     error_detail: allowed ? null : JSON.stringify(decision.reasons),
     decision_id: decisionId,
-    idempotency_key: keyOf(inboundId),
+    idempotency_key: key,
     context_wamid: null,
     send_at: null,
     meta_timestamp: null,
@@ -222,21 +274,19 @@ async function queueOne(
     messageId,
     status,
     iso,
-    allowed
-      ? 'confirmation of the HCP’s opt-out'
-      : `confirmation of the opt-out not sent: ${decision.reasons.map((r) => r.code).join(', ')}`,
+    allowed ? spec.reason : `${spec.reason} not sent: ${decision.reasons.map((r) => r.code).join(', ')}`,
   );
   await ctx.audit.record(tx, {
     actor: null,
     action: 'message.created',
     target: { type: 'message', id: messageId },
     subjectId: hcp.id,
-    reason: 'confirmation of an opt-out',
+    reason: spec.reason,
     after: {
       status,
       decisionId,
-      kind: 'opt_out_confirmation',
-      optOutEntryId: optOut.entryId,
+      kind: spec.kind ?? 'rep',
+      consentEntryId: optOut.entryId,
       templateKey: provenance.template?.key ?? null,
       templateVersion: provenance.template?.version ?? null,
       reasons: decision.reasons.map((r) => r.code),
@@ -246,7 +296,7 @@ async function queueOne(
   if (!allowed)
     ctx.logger.warn(
       { messageId, reasons: decision.reasons.map((r) => r.code) },
-      'opt-out confirmation refused by the policy',
+      `${spec.reason} refused by the policy`,
     );
   return allowed;
 }
@@ -278,5 +328,5 @@ function warnOnce(ctx: Ctx, key: string, message: string, fields: Record<string,
   warned.set(ctx, seen);
   if (seen.has(key)) return;
   seen.add(key);
-  ctx.logger.warn({ alert: 'opt_out_confirmation', ...fields }, message);
+  ctx.logger.warn({ alert: 'consent_follow_up', ...fields }, message);
 }
