@@ -41,7 +41,10 @@ export async function eraseHcp(
   origin: RequestOrigin,
 ): Promise<ErasureReport> {
   const { db } = deps;
-  await findVisibleHcp(db, deps, principal, hcpId, origin);
+  const hcp = await findVisibleHcp(db, deps, principal, hcpId, origin);
+  const deliveryIds = hcp.whatsappNumber
+    ? await deliveriesNaming(deps, hcp.whatsappNumber.replace(/\D/g, ''))
+    : [];
   const outcome = await db.transaction().execute(async (tx) => {
     const row = await forUpdate(
       deps.dialect,
@@ -58,7 +61,7 @@ export async function eraseHcp(
       });
       return { refused: true as const };
     }
-    return { refused: false as const, report: await erase(tx, deps, principal, row.id, reason) };
+    return { refused: false as const, report: await erase(tx, deps, principal, row.id, reason, deliveryIds) };
   });
   if (outcome.refused)
     throw new DomainError(
@@ -75,6 +78,7 @@ async function erase(
   principal: Principal,
   hcpId: string,
   reason: string,
+  deliveryIds: readonly string[],
 ): Promise<ErasureReport> {
   const { cipher } = deps;
   const now = deps.clock.now().toISOString();
@@ -225,31 +229,24 @@ async function erase(
       .execute();
   count('idempotencyKeys', keys.length);
 
-  // Raw deliveries name the sender by number (`wa_id`, `from`, `recipient_id`) beside the text. They are
-  // sealed, so there is no index to search: each is opened (a page at a time) and re-sealed scrubbed.
-  if (digits) {
-    let after = '';
-    for (;;) {
-      const page = await tx
-        .selectFrom('webhook_inbox')
-        .select(['id', 'body'])
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(500)
+  // Raw deliveries name the sender by number (`wa_id`, `from`, `recipient_id`) beside the text. The
+  // candidates were found before the transaction (see deliveriesNaming); each is re-read here, since it
+  // may have changed meanwhile, and re-sealed scrubbed.
+  if (digits && deliveryIds.length > 0) {
+    const rows = await tx
+      .selectFrom('webhook_inbox')
+      .select(['id', 'body'])
+      .where('id', 'in', deliveryIds)
+      .execute();
+    for (const w of rows) {
+      const raw = openOrNull(cipher, w.body);
+      if (raw === null || !raw.includes(digits)) continue;
+      await tx
+        .updateTable('webhook_inbox')
+        .set({ body: cipher.seal(scrubText(raw, list)) })
+        .where('id', '=', w.id)
         .execute();
-      for (const w of page) {
-        const raw = openOrNull(cipher, w.body);
-        if (raw === null || !raw.includes(digits)) continue;
-        await tx
-          .updateTable('webhook_inbox')
-          .set({ body: cipher.seal(scrubText(raw, list)) })
-          .where('id', '=', w.id)
-          .execute();
-        count('webhookDeliveries', 1);
-      }
-      const last = page[page.length - 1];
-      if (!last || page.length < 500) break;
-      after = last.id;
+      count('webhookDeliveries', 1);
     }
   }
   const security = await tx
@@ -300,6 +297,29 @@ async function erase(
     after: { erasedAt, removed, repeated: row.erased_at !== null },
   });
   return { hcpId, erasedAt, removed };
+}
+
+/**
+ * Raw webhook deliveries that carry a number (digits, as Meta writes `wa_id`). They are sealed, so no
+ * index can find them: each is opened, a page at a time, before the erasure's transaction, so the
+ * decryption of a large inbox never holds the store's write lock (webhooks keep being acknowledged).
+ */
+async function deliveriesNaming(deps: Deps, digits: string): Promise<string[]> {
+  const ids: string[] = [];
+  let after = '';
+  for (;;) {
+    const page = await deps.db
+      .selectFrom('webhook_inbox')
+      .select(['id', 'body'])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(500)
+      .execute();
+    for (const w of page) if (openOrNull(deps.cipher, w.body)?.includes(digits)) ids.push(w.id);
+    const last = page[page.length - 1];
+    if (!last || page.length < 500) return ids;
+    after = last.id;
+  }
 }
 
 /** Sets or clears an HCP's legal hold (compliance), audited with its reason. */
