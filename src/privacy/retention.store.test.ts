@@ -8,6 +8,7 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
   let p: TestParley;
   const ids = {} as Record<
     | 'zoneMsg'
+    | 'strangerMsg'
     | 'msgA'
     | 'heldMsg'
     | 'youngMsg'
@@ -71,6 +72,31 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
       at: '2021-03-02T12:00:00.000Z',
     });
     await p.context.db.updateTable('hcps').set({ legal_hold: 1 }).where('id', '=', br1b.id).execute();
+    // An inbound message from a number that matched no HCP (UTC days, the global period).
+    ids.strangerMsg = await outbound(p, {
+      hcpId: br1a.id,
+      hcpName: 'x',
+      templateId,
+      note: 'STRANGER-TEXT',
+      at: '2021-02-26T12:00:00.000Z',
+    });
+    await p.context.db
+      .updateTable('messages')
+      .set({ hcp_id: null, direction: 'inbound' })
+      .where('id', '=', ids.strangerMsg)
+      .execute();
+    await p.context.db
+      .insertInto('unknown_contacts')
+      .values({
+        id: newId('unk'),
+        wa_id_bidx: p.context.cipher.blindIndex('wa:5511900000000'),
+        wa_id_enc: p.context.cipher.seal('5511900000000'),
+        profile_name_enc: null,
+        message_id: ids.strangerMsg,
+        phone_number_id: p.context.config.whatsapp.phoneNumberId,
+        received_at: '2021-02-26T12:00:00.000Z',
+      })
+      .execute();
     const now = '2026-03-03T14:00:00.000Z';
     const interaction = (id: string) => ({
       id,
@@ -166,7 +192,8 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
     const events = await auditCount();
     const run = await runRetention(p.context, { dryRun: true });
     expect(run.dryRun).toBe(true);
-    expect(run.kinds.message_bodies.ids).toEqual([]);
+    // The stranger's message counts in UTC days and expired on 26 February.
+    expect(run.kinds.message_bodies.ids).toEqual([ids.strangerMsg]);
     expect(run.kinds.interactions.ids).toEqual([ids.oldCall]);
     expect(run.kinds.webhook_inbox.ids).toEqual([ids.oldInbox]);
     expect(run.kinds.security_log.ids).toEqual([ids.oldSecurity]);
@@ -179,8 +206,11 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
     p.clock.set('2026-02-28T03:00:00.000Z');
     const events = await auditCount();
     const run = await runRetention(p.context);
-    expect(run.kinds.message_bodies.ids).toEqual([ids.zoneMsg]);
+    expect(run.kinds.message_bodies.ids).toEqual([ids.strangerMsg, ids.zoneMsg]);
     expect(await bodyOf(ids.zoneMsg)).toBeNull();
+    expect(await bodyOf(ids.strangerMsg)).toBeNull();
+    // The stranger's number goes with the body of the only message it was kept for.
+    expect(await p.context.db.selectFrom('unknown_contacts').selectAll().execute()).toEqual([]);
     const kept = await p.context.db
       .selectFrom('messages')
       .selectAll()
@@ -208,7 +238,9 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
     );
     expect(await auditCount()).toBe(events + applied.length);
     const bodies = applied.find((e) => e.target_id === 'message_bodies')!;
-    expect(JSON.parse(bodies.changes_json)).toMatchObject({ after: { count: 1, ids: [ids.zoneMsg] } });
+    expect(JSON.parse(bodies.changes_json)).toMatchObject({
+      after: { count: 2, ids: [ids.strangerMsg, ids.zoneMsg] },
+    });
     expect(applied.every((e) => e.personal_ref === null && !e.changes_json.includes('TEXT'))).toBe(true);
     expect(await p.context.audit.verify(p.context.db)).toMatchObject({ ok: true });
   });

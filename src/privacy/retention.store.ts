@@ -43,7 +43,7 @@ interface Row {
  * The retention job (RELIABILITY 29): for each kind of record the rulebook sets a period for, finds the
  * records past it in their market's days (retention-rules.ts) and not under a legal hold, and removes
  * them — message bodies and parameters are emptied (the message row, its provenance and status history
- * stay as evidence of what was sent); decisions, interactions (but those a case points to), processed
+ * stay as evidence of what was sent) and an unknown sender's number goes with its message's body; decisions, interactions (but those a case points to), processed
  * raw webhook deliveries and security-log rows are deleted. Audit events are never touched. Each batch
  * of removals is audited as metadata: the kind, how many and which ids (`retention.applied`).
  */
@@ -202,6 +202,8 @@ async function removeExpired(tx: DbOrTx, kind: RetentionKind, ids: string[]): Pr
           })
           .where('id', '=', r.id)
           .execute();
+      // A message from a number that matched no HCP is the only reason its sender's number is kept.
+      await tx.deleteFrom('unknown_contacts').where('message_id', 'in', ids).execute();
       return;
     }
     case 'decisions':
