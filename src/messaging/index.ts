@@ -5,6 +5,7 @@ import { cancelReviewsPastWindow } from './messages.store.js';
 import { registerMessageHttp } from './messages.routes.js';
 import { queueConsentFollowUps } from './consent-follow-ups.js';
 import { startOutboxWorkers, type OutboxWorkers } from './outbox-worker.js';
+import { DEFAULT_PACING } from './send-pacing.js';
 
 export { checkMessage, redecideQueued, sendingNumberFor, sendMessage } from './compose.js';
 export type { ProposedMessage, SendAnswer } from './compose.js';
@@ -60,6 +61,8 @@ export const registerMessagingRoutes: RouteModule = async (app, ctx) => {
     client,
     redecide: (tx, message, now) => redecideQueued(tx, ctx, message, now),
     workers: Math.max(1, ctx.config.sendWorkers),
+    // Pacing is per process: with several instances on one number, PARLEY_SEND_RATE is each one's share.
+    pacing: { ...DEFAULT_PACING, perNumberPerSecond: ctx.config.sendRatePerNumber },
     beforeRound: () => queueConsentFollowUps(ctx),
   });
   workersByContext.set(ctx, workers);

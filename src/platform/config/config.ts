@@ -47,6 +47,8 @@ const schema = z.object({
   PARLEY_PUBLIC_URL: z.url({ message: 'must be an http(s) URL, e.g. https://parley.example.com' }).optional(),
   /** Outbox workers in this process (0 turns sending off, e.g. for an API-only instance). */
   PARLEY_SEND_WORKERS: z.coerce.number().int().min(0).max(32).default(2),
+  /** Sends per second per sending number from this instance (Meta: 80 by default, up to 1,000). */
+  PARLEY_SEND_RATE: z.coerce.number().int().min(1).max(1000).default(80),
   WHATSAPP_APP_SECRET: secret('WHATSAPP_APP_SECRET', 8).default(DEMO_APP_SECRET),
   /** The previous app secret, accepted during a rotation overlap. */
   WHATSAPP_APP_SECRET_PREVIOUS: z.string().default(''),
@@ -87,6 +89,8 @@ export interface Config {
   /** Base of tracked links, without a trailing slash. */
   readonly publicUrl: string;
   readonly sendWorkers: number;
+  /** This instance's share of each sending number's rate (messages per second). */
+  readonly sendRatePerNumber: number;
   readonly whatsapp: {
     readonly appSecret: string;
     readonly previousAppSecret: string | undefined;
@@ -160,6 +164,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     logLevel: v.PARLEY_LOG_LEVEL,
     publicUrl: (v.PARLEY_PUBLIC_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, ''),
     sendWorkers: v.PARLEY_SEND_WORKERS,
+    sendRatePerNumber: v.PARLEY_SEND_RATE,
     whatsapp: {
       appSecret: v.WHATSAPP_APP_SECRET,
       previousAppSecret: v.WHATSAPP_APP_SECRET_PREVIOUS || undefined,
