@@ -37,7 +37,10 @@ export function retentionCommandWith(
       try {
         const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
         const audit = createAuditTrail({ dialect: store.dialect, cipher, clock });
-        const run = await runRetention({ db: store.db, clock, audit }, { dryRun: flags.has('--dry-run') });
+        const run = await runRetention(
+          { db: store.db, dialect: store.dialect, clock, audit },
+          { dryRun: flags.has('--dry-run') },
+        );
         if (flags.has('--json')) io.out(`${JSON.stringify(run)}\n`);
         else {
           const verb = run.dryRun ? 'would remove' : 'removed';

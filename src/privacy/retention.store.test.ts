@@ -253,4 +253,37 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
     expect((await runRetention(p.context)).kinds.message_bodies.ids).toEqual([]);
     expect(await bodyOf(ids.heldMsg)).not.toBeNull();
   });
+
+  it('two runs at once (two instances) remove and audit each record once', async () => {
+    const extra = [newId('sec'), newId('sec'), newId('sec')];
+    await p.context.db
+      .insertInto('security_log')
+      .values(
+        extra.map((id) => ({
+          id,
+          at: '2024-06-01T12:00:00.000Z',
+          kind: 'out_of_scope',
+          actor_id: null,
+          ip: null,
+          method: null,
+          route: null,
+          target: null,
+          detail_json: '{}',
+        })),
+      )
+      .execute();
+    const runs = await Promise.all([runRetention(p.context), runRetention(p.context)]);
+    const removed = runs.flatMap((r) => r.kinds.security_log.ids);
+    expect(removed.sort()).toEqual([...extra].sort());
+    const audited = (
+      await p.context.db
+        .selectFrom('audit_events')
+        .select('changes_json')
+        .where('action', '=', 'retention.applied')
+        .where('target_id', '=', 'security_log')
+        .execute()
+    ).flatMap((e) => (JSON.parse(e.changes_json) as { after: { ids: string[] } }).after.ids);
+    for (const id of extra) expect(audited.filter((x) => x === id)).toHaveLength(1);
+    expect(await p.context.audit.verify(p.context.db)).toMatchObject({ ok: true });
+  });
 });

@@ -1,6 +1,6 @@
 import type { ParleyContext } from '../context.js';
 import { currentRulebook, rulesForMarket, type Rulebook } from '../policy/index.js';
-import type { Db, DbOrTx } from '../platform/database/index.js';
+import { forUpdateSkipLocked, type Db, type DbOrTx, type Dialect } from '../platform/database/index.js';
 import { provenanceWithoutValues } from './personal-scrub.js';
 import {
   RETENTION_KINDS,
@@ -12,7 +12,7 @@ import {
   type RetentionPeriods,
 } from './retention-rules.js';
 
-type Deps = Pick<ParleyContext, 'db' | 'clock' | 'audit'>;
+type Deps = Pick<ParleyContext, 'db' | 'clock' | 'audit' | 'dialect'>;
 
 /** What a run found and (unless a dry run) removed, per kind. */
 export interface RetentionRun {
@@ -53,20 +53,27 @@ export async function runRetention(deps: Deps, options: { dryRun?: boolean } = {
   const kinds = {} as RetentionRun['kinds'];
   for (const kind of RETENTION_KINDS) {
     const ids = await expiredOf(deps.db, kind, rulebook, now);
-    kinds[kind] = { expired: ids.length, ids };
-    if (options.dryRun) continue;
+    if (options.dryRun) {
+      kinds[kind] = { expired: ids.length, ids };
+      continue;
+    }
+    const removed: string[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK);
       await deps.db.transaction().execute(async (tx) => {
-        await removeExpired(tx, kind, chunk);
+        // Another instance's run may be on the same rows: take only those still due and not locked.
+        const claimed = await stillDue(tx, deps.dialect, kind, ids.slice(i, i + CHUNK));
+        if (claimed.length === 0) return;
+        await removeExpired(tx, kind, claimed);
         await deps.audit.record(tx, {
           actor: null,
           action: 'retention.applied',
           target: { type: 'retention', id: kind },
-          after: { kind, count: chunk.length, ids: chunk, rulebookVersion: stored.version },
+          after: { kind, count: claimed.length, ids: claimed, rulebookVersion: stored.version },
         });
+        removed.push(...claimed);
       });
     }
+    kinds[kind] = { expired: removed.length, ids: removed };
   }
   return { dryRun: options.dryRun ?? false, at: now.toISOString(), rulebookVersion: stored.version, kinds };
 }
@@ -182,6 +189,49 @@ async function candidates(db: Db, kind: RetentionKind, cutoff: string): Promise<
           .execute()
       ).map((r) => ({ ...r, market: null, zone: null }));
   }
+}
+
+/** Of `ids`, those still holding what the kind removes, locked for this transaction (in the given order). */
+async function stillDue(tx: DbOrTx, dialect: Dialect, kind: RetentionKind, ids: string[]): Promise<string[]> {
+  let found: Array<{ id: string }>;
+  switch (kind) {
+    case 'message_bodies':
+      found = await forUpdateSkipLocked(
+        dialect,
+        tx
+          .selectFrom('messages')
+          .select('id')
+          .where('id', 'in', ids)
+          .where((eb) => eb.or([eb('body_enc', 'is not', null), eb('parameters_enc', 'is not', null)])),
+      ).execute();
+      break;
+    case 'decisions':
+      found = await forUpdateSkipLocked(
+        dialect,
+        tx.selectFrom('policy_decisions').select('id').where('id', 'in', ids),
+      ).execute();
+      break;
+    case 'interactions':
+      found = await forUpdateSkipLocked(
+        dialect,
+        tx.selectFrom('interactions').select('id').where('id', 'in', ids),
+      ).execute();
+      break;
+    case 'webhook_inbox':
+      found = await forUpdateSkipLocked(
+        dialect,
+        tx.selectFrom('webhook_inbox').select('id').where('id', 'in', ids),
+      ).execute();
+      break;
+    case 'security_log':
+      found = await forUpdateSkipLocked(
+        dialect,
+        tx.selectFrom('security_log').select('id').where('id', 'in', ids),
+      ).execute();
+      break;
+  }
+  const present = new Set(found.map((r) => r.id));
+  return ids.filter((id) => present.has(id));
 }
 
 async function removeExpired(tx: DbOrTx, kind: RetentionKind, ids: string[]): Promise<void> {
