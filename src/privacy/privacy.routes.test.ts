@@ -436,6 +436,28 @@ describe.each(DIALECTS)('personal-data rights on %s', (dialect) => {
       expect(await p.context.audit.verify(p.context.db)).toMatchObject({ ok: true });
     });
 
+    it("treats a later message from her number as a stranger's (the webhook's look-up no longer finds her)", async () => {
+      await inbound(p, NUMBER.slice(1), 'Olá de novo EVAMARK-after');
+      const unknown = await p.context.db.selectFrom('unknown_contacts').select('message_id').execute();
+      const messages = await p.context.db
+        .selectFrom('messages')
+        .select(['id', 'hcp_id'])
+        .where(
+          'id',
+          'in',
+          unknown.map((u) => u.message_id),
+        )
+        .execute();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]!.hcp_id).toBeNull();
+      const hers = await p.context.db
+        .selectFrom('messages')
+        .select('id')
+        .where('hcp_id', '=', eva.id)
+        .execute();
+      expect(hers.map((m) => m.id)).not.toContain(messages[0]!.id);
+    });
+
     it('is refused to roles other than compliance and admin, and without a reason', async () => {
       const byRep = await p.app.inject({
         method: 'POST',
