@@ -82,6 +82,18 @@ describe.each(DIALECTS)('personal-data rights on %s', (dialect) => {
     await p.destroy();
   });
 
+  it('describes its four routes in the OpenAPI document', async () => {
+    const res = await p.app.inject({ method: 'GET', url: '/api/docs' });
+    expect(res.statusCode).toBe(200);
+    const paths = res.json().paths;
+    expect(paths['/api/hcps/{id}/export'].get.responses['200']).toBeDefined();
+    expect(paths['/api/hcps/{id}/erasure'].post.responses['200']).toBeDefined();
+    expect(paths['/api/hcps/{id}/legal-hold'].post).toBeDefined();
+    expect(paths['/api/audit/inspection'].get.parameters.map((q: { name: string }) => q.name)).toEqual(
+      expect.arrayContaining(['hcpId', 'from', 'to']),
+    );
+  });
+
   describe('the access-request export (RELIABILITY 26)', () => {
     it("holds all of one HCP's data and nothing of another HCP who shares a rep, a template and a case queue", async () => {
       const { br1a, br1b } = p.world.hcps;
