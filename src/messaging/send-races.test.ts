@@ -2,6 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listConsentEntries } from '../consent/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { webhookProcessorOf, type CloudApiClient } from '../whatsapp/index.js';
+import { newId } from '../platform/crypto/index.js';
+import { redecideQueued } from './compose.js';
 import { OPT_IN_WELCOME_KEY, OPT_OUT_CONFIRMATION_KEY } from './consent-follow-ups.js';
 import {
   approvedTemplate,
@@ -201,6 +203,51 @@ describe.each(DIALECTS)('races on the send path on %s', (dialect) => {
     expect(['sent', 'delivered', 'read']).toContain((await messageRow(id)).status);
     await workersFor(p, standIn.client).runOnce();
     expect(await confirmationsOf(stop.wamid)).toHaveLength(1);
+    await regrant();
+  });
+
+  it('stops a claimed send when consent is withdrawn between the claim and the request (the last look)', async () => {
+    const queued = await postMessage(p, await proposal());
+    const id = queued.json().message.id as string;
+    // A withdrawal that takes effect a millisecond after the claim decided (it commits with the claim):
+    // the claim marks the message `sending`, so only the last look before the HTTP request can stop it.
+    const workers = workersFor(p, standIn.client, {
+      redecide: async (tx, message, now) => {
+        const decision = await redecideQueued(tx, p.context, message, now);
+        const later = new Date(now.getTime() + 1).toISOString();
+        p.clock.advance(1);
+        await tx
+          .insertInto('consent_entries')
+          .values({
+            id: newId('cns'),
+            hcp_id: hcpId,
+            channel: 'whatsapp',
+            purpose: 'service',
+            status: 'withdrawn',
+            source: 'crm_import',
+            captured_by: null,
+            captured_at: later,
+            evidence: null,
+            wording_version: null,
+            message_id: null,
+            expires_at: null,
+            recorded_at: later,
+          })
+          .execute();
+        return decision;
+      },
+    });
+    await workers.runOnce();
+    expect(sendsFor(id)).toHaveLength(0);
+    expect((await messageRow(id)).status).toBe('cancelled');
+    const history = await p.context.db
+      .selectFrom('message_history')
+      .select('status')
+      .where('message_id', '=', id)
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
+    expect(history.map((h) => h.status)).toEqual(['queued', 'sending', 'cancelled']);
     await regrant();
   });
 
