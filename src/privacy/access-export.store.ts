@@ -2,7 +2,7 @@ import { listAuditEvents, personalAuditValuesOf, type AuditEvent } from '../audi
 import { currentConsent, listConsentEntries, readPreferences } from '../consent/index.js';
 import type { ParleyContext } from '../context.js';
 import { toInteraction } from '../engagement/index.js';
-import { findVisibleHcp } from '../hcps/index.js';
+import { canReadMessageBodies, findVisibleHcp } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { messageView } from '../messaging/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
@@ -55,6 +55,9 @@ export async function exportHcpData(
 ): Promise<AccessExport> {
   const { db, cipher } = deps;
   const hcp = await findVisibleHcp(db, deps, principal, hcpId, origin);
+  // CONTRACT.md "Who sees what": an admin fulfils the request but reads no message bodies or case
+  // contents; a compliance officer's export holds them.
+  const withContents = canReadMessageBodies(principal);
   const now = deps.clock.now();
   const row = await db.selectFrom('hcps').selectAll().where('id', '=', hcpId).executeTakeFirstOrThrow();
 
@@ -85,7 +88,7 @@ export async function exportHcpData(
     .orderBy('id')
     .execute();
   const messages = [];
-  for (const m of messageRows) messages.push(await messageView(db, deps, m, true));
+  for (const m of messageRows) messages.push(await messageView(db, deps, m, withContents));
 
   // Messages from the HCP's number that arrived while it matched no HCP (held as unknown contacts).
   const waIndexes = [
@@ -110,7 +113,7 @@ export async function exportHcpData(
       receivedAt: u.received_at,
       number: cipher.open(u.wa_id_enc),
       profileName: u.profile_name_enc ? cipher.open(u.profile_name_enc) : null,
-      message: m ? await messageView(db, deps, m, true) : null,
+      message: m ? await messageView(db, deps, m, withContents) : null,
     });
   }
 
@@ -148,7 +151,7 @@ export async function exportHcpData(
     kind: c.kind,
     messageId: c.message_id,
     interactionId: c.interaction_id,
-    verbatim: cipher.open(c.verbatim_enc),
+    verbatim: withContents ? cipher.open(c.verbatim_enc) : null,
     product: c.product,
     awareAt: c.aware_at,
     dueAt: c.due_at,

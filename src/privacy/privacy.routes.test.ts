@@ -188,6 +188,25 @@ describe.each(DIALECTS)('personal-data rights on %s', (dialect) => {
       expect(response.statusCode).toBe(status);
     });
 
+    it('gives an admin the whole record but no message text or case verbatim (admins read no bodies)', async () => {
+      const response = await p.app.inject({
+        method: 'GET',
+        url: `/api/hcps/${p.world.hcps.br1a.id}/export`,
+        headers: bearer(admin),
+      });
+      expect(response.statusCode).toBe(200);
+      const content = (
+        response.json() as {
+          content: { messages: Array<{ text: unknown }>; cases: Array<{ verbatim: unknown }> };
+        }
+      ).content;
+      expect(content.messages.length).toBe(2);
+      expect(content.messages.every((m) => m.text === null)).toBe(true);
+      expect(content.cases.every((c) => c.verbatim === null)).toBe(true);
+      expect(response.body).not.toContain('ANAMARK-in');
+      expect(response.body).toContain(p.world.hcps.br1a.whatsappNumber!);
+    });
+
     it('answers 404 for an HCP that does not exist', async () => {
       const response = await p.app.inject({
         method: 'GET',
