@@ -20,6 +20,14 @@ ratios are the figures to read; absolute times are there for scale. Sections bet
 rewritten by the harness; the rest of this page is written by hand.
 `;
 
+function readDocument(): string {
+  try {
+    return readFileSync(documentPath, 'utf8');
+  } catch {
+    return HEADER;
+  }
+}
+
 async function loadModules(): Promise<BenchModule[]> {
   const files = readdirSync(here)
     .filter((f) => f.endsWith('.bench.ts'))
@@ -56,12 +64,6 @@ async function main(names: string[]): Promise<number> {
     return 2;
   }
   const selected = names.length ? modules.filter((m) => names.includes(m.name)) : modules;
-  let document: string;
-  try {
-    document = readFileSync(documentPath, 'utf8');
-  } catch {
-    document = HEADER;
-  }
   for (const module of selected) {
     process.stderr.write(`bench ${module.name}: running\n`);
     const machine = machineLine();
@@ -75,9 +77,9 @@ async function main(names: string[]): Promise<number> {
       '',
       body.trim(),
     ].join('\n');
-    document = replaceSection(document, module.name, section);
-    // Written after each module, so a long run that fails later keeps what it measured.
-    writeFileSync(documentPath, document);
+    // Read just before writing (another run, or a hand edit, may have changed the page while this module
+    // ran) and written after each module, so a long run that fails later keeps what it measured.
+    writeFileSync(documentPath, replaceSection(readDocument(), module.name, section));
     process.stderr.write(`bench ${module.name}: done in ${seconds} s\n`);
   }
   return 0;
