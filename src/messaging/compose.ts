@@ -347,6 +347,8 @@ async function composeInTransaction(
           rule: 'content.parameters',
         })),
       };
+      // No message will carry these links: take them back with the refusal.
+      await tx.deleteFrom('tracked_links').where('message_id', '=', messageId).execute();
       await storeDecision(tx, { principal, body, kind: 'send', decision, context, messageId: null, at: now });
       return {
         status: 422,
