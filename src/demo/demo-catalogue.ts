@@ -667,6 +667,36 @@ export const TEMPLATE_SPECS: readonly DemoTemplateSpec[] = [
     versions: [{ version: 1, status: 'approved' }],
   },
   {
+    // Sent once, by Parley itself, after an HCP opts out (src/messaging/consent-follow-ups.ts).
+    key: 'optout_confirmation',
+    type: 'service',
+    classification: 'non_promotional',
+    brand: null,
+    parameters: [],
+    body: {
+      pt: 'Confirmado: você não receberá mais mensagens nossas pelo WhatsApp. Se mudar de ideia, fale com seu representante.',
+      es: 'Confirmado: no recibirá más mensajes nuestros por WhatsApp. Si cambia de opinión, hable con su representante.',
+      en: 'Confirmed: you will receive no more messages from us on WhatsApp. If you change your mind, tell your representative.',
+    },
+    buttons: none,
+    versions: [{ version: 1, status: 'approved' }],
+  },
+  {
+    // Sent once after an HCP opts in: what to expect, and how to stop.
+    key: 'optin_welcome',
+    type: 'service',
+    classification: 'non_promotional',
+    brand: null,
+    parameters: [],
+    body: {
+      pt: 'Obrigado! Por aqui você receberá lembretes de visitas e materiais aprovados, no máximo duas mensagens por semana. Responda PARAR a qualquer momento.',
+      es: '¡Gracias! Por aquí recibirá recordatorios de visitas y materiales aprobados, como máximo dos mensajes por semana. Responda BAJA en cualquier momento.',
+      en: 'Thank you! Here you will receive visit reminders and approved materials, at most two messages a week. Reply STOP at any time.',
+    },
+    buttons: none,
+    versions: [{ version: 1, status: 'approved' }],
+  },
+  {
     key: 'sample_request_received',
     type: 'service',
     classification: 'non_promotional',

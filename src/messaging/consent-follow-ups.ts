@@ -151,7 +151,9 @@ async function queueOne(
   const template = await tx
     .selectFrom('templates')
     .select('id')
-    .where('key', '=', spec.templateKey)
+    // Template keys are unique across markets, so a market's copy may carry its code as a prefix
+    // (`br_optout_confirmation`), as the demo library does.
+    .where('key', 'in', [spec.templateKey, `${hcp.market_code.toLowerCase()}_${spec.templateKey}`])
     .where('status', '=', 'approved')
     .where('type', '=', 'service')
     .where('market_code', '=', hcp.market_code)
