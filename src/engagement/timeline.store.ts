@@ -73,11 +73,11 @@ export async function listTimeline(
     if (!key || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
       throw new DomainError('bad_request', 'cursor is not valid; start again without it');
     const [at, id] = key;
+    // A row-value comparison, not `a < x OR (a = x AND b < y)`: PostgreSQL turns it into one range of the
+    // (hcp_id, occurred_at, id) index and reads it backwards with the limit, where the OR form makes it
+    // collect and sort every older row of the HCP; SQLite uses the index either way.
     qb = qb.where((eb) =>
-      eb.or([
-        eb('interactions.occurred_at', '<', at),
-        eb.and([eb('interactions.occurred_at', '=', at), eb('interactions.id', '<', id)]),
-      ]),
+      eb(eb.refTuple('interactions.occurred_at', 'interactions.id'), '<', eb.tuple(at, id)),
     );
   }
   const rows = await qb
