@@ -159,6 +159,9 @@ describe.each(DIALECTS)('the HCP directory over HTTP on %s', (dialect) => {
     it.each([
       ['a part of the name, in any case', 'rep1', 'q=souza', ['br1a']],
       ['a CRM id', 'rep1', 'q=CRM-BR1B', ['br1b']],
+      ['a CRM id out of scope (nothing)', 'rep2', 'q=CRM-BR1B', []],
+      ['a CRM id outside the market asked for (nothing)', 'compliance', 'market=ES&q=CRM-BR1B', []],
+      ['a part of a CRM id (CRM ids match exactly: nothing)', 'rep1', 'q=BR1B', []],
       ['an exact E.164 number', 'rep1', `q=${encodeURIComponent('+5511987654321')}`, ['br1a']],
       ['a number written with spaces', 'rep1', `q=${encodeURIComponent('+55 11 98765-4321')}`, ['br1a']],
       ['a number of an HCP out of scope (nothing)', 'rep2', `q=${encodeURIComponent('+5511987654321')}`, []],

@@ -297,8 +297,11 @@ export interface HcpQuery {
 }
 
 /**
- * HCPs a principal may see, by name order with id as the tie-breaker. `q` matches a name or CRM id
- * (contains, case-insensitive) or, when it reads as a phone number, the exact number via its blind index.
+ * HCPs a principal may see, by name order with id as the tie-breaker. `q` matches a name (contains,
+ * case-insensitive) or a CRM id (exact) or, when it reads as a phone number, the exact number via its
+ * blind index. A `q` shaped like a CRM id (one word with a digit in it) that is the exact CRM id of an HCP
+ * the caller sees finds those HCPs through the CRM-id index alone: OR-ed with the name's `LIKE '%q%'` it
+ * made every such search read the whole table, and a person's name holding a CRM id is not a real case.
  */
 export async function listVisibleHcps(
   db: DbOrTx,
@@ -306,14 +309,24 @@ export async function listVisibleHcps(
   principal: Principal,
   query: HcpQuery,
 ): Promise<Page<Hcp>> {
-  let qb = db.selectFrom('hcps').selectAll().where(hcpVisibility(principal));
-  if (query.market) qb = qb.where('market_code', '=', query.market);
+  const visible = () => {
+    const base = db.selectFrom('hcps').selectAll().where(hcpVisibility(principal));
+    return query.market ? base.where('market_code', '=', query.market) : base;
+  };
+  let qb = visible();
   const q = query.q?.trim();
   if (q) {
     const e164 = /^\+?[\d\s().-]{8,}$/.test(q) ? normaliseNumber(q) : undefined;
-    qb = e164
-      ? qb.where('whatsapp_number_bidx', '=', numberIndex(deps, e164))
-      : qb.where((eb) => eb.or([ilike(deps.dialect, 'hcps.name', q), eb('crm_id', '=', q)]));
+    const crmShaped = /^\S+$/.test(q) && /\d/.test(q);
+    const crmHit =
+      !e164 && crmShaped
+        ? await visible().where('crm_id', '=', q).select('hcps.id as hit').limit(1).executeTakeFirst()
+        : undefined;
+    if (e164) qb = qb.where('whatsapp_number_bidx', '=', numberIndex(deps, e164));
+    else if (crmHit) qb = qb.where('crm_id', '=', q);
+    // No HCP the caller sees has this CRM id, so the name alone decides (the same answer as with the OR).
+    else if (crmShaped) qb = qb.where(ilike(deps.dialect, 'hcps.name', q));
+    else qb = qb.where((eb) => eb.or([ilike(deps.dialect, 'hcps.name', q), eb('crm_id', '=', q)]));
   }
   if (query.cursor) {
     const key = decodeCursor(query.cursor);

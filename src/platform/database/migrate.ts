@@ -7,6 +7,7 @@ import * as engagement from './migrations/0005-engagement.js';
 import * as consentHolds from './migrations/0007-consent-holds.js';
 import * as messaging from './migrations/0009-messaging.js';
 import * as sendBasis from './migrations/0010-send-basis.js';
+import * as messageCounterIndexes from './migrations/0012-message-counter-indexes.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0007-consent-holds': consentHolds,
   '0009-messaging': messaging,
   '0010-send-basis': sendBasis,
+  '0012-message-counter-indexes': messageCounterIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
