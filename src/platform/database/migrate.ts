@@ -38,9 +38,25 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
     migrationTableName: 'parley_migrations',
     migrationLockTableName: 'parley_migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  // Kysely's check for its own tables reads the catalogue of every schema; a schema dropped by someone
+  // else at that moment (test suites dropping theirs side by side) fails the read. Nothing was done
+  // yet, so the same call is safe to repeat.
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (attempt < 5 && isOtherSchemaVanished(error)) {
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      continue;
+    }
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+function isOtherSchemaVanished(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  return (
+    e.code === '3F000' || (typeof e.message === 'string' && /schema ".+" does not exist/.test(e.message))
+  );
 }
 
 /** The schema a PostgreSQL store works in (its search_path); undefined on SQLite. */
