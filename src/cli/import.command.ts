@@ -82,8 +82,9 @@ export function importCommandWith(io: ImportIo): Command {
         );
         return 2;
       }
-      const batchSize = parsed.values.batch ? Number(parsed.values.batch) : 1000;
-      if (!Number.isInteger(batchSize) || batchSize < 1) {
+      // Without --batch, the engine's own staging batch size (see engagement import.store.ts).
+      const batchSize = parsed.values.batch ? Number(parsed.values.batch) : undefined;
+      if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
         io.err('parley import: --batch must be a positive whole number\n');
         return 2;
       }

@@ -378,11 +378,9 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
   let valid = 0;
   let fatal = false;
   let batch: { line: number; record: ImportRecord; raw: RawRecord }[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const { staged, rejects: bad } = await resolveBatch(deps, batch, markets);
+  const stage = async (rows: typeof batch) => {
+    const { staged, rejects: bad } = await resolveBatch(deps, rows, markets);
     rejects.push(...bad);
-    batch = [];
     // Let the rest of the process breathe between batches: with SQLite every query completes at once, so
     // without a turn of the event loop an in-process upload would hold up webhook acknowledgements.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -398,6 +396,19 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
       STAGING_CHUNK,
       (chunk) => db.insertInto('import_staging').values(chunk).execute(),
     );
+  };
+  // One batch is resolved and staged while the next is read and checked: with PostgreSQL the server's
+  // work and ours overlap (with SQLite, whose calls complete at once, it changes nothing). At most one
+  // batch is in flight, and it is always awaited before the next starts and before staging is discarded.
+  let staging: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const rows = batch;
+    batch = [];
+    await staging;
+    staging = stage(rows);
+    // Awaited later; this only keeps a failure that comes before then from counting as unhandled.
+    staging.catch(() => {});
   };
   try {
     for await (const read of readRecords(options.input, options.format)) {
@@ -433,8 +444,10 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
       if (total % batchSize === 0) options.onProgress?.({ rows: total, invalid: rejects.length });
     }
     await flush();
+    await staging;
     options.onProgress?.({ rows: total, invalid: rejects.length });
   } catch (error) {
+    await staging.catch(() => {});
     await discardStaging(db, importId);
     await db
       .updateTable('import_runs')
@@ -475,9 +488,8 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
   const counts = await db.transaction().execute(async (tx) => {
     const c = { inserted: 0, updated: 0, unchanged: 0 };
     const audits: RowAudit[] = [];
-    let after = 0;
-    for (;;) {
-      const page = await tx
+    const readPage = (after: number) => {
+      const read = tx
         .selectFrom('import_staging')
         .select(['line', 'payload_json'])
         .where('import_id', '=', importId)
@@ -485,8 +497,16 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
         .orderBy('line')
         .limit(APPLY_PAGE)
         .execute();
+      // Awaited in the loop; if applying a page fails first, the transaction is rolled back anyway.
+      read.catch(() => {});
+      return read;
+    };
+    let next = readPage(0);
+    for (;;) {
+      const page = await next;
       if (page.length === 0) break;
-      after = page[page.length - 1]!.line;
+      // The next page is asked for before this one is applied, so its read overlaps our work on this one.
+      next = readPage(page[page.length - 1]!.line);
       const rows = page.map((p) => decodeStaged(options.kind, p.payload_json));
       const r = await APPLY[options.kind](tx, deps, rows as never[]);
       audits.push(...r.audits);
