@@ -20,6 +20,8 @@ import { webhookProcessorOf } from '../src/whatsapp/index.js';
 
 export const BENCH_SECRET = 'bench-app-secret-0123456789';
 
+let parleyContext: Parameters<typeof webhookProcessorOf>[0] | undefined;
+
 async function startParley(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const config = parseConfig({
@@ -31,6 +33,7 @@ async function startParley(): Promise<number> {
   });
   const parley = await createParley({ config, logger: createLogger({ level: 'warn' }) });
   webhookProcessorOf(parley.context)?.pause();
+  parleyContext = parley.context;
   await parley.app.listen({ port: 0, host: '127.0.0.1' });
   return (parley.app.server.address() as { port: number }).port;
 }
@@ -73,4 +76,33 @@ process.on('message', (m) => {
     process.send?.({ cpuMicros: u.user + u.system });
   }
   if (m === 'exit') process.exit(0);
+  // Resume processing and answer when the inbox is empty: how long the backlog took, and its size.
+  if (m === 'drain' && parleyContext) {
+    const ctx = parleyContext;
+    const started = performance.now();
+    void (async () => {
+      const processor = webhookProcessorOf(ctx)!;
+      const cpuBefore = process.cpuUsage();
+      processor.resume();
+      await processor.drain();
+      const cpu = process.cpuUsage(cpuBefore);
+      const counts = await ctx.db
+        .selectFrom('webhook_inbox')
+        .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('state')
+        .execute();
+      const messages = await ctx.db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('direction', '=', 'inbound')
+        .executeTakeFirstOrThrow();
+      processor.pause();
+      process.send?.({
+        drainedMs: performance.now() - started,
+        drainCpuMicros: cpu.user + cpu.system,
+        inbox: Object.fromEntries(counts.map((c) => [c.state, Number(c.n)])),
+        inboundMessages: Number(messages.n),
+      });
+    })();
+  }
 });

@@ -8,6 +8,7 @@ import * as consentHolds from './migrations/0007-consent-holds.js';
 import * as messaging from './migrations/0009-messaging.js';
 import * as sendBasis from './migrations/0010-send-basis.js';
 import * as messageCounterIndexes from './migrations/0012-message-counter-indexes.js';
+import * as webhookIndexes from './migrations/0013-webhook-indexes.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0009-messaging': messaging,
   '0010-send-basis': sendBasis,
   '0012-message-counter-indexes': messageCounterIndexes,
+  '0013-webhook-indexes': webhookIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
