@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { numberIndex, normaliseEmail } from '../hcps/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
@@ -303,5 +304,8 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
     }
     await deps.db.transaction().execute(audit);
   }
+  // Fresh planner statistics (the same statement in SQLite and PostgreSQL): without them PostgreSQL
+  // guesses a rep sees two HCPs and sorts every HCP for each page until autovacuum catches up.
+  await sql`analyze`.execute(deps.db);
   return summary;
 }
