@@ -168,42 +168,30 @@ async function recentOutbound(
   id: string,
   since: string,
 ): Promise<RecentMessage[]> {
-  const rows = await db
-    .selectFrom('messages')
-    .leftJoin('templates', 'templates.id', 'messages.template_id')
-    .select([
-      'messages.id',
-      'messages.rep_id',
-      'messages.hcp_id',
-      'messages.created_at',
-      'messages.send_at',
-      'messages.status',
-      'messages.provenance_json',
-      'templates.key as template_key',
-    ])
-    .where(`messages.${column}`, '=', id)
-    .where('messages.direction', '=', 'outbound')
-    .where('messages.created_at', '>=', since)
-    .execute();
-  // Scheduled messages created earlier still count at their send time: include them too.
-  const scheduled = await db
-    .selectFrom('messages')
-    .leftJoin('templates', 'templates.id', 'messages.template_id')
-    .select([
-      'messages.id',
-      'messages.rep_id',
-      'messages.hcp_id',
-      'messages.created_at',
-      'messages.send_at',
-      'messages.status',
-      'messages.provenance_json',
-      'templates.key as template_key',
-    ])
-    .where(`messages.${column}`, '=', id)
-    .where('messages.direction', '=', 'outbound')
-    .where('messages.status', 'in', ['scheduled', 'pending_review'])
-    .where('messages.created_at', '<', since)
-    .execute();
+  const outbound = () =>
+    db
+      .selectFrom('messages')
+      .leftJoin('templates', 'templates.id', 'messages.template_id')
+      .select([
+        'messages.id',
+        'messages.rep_id',
+        'messages.hcp_id',
+        'messages.created_at',
+        'messages.send_at',
+        'messages.status',
+        'messages.provenance_json',
+        'templates.key as template_key',
+      ])
+      .where(`messages.${column}`, '=', id)
+      .where('messages.direction', '=', 'outbound');
+  const [rows, scheduled] = await Promise.all([
+    outbound().where('messages.created_at', '>=', since).execute(),
+    // Scheduled messages created earlier still count at their send time: include them too.
+    outbound()
+      .where('messages.status', 'in', ['scheduled', 'pending_review'])
+      .where('messages.created_at', '<', since)
+      .execute(),
+  ]);
   return [...rows, ...scheduled].map((r) => ({
     id: r.id,
     repId: r.rep_id,
