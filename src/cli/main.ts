@@ -8,6 +8,8 @@ async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
   const command = verb ? commands[verb] : undefined;
   if (!command) {
+    if (verb && verb !== 'help' && verb !== '--help')
+      process.stderr.write(`parley: unknown verb '${verb}'\n\n`);
     process.stderr.write(usage());
     return verb && verb !== 'help' && verb !== '--help' ? 2 : 0;
   }
