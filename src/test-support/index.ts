@@ -4,3 +4,4 @@ export { buildTestWorld, TEST_PASSWORD } from './world.js';
 export type { TestWorld } from './world.js';
 export { startTestParley, TEST_APP_SECRET } from './parley.js';
 export type { TestParley } from './parley.js';
+export { childEnvironment } from './child-env.js';
