@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { recordInteraction } from '../engagement/index.js';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
-import { decodeCursor, pageOf, type DbOrTx, type Page } from '../platform/database/index.js';
+import { decodeCursor, pageOf, type Database, type DbOrTx, type Page } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import { effectiveStatus } from './content-workflow.js';
 import { assetsWithReplacements } from './content.store.js';
@@ -183,10 +184,43 @@ function recipientCursor(cursor: string | undefined): [string, string] | undefin
  * Every HCP who received a template version (a message with that template in a sent-or-later status),
  * oldest first, as far as the principal may see HCPs. The recall list when a piece is withdrawn.
  */
-export async function listTemplateRecipients(
+export function listTemplateRecipients(
   db: DbOrTx,
   principal: Principal,
   templateId: string,
+  page: { limit: number; cursor?: string },
+): Promise<Page<Recipient>> {
+  return listRecipients(db, principal, (eb) => eb('messages.template_id', '=', templateId), page);
+}
+
+/** Every HCP who received an asset version through a tracked link in a sent-or-later message. */
+export function listAssetRecipients(
+  db: DbOrTx,
+  principal: Principal,
+  assetId: string,
+  page: { limit: number; cursor?: string },
+): Promise<Page<Recipient>> {
+  return listRecipients(
+    db,
+    principal,
+    (eb) =>
+      eb(
+        'messages.id',
+        'in',
+        eb
+          .selectFrom('tracked_links')
+          .select('tracked_links.message_id')
+          .where('tracked_links.asset_id', '=', assetId),
+      ),
+    page,
+  );
+}
+
+/** Outbound messages that reached their HCP and match `carried`, with the HCP, oldest first. */
+async function listRecipients(
+  db: DbOrTx,
+  principal: Principal,
+  carried: (eb: ExpressionBuilder<Database, 'messages' | 'hcps'>) => Expression<SqlBool>,
   page: { limit: number; cursor?: string },
 ): Promise<Page<Recipient>> {
   let qb = db
@@ -203,54 +237,8 @@ export async function listTemplateRecipients(
       'hcps.crm_id as crmId',
       'hcps.market_code as market',
     ])
-    .where('messages.template_id', '=', templateId)
+    .where(carried)
     .where('messages.direction', '=', 'outbound')
-    .where('messages.status', 'in', [...RECEIVED_STATUSES])
-    .where(hcpVisibility(principal));
-  const after = recipientCursor(page.cursor);
-  if (after)
-    qb = qb.where((eb) =>
-      eb.or([
-        eb('messages.created_at', '>', after[0]),
-        eb.and([eb('messages.created_at', '=', after[0]), eb('messages.id', '>', after[1])]),
-      ]),
-    );
-  const rows = await qb
-    .orderBy('messages.created_at')
-    .orderBy('messages.id')
-    .limit(page.limit + 1)
-    .execute();
-  return pageOf(
-    rows,
-    page.limit,
-    (r) => [r.queuedAt, r.messageId],
-    (r) => ({ ...r }),
-  );
-}
-
-/** Every HCP who received an asset version through a tracked link in a sent-or-later message. */
-export async function listAssetRecipients(
-  db: DbOrTx,
-  principal: Principal,
-  assetId: string,
-  page: { limit: number; cursor?: string },
-): Promise<Page<Recipient>> {
-  let qb = db
-    .selectFrom('tracked_links')
-    .innerJoin('messages', 'messages.id', 'tracked_links.message_id')
-    .innerJoin('hcps', 'hcps.id', 'tracked_links.hcp_id')
-    .select([
-      'messages.id as messageId',
-      'messages.rep_id as repId',
-      'messages.status',
-      'messages.created_at as queuedAt',
-      'messages.status_at as statusAt',
-      'hcps.id as hcpId',
-      'hcps.name as hcpName',
-      'hcps.crm_id as crmId',
-      'hcps.market_code as market',
-    ])
-    .where('tracked_links.asset_id', '=', assetId)
     .where('messages.status', 'in', [...RECEIVED_STATUSES])
     .where(hcpVisibility(principal));
   const after = recipientCursor(page.cursor);
