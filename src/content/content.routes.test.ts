@@ -668,6 +668,24 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
       expect((await call(user, 'GET', `/api/templates/${template.id}/recipients`)).status).toBe(403);
   });
 
+  it('lists every HCP whose sent message carried an asset version through its tracked link', async () => {
+    const asset = await approved('assets', assetInput());
+    const { br1a, br1b, br2a } = p.world.hcps;
+    const delivered = await sentMessage(br1a.id, null, 'delivered');
+    const queued = await sentMessage(br1b.id, null, 'queued');
+    const withoutLink = await sentMessage(br2a.id, null, 'read');
+    for (const [messageId, hcpId] of [
+      [delivered, br1a.id],
+      [queued, br1b.id],
+    ] as const)
+      await createTrackedLink(p.context.db, p.context, { messageId, assetId: asset.id, hcpId });
+    const res = await call('compliance', 'GET', `/api/assets/${asset.id}/recipients`);
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((r: { messageId: string }) => r.messageId)).toEqual([delivered]);
+    expect(res.body.items.map((r: { messageId: string }) => r.messageId)).not.toContain(withoutLink);
+    expect((await call('rep1', 'GET', `/api/assets/${asset.id}/recipients`)).status).toBe(403);
+  });
+
   it('withdraws an approved template with a reason, after which it is no longer usable', async () => {
     const template = await approved('templates', templateInput());
     expect((await call('compliance', 'POST', `/api/templates/${template.id}/withdraw`, {})).status).toBe(400);
