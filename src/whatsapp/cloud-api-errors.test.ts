@@ -27,6 +27,13 @@ describe('what Parley does with each Cloud API error', () => {
     expect(c.explanation.length).toBeGreaterThan(10);
   });
 
+  it('explains 131048 as either of its causes, a spam restriction or the messaging limit', () => {
+    const c = classifyCloudApiError(131048, 400);
+    expect(c.handling).toBe('pause_number');
+    expect(c.explanation).toMatch(/spam/);
+    expect(c.explanation).toMatch(/limit of new contacts per 24 hours/);
+  });
+
   it('explains a closed window in words a rep understands', () => {
     expect(classifyCloudApiError(131047).explanation).toMatch(/24 hours.*template/);
   });

@@ -75,9 +75,13 @@ const TABLE: Record<number, ErrorClass> = {
     explanation:
       'WhatsApp held back this marketing message to keep engagement healthy; Parley will try once more after 24 hours.',
   },
+  // Meta uses 131048 both for a spam restriction and, past the portfolio's messaging limit, for sends to
+  // new recipients (whatsapp/sandbox/messaging-limit.ts); the code alone cannot tell them apart, and either
+  // way a person must look (quality rating, or the tier Parley believes the number has).
   131048: {
     handling: 'pause_number',
-    explanation: 'The sending number was restricted for spam; sends from it are paused.',
+    explanation:
+      'WhatsApp restricted how many messages our number may send (messages flagged as spam, or the limit of new contacts per 24 hours reached); sends from it are paused until an administrator checks.',
   },
   368: {
     handling: 'pause_number',

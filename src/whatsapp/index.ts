@@ -36,6 +36,8 @@ export type {
   SandboxOptions,
 } from './sandbox/cloud-api-sandbox.js';
 export { mountedSandbox, registerCloudApiSandbox } from './sandbox/sandbox.routes.js';
-export { sandboxNumbers, templatesApprovedAtMeta } from './sandbox/sandbox.store.js';
+export { portfolioMessagingLimit, sandboxNumbers, templatesApprovedAtMeta } from './sandbox/sandbox.store.js';
+export { MESSAGING_LIMIT_REFUSAL, messagingLimitTierName } from './sandbox/messaging-limit.js';
+export type { MessagingLimit } from './sandbox/messaging-limit.js';
 export { httpWebhookDelivery, startStandaloneSandbox } from './sandbox/standalone.js';
 export type { StandaloneSandbox } from './sandbox/standalone.js';

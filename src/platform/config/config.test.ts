@@ -114,6 +114,14 @@ describe('parseConfig', () => {
     expect(config.demoSecrets).not.toContain('PARLEY_DATA_KEY');
   });
 
+  it('turns the stand-in’s simulated HCP replies on with the demo, unless PARLEY_SANDBOX_REPLIES says otherwise', () => {
+    expect(parseConfig({}).whatsapp.sandboxReplies).toBe(true);
+    expect(parseConfig({ PARLEY_DEMO: '0' }).whatsapp.sandboxReplies).toBe(false);
+    expect(parseConfig({ PARLEY_DEMO: '0', PARLEY_SANDBOX_REPLIES: '1' }).whatsapp.sandboxReplies).toBe(true);
+    expect(parseConfig({ PARLEY_SANDBOX_REPLIES: 'false' }).whatsapp.sandboxReplies).toBe(false);
+    expect(() => parseConfig({ PARLEY_SANDBOX_REPLIES: 'maybe' })).toThrow(/^PARLEY_SANDBOX_REPLIES: /);
+  });
+
   it('is frozen all the way down', () => {
     const config = parseConfig({});
     expect(Object.isFrozen(config)).toBe(true);

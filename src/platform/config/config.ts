@@ -66,6 +66,8 @@ const schema = z.object({
     .string()
     .regex(/^\d+$/, { message: 'must be the numeric phone-number id' })
     .default(DEMO_PHONE_NUMBER_ID),
+  /** The Cloud API stand-in makes some HCPs reply by themselves; unset: on with PARLEY_DEMO, else off. */
+  PARLEY_SANDBOX_REPLIES: flag.optional(),
   /** Where interactions and consent changes are pushed as signed webhooks; unset: no CRM sink runs. */
   PARLEY_CRM_SINK_URL: z
     .url({ message: 'must be an http(s) URL, e.g. https://crm.example.com/parley' })
@@ -100,6 +102,8 @@ export interface Config {
     readonly apiBase: string | undefined;
     readonly apiVersion: string;
     readonly phoneNumberId: string;
+    /** The stand-in's simulated HCP replies (only where the stand-in runs). */
+    readonly sandboxReplies: boolean;
   };
   /** The outgoing CRM webhook sink (engagement); `url` undefined means none runs. */
   readonly crmSink: { readonly url: string | undefined; readonly secret: string | undefined };
@@ -173,6 +177,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       apiBase: v.WHATSAPP_API_BASE?.replace(/\/+$/, ''),
       apiVersion: v.WHATSAPP_API_VERSION,
       phoneNumberId: v.WHATSAPP_PHONE_NUMBER_ID,
+      sandboxReplies: v.PARLEY_SANDBOX_REPLIES ?? v.PARLEY_DEMO,
     },
     crmSink: { url: v.PARLEY_CRM_SINK_URL, secret: v.PARLEY_CRM_SINK_SECRET },
     demoSecrets,

@@ -18,6 +18,20 @@ import {
   type StatusEvent,
   type StatusName,
 } from './sandbox-payloads.js';
+import {
+  DEFAULT_DEMO_REPLY_SETTINGS,
+  DEMO_REPLY_TEXTS,
+  planDemoReply,
+  replyLanguageOf,
+  type DemoReplySettings,
+} from './demo-replies.js';
+import {
+  BusinessInitiatedRecipients,
+  MESSAGING_LIMIT_REFUSAL,
+  NEW_PORTFOLIO_MESSAGING_LIMIT,
+  messagingLimitTierName,
+  type MessagingLimit,
+} from './messaging-limit.js';
 
 /** A template as Meta holds it after approval: what the stand-in checks sends against. */
 export interface RegisteredTemplate {
@@ -52,6 +66,14 @@ export interface SandboxOptions {
   chaos?: { duplicate: number; reorder: number };
   /** Per-number throughput (Meta: 80 mps by default) and the pair limit (1 per 6 s, bursts of 45). */
   limits?: { messagesPerSecond: number; pairBurst: number; pairRefillMs: number };
+  /**
+   * The business portfolio's messaging limit (unique recipients outside a customer-service window per
+   * moving 24 h, shared by every number the stand-in serves). Default: Meta's 250 for a new portfolio. A
+   * function is read on each send (Parley's mounted stand-in reads its database).
+   */
+  messagingLimit?: MessagingLimit | (() => Promise<MessagingLimit>);
+  /** Demo: some HCPs reply by themselves to messages they read (see demo-replies.ts). Off unless enabled. */
+  replies?: { enabled: boolean } & Partial<DemoReplySettings>;
   /** How long a `timeout` fault holds the answer (longer than the client's timeout). */
   timeoutFaultMs?: number;
   /** Random source in [0,1): seeded in tests for repeatable chaos. */
@@ -80,6 +102,10 @@ export interface CloudApiSandbox {
     at?: Date;
   }): Promise<{ wamid: string; status: number }>;
   injectFault(fault: Fault, times?: number): void;
+  /** Overrides the portfolio's messaging limit (tests, demos); `undefined` goes back to the option. */
+  setMessagingLimit(limit: MessagingLimit | undefined): void;
+  /** The portfolio's messaging limit now, and the unique recipients it counts in the moving 24 h. */
+  messagingLimitUsage(): Promise<{ limit: MessagingLimit; uniqueRecipients: number }>;
   /** Every send accepted so far, oldest first. */
   readonly accepted: readonly AcceptedSend[];
   /** Waits until every scheduled webhook has been delivered (tests). */
@@ -88,6 +114,31 @@ export interface CloudApiSandbox {
 }
 
 const fbtrace = () => randomBytes(9).toString('base64url');
+
+/** The fields of a phone-number node the stand-in can answer (Meta has more; others answer code 100). */
+function phoneNumberNode(number: SendingNumber, limit: MessagingLimit): Record<string, unknown> {
+  const tier = messagingLimitTierName(limit);
+  return {
+    id: number.phoneNumberId,
+    display_phone_number: number.displayPhoneNumber,
+    verified_name: 'Parley Demo',
+    quality_rating: 'GREEN',
+    status: 'CONNECTED',
+    platform_type: 'CLOUD_API',
+    code_verification_status: 'VERIFIED',
+    name_status: 'APPROVED',
+    throughput: { level: 'STANDARD' },
+    // v24.0 and newer; `messaging_limit_tier` is the deprecated name (v23.0 and older), kept answering.
+    whatsapp_business_manager_messaging_limit: tier,
+    messaging_limit_tier: tier,
+  };
+}
+
+const usageBody = (usage: { limit: MessagingLimit; uniqueRecipients: number }) => ({
+  whatsapp_business_manager_messaging_limit: messagingLimitTierName(usage.limit),
+  limit: usage.limit,
+  unique_recipients_24h: usage.uniqueRecipients,
+});
 const newWamid = () => `wamid.${randomBytes(24).toString('base64')}`;
 
 /**
@@ -107,11 +158,32 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
   const windows = new Map<string, number>(); // `${phoneNumberId}:${waId}` → last inbound ms
   const perSecond = new Map<string, number[]>(); // phoneNumberId → send times in the last second
   const pairs = new Map<string, { tokens: number; at: number }>();
+  // One portfolio: every number the stand-in serves shares its messaging limit, as on Meta.
+  const portfolio = new BusinessInitiatedRecipients();
+  let limitOverride: MessagingLimit | undefined;
+  const replySettings: DemoReplySettings | undefined = options.replies?.enabled
+    ? {
+        share: options.replies.share ?? DEFAULT_DEMO_REPLY_SETTINGS.share,
+        delayMs: options.replies.delayMs ?? DEFAULT_DEMO_REPLY_SETTINGS.delayMs,
+      }
+    : undefined;
   const pending = new Set<Promise<unknown>>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
 
   const numberById = async (id: string) => (await options.numbers()).find((n) => n.phoneNumberId === id);
+
+  async function currentMessagingLimit(): Promise<MessagingLimit> {
+    if (limitOverride !== undefined) return limitOverride;
+    const configured = options.messagingLimit ?? NEW_PORTFOLIO_MESSAGING_LIMIT;
+    return typeof configured === 'function' ? configured() : configured;
+  }
+
+  /** Whether the HCP wrote to this number in the 24 h before `t` (their customer-service window is open). */
+  function insideWindow(phoneNumberId: string, waId: string, t: number): boolean {
+    const last = windows.get(`${phoneNumberId}:${waId}`);
+    return last !== undefined && t - last <= 24 * 3600_000;
+  }
 
   function sign(body: Buffer): string {
     return `sha256=${createHmac('sha256', options.appSecret).update(body).digest('hex')}`;
@@ -173,6 +245,29 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
       const payload = statusPayload(number, { ...base, status: step.status, at, error: step.error });
       later(Math.max(0, step.delay + jitter), () => deliver(payload));
       if (random() < chaos.duplicate) later(step.delay + 10, () => deliver(payload));
+    }
+    if (!failure && replySettings) {
+      const request = send.request;
+      const language = replyLanguageOf(
+        request.type === 'template' ? request.template.language.code : undefined,
+        recipient,
+      );
+      const planned = planDemoReply(send.wamid, language, replySettings);
+      if (planned) {
+        // The HCP read it, then wrote back, quoting it (context.id): signed and delivered like any inbound.
+        const after = delays.read + planned.delayMs;
+        later(after, () =>
+          sandbox
+            .simulateInbound({
+              from: recipient,
+              phoneNumberId: number.phoneNumberId,
+              contextWamid: send.wamid,
+              content: { type: 'text', body: planned.text },
+              at: new Date(send.at.getTime() + after),
+            })
+            .catch(() => undefined),
+        );
+      }
     }
   }
 
@@ -327,8 +422,7 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
             category = template.category;
           } else {
             // Free-form messages only inside the 24 h window; Meta reports it asynchronously.
-            const last = windows.get(`${number.phoneNumberId}:${send.to.replace(/\D/g, '')}`);
-            if (last === undefined || t.getTime() - last > 24 * 3600_000) {
+            if (!insideWindow(number.phoneNumberId, send.to.replace(/\D/g, ''), t.getTime())) {
               failure = {
                 code: 131047,
                 title: 'Re-engagement message',
@@ -343,6 +437,19 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
               title: `Injected failure ${fault.code}`,
               details: 'Injected by the Cloud API stand-in.',
             };
+          // The messaging limit counts unique recipients of templates outside their window (free text
+          // outside it fails with 131047 and is never delivered; inside it, nothing counts).
+          const waId = send.to.replace(/\D/g, '');
+          if (
+            !failure &&
+            send.type === 'template' &&
+            !insideWindow(number.phoneNumberId, waId, t.getTime()) &&
+            portfolio.admit(waId, t.getTime(), await currentMessagingLimit()) === 'over_limit'
+          ) {
+            const { code, title, details } = MESSAGING_LIMIT_REFUSAL;
+            if (MESSAGING_LIMIT_REFUSAL.delivery === 'sync') return sendError(reply, code, title, details);
+            failure = { code, title, details };
+          }
           const wamid = newWamid();
           const entry: AcceptedSend = {
             wamid,
@@ -353,7 +460,6 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
           };
           accepted.push(entry);
           scheduleStatuses(entry, number, category, failure);
-          const waId = send.to.replace(/\D/g, '');
           return reply.send({
             messaging_product: 'whatsapp',
             contacts: [{ input: send.to, wa_id: waId }],
@@ -394,12 +500,35 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
         },
       );
 
+      // A phone-number id reads the number's node (`?fields=`), as Meta does; any other id is a media id.
+      const phoneNumberQuery = z.object({ fields: z.string().max(500).optional() });
       app.get<{ Params: { version: string; mediaId: string } }>(
         '/:version/:mediaId',
         publicRoute,
         async (request, reply) => {
           if (!/^\d+$/.test(request.params.mediaId))
             return sendError(reply, 100, 'Invalid parameter', 'Unsupported get request.');
+          const number = await numberById(request.params.mediaId);
+          if (number) {
+            const query = phoneNumberQuery.safeParse(request.query);
+            const node = phoneNumberNode(number, await currentMessagingLimit());
+            const asked = (query.success ? query.data.fields : undefined)
+              ?.split(',')
+              .map((f) => f.trim())
+              .filter(Boolean) ?? ['verified_name', 'display_phone_number', 'quality_rating'];
+            const unknown = asked.find((f) => !Object.hasOwn(node, f));
+            if (unknown)
+              return sendError(
+                reply,
+                100,
+                'Invalid parameter',
+                `Tried accessing nonexisting field (${unknown}) on node type (WhatsAppBusinessPhoneNumber)`,
+              );
+            return reply.send({
+              ...Object.fromEntries(asked.map((f) => [f, node[f]])),
+              id: number.phoneNumberId,
+            });
+          }
           return reply.send({
             messaging_product: 'whatsapp',
             url: `https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=${request.params.mediaId}`,
@@ -420,13 +549,24 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
         text: z.string().min(1).max(4096).optional(),
         buttonPayload: z.string().max(256).optional(),
         buttonText: z.string().max(20).optional(),
+        /** A canned reply in the HCP's language instead of `text` (`stop` is the demo's opt-out). */
+        reply: z.enum(['thanks', 'question', 'adverse_event', 'stop']).optional(),
+        language: z.enum(['pt', 'es', 'en', 'hi']).optional(),
       });
       app.post('/_control/inbound', publicRoute, async (request, reply) => {
         const parsed = inboundControl.safeParse(request.body);
-        if (!parsed.success || (!parsed.data.text && !parsed.data.buttonPayload)) {
-          return sendError(reply, 100, 'Invalid parameter', 'give from and text (or buttonPayload)');
+        if (!parsed.success || (!parsed.data.text && !parsed.data.buttonPayload && !parsed.data.reply)) {
+          return sendError(
+            reply,
+            100,
+            'Invalid parameter',
+            'give from and text (or buttonPayload, or reply)',
+          );
         }
         const c = parsed.data;
+        const canned = c.reply
+          ? DEMO_REPLY_TEXTS[c.reply][c.language ?? replyLanguageOf(undefined, c.from.replace(/\D/g, ''))]
+          : undefined;
         const result = await sandbox.simulateInbound({
           from: c.from,
           phoneNumberId: c.phoneNumberId,
@@ -434,9 +574,28 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
           contextWamid: c.contextWamid,
           content: c.buttonPayload
             ? { type: 'button', payload: c.buttonPayload, text: c.buttonText ?? c.buttonPayload }
-            : { type: 'text', body: c.text ?? '' },
+            : { type: 'text', body: c.text ?? canned ?? '' },
         });
         return reply.send({ wamid: result.wamid, webhookStatus: result.status });
+      });
+      // The portfolio's messaging limit: read it (with its use), or raise or lower it (tests, demos).
+      app.get('/_control/messaging-limit', publicRoute, async (_request, reply) =>
+        reply.send(usageBody(await sandbox.messagingLimitUsage())),
+      );
+      const limitControl = z.object({
+        limit: z.union([z.number().int().min(1), z.literal('unlimited'), z.null()]),
+      });
+      app.post('/_control/messaging-limit', publicRoute, async (request, reply) => {
+        const parsed = limitControl.safeParse(request.body);
+        if (!parsed.success)
+          return sendError(
+            reply,
+            100,
+            'Invalid parameter',
+            'give limit: a count of unique recipients, "unlimited", or null (back to the configured one)',
+          );
+        sandbox.setMessagingLimit(parsed.data.limit ?? undefined);
+        return reply.send(usageBody(await sandbox.messagingLimitUsage()));
       });
       const faultControl = z.object({
         fault: z.discriminatedUnion('kind', [
@@ -486,6 +645,14 @@ export function createCloudApiSandbox(options: SandboxOptions): CloudApiSandbox 
 
     injectFault(fault, times = 1) {
       faults.push({ fault, remaining: times });
+    },
+
+    setMessagingLimit(limit) {
+      limitOverride = limit;
+    },
+
+    async messagingLimitUsage() {
+      return { limit: await currentMessagingLimit(), uniqueRecipients: portfolio.count(now().getTime()) };
     },
 
     async drain() {

@@ -1,6 +1,6 @@
 import type { RouteModule } from '../../context.js';
 import { createCloudApiSandbox, type CloudApiSandbox } from './cloud-api-sandbox.js';
-import { sandboxNumbers, templatesApprovedAtMeta } from './sandbox.store.js';
+import { portfolioMessagingLimit, sandboxNumbers, templatesApprovedAtMeta } from './sandbox.store.js';
 
 /**
  * Mounts the Cloud API stand-in at /sandbox when WHATSAPP_API_BASE is unset (the demo and the tests).
@@ -14,6 +14,9 @@ export const registerCloudApiSandbox: RouteModule = async (app, ctx) => {
     appSecret: ctx.config.whatsapp.appSecret,
     templates: () => templatesApprovedAtMeta(ctx.db),
     numbers: () => sandboxNumbers(ctx.db, ctx.config.whatsapp.phoneNumberId),
+    messagingLimit: () => portfolioMessagingLimit(ctx.db),
+    // On in the demo (PARLEY_SANDBOX_REPLIES follows PARLEY_DEMO unless set), off in tests.
+    replies: { enabled: ctx.config.whatsapp.sandboxReplies },
     async deliverWebhook(body, signature) {
       const headers = { 'content-type': 'application/json', 'x-hub-signature-256': signature };
       const address = app.server.listening ? app.server.address() : null;

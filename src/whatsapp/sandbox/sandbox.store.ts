@@ -1,5 +1,6 @@
 import type { DbOrTx } from '../../platform/database/index.js';
 import type { RegisteredTemplate } from './cloud-api-sandbox.js';
+import type { MessagingLimit } from './messaging-limit.js';
 import type { SendingNumber } from './sandbox-payloads.js';
 
 /** The stand-in's registry of templates "approved at Meta": those of the database it runs on. */
@@ -46,4 +47,15 @@ export async function sandboxNumbers(db: DbOrTx, defaultPhoneNumberId: string): 
     });
   }
   return numbers;
+}
+
+/**
+ * The portfolio's messaging limit "at Meta" for the mounted stand-in: the highest limit Parley holds for
+ * any of its sending numbers (Meta's limit is one per portfolio; Parley keeps one per number, 0 = none).
+ * So by default Parley's own pacing and the stand-in agree; tests lower it with `setMessagingLimit`.
+ */
+export async function portfolioMessagingLimit(db: DbOrTx): Promise<MessagingLimit> {
+  const rows = await db.selectFrom('sending_numbers').select('messaging_limit').execute();
+  if (rows.length === 0 || rows.some((r) => r.messaging_limit <= 0)) return 'unlimited';
+  return Math.max(...rows.map((r) => r.messaging_limit));
 }
