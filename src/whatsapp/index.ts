@@ -39,5 +39,6 @@ export { mountedSandbox, registerCloudApiSandbox } from './sandbox/sandbox.route
 export { portfolioMessagingLimit, sandboxNumbers, templatesApprovedAtMeta } from './sandbox/sandbox.store.js';
 export { MESSAGING_LIMIT_REFUSAL, messagingLimitTierName } from './sandbox/messaging-limit.js';
 export type { MessagingLimit } from './sandbox/messaging-limit.js';
+export { DEMO_REPLY_TEXTS, planDemoReply } from './sandbox/demo-replies.js';
 export { httpWebhookDelivery, startStandaloneSandbox } from './sandbox/standalone.js';
 export type { StandaloneSandbox } from './sandbox/standalone.js';
