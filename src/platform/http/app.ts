@@ -41,6 +41,23 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     trustProxy: true,
     // Opaque request ids make log lines joinable without carrying anything personal.
     genReqId: () => crypto.randomUUID(),
+    // Slow clients (slowloris: a connection that says nothing, trickles its headers, or its body a byte at
+    // a time) must not hold a socket for ever. Node answers them 408 and closes the socket: when the
+    // headers are not complete 10 s after the connection opened (a silent one included), or the whole
+    // request not received 30 s after it began (3 MB, Meta's largest delivery, at 100 KB/s). These bound
+    // receiving the request only: a slow handler (an export) is not cut. Checked every 2 s (Node's 30 s
+    // default would let a 10 s limit run to 40 s). No cap on connections or on requests per socket: a cap
+    // would let slow clients crowd Meta out, and Meta reuses its connections; each open connection costs
+    // one file descriptor, so run with `ulimit -n` well above the connections expected (docs/whatsapp-receiving.md).
+    http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
+    requestTimeout: 30_000,
+    // Idle keep-alive sockets close after 72 s: longer than the 60 s idle timeout of common load balancers,
+    // so one in front closes first and never sends on a socket Parley is closing.
+    keepAliveTimeout: 72_000,
+    // No idle timeout on an open request beyond the two above: it would also cut a handler that works
+    // silently for a while.
+    connectionTimeout: 0,
+    maxRequestsPerSocket: 0,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
