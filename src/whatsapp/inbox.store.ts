@@ -1,22 +1,19 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
 import type { DbOrTx, WebhookInboxTable } from '../platform/database/index.js';
-import { readDelivery, type ParsedDelivery } from './webhook-payload.js';
+import { readDelivery, type ParsedDelivery, type WebhookEvent } from './webhook-payload.js';
 
 /**
- * The webhook inbox: "acknowledged means stored". A delivery's raw body and its events are committed in
- * one transaction before Meta gets its 200; processing happens afterwards, from here. The raw body is
- * unique by its SHA-256 (a retried delivery is a no-op) and each event by its key (overlapping batches
- * store each event once).
+ * The webhook inbox: "acknowledged means stored". A delivery's raw body is committed before Meta gets its
+ * 200; reading it into events and applying them happens afterwards, from here. Every delivery is stored,
+ * a retried one too; what makes a retry a no-op is that each event is unique by its key, built from Meta's
+ * ids (overlapping batches and retries store each event once, by whichever delivery is processed first).
  */
 
 export interface StoredDelivery {
   inboxId: string;
-  /** True when these exact bytes had already been stored: nothing was written. */
-  duplicate: boolean;
-  /** Events this delivery stored (events already stored by another delivery are not counted). */
-  events: number;
 }
 
 /** Reads a body back into its events; a body that is not JSON is refused whole. */
@@ -44,74 +41,126 @@ export function openStoredBody(ctx: Pick<ParleyContext, 'cipher'>, sealed: strin
   return ctx.cipher.open(sealed);
 }
 
-// Bytes that are not JSON in valid UTF-8 (or hold a NUL) are kept as base64, so the inbox always holds
-// exactly what was received.
+// Bytes that are not valid UTF-8 (or hold a NUL) are kept as base64, so the inbox always holds exactly
+// what was received.
 const BINARY_PREFIX = 'base64:';
 
 function storableBody(raw: Buffer): string {
-  const text = raw.toString('utf8');
-  if (text.includes('\u0000') || !Buffer.from(text, 'utf8').equals(raw))
-    return BINARY_PREFIX + raw.toString('base64');
-  return text;
+  if (!isUtf8(raw) || raw.includes(0)) return BINARY_PREFIX + raw.toString('base64');
+  return raw.toString('utf8');
 }
 
 /**
- * Stores a verified delivery and its events in one transaction. A body that is not a WhatsApp envelope is
- * stored quarantined (signed by Meta, so kept for a person to look at, and acknowledged so Meta does not
- * retry it for 7 days); an event that does not parse is stored quarantined beside the good ones.
+ * Stores verified deliveries with group commit: the deliveries whose bodies arrive in the same turn of the
+ * event loop are written by one multi-row insert, so under load the cost of a commit (an fsync on
+ * PostgreSQL) and of building the statement is shared by all of them, while a lone delivery waits only
+ * for the end of the current turn. Each caller's promise settles once its row is committed (or the write
+ * failed: then no caller gets a 200). Nothing is parsed here: the processor reads the events afterwards.
  */
-export async function storeDelivery(
-  ctx: Pick<ParleyContext, 'db' | 'clock' | 'cipher'>,
-  raw: Buffer,
-): Promise<StoredDelivery> {
-  const bodySha256 = createHash('sha256').update(raw).digest('hex');
-  const body = storableBody(raw);
-  const parsed = readBody(ctx, body);
-  const now = ctx.clock.now().toISOString();
-  return ctx.db.transaction().execute(async (tx) => {
-    const inboxId = newId('whk');
-    const inserted = await tx
-      .insertInto('webhook_inbox')
-      .values({
-        id: inboxId,
-        body_sha256: bodySha256,
-        body: ctx.cipher.seal(body),
-        received_at: now,
-        state: parsed.ok ? 'pending' : 'quarantined',
-        attempts: 0,
-        processed_at: null,
-        error: parsed.ok ? null : parsed.reason,
-      })
-      .onConflict((oc) => oc.column('body_sha256').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) {
-      const existing = await tx
-        .selectFrom('webhook_inbox')
-        .select('id')
-        .where('body_sha256', '=', bodySha256)
-        .executeTakeFirstOrThrow();
-      return { inboxId: existing.id, duplicate: true, events: 0 };
+export interface InboxWriter {
+  store(raw: Buffer): Promise<StoredDelivery>;
+}
+
+interface PendingWrite {
+  sha256: string;
+  body: string;
+  settle: (result: { ok: true; value: StoredDelivery } | { ok: false; error: unknown }) => void;
+}
+
+// Rows per statement: well inside SQLite's 32,766 bound parameters (8 columns a row), and a few megabytes
+// of sealed bodies at most.
+const MAX_ROWS_PER_WRITE = 256;
+const MAX_BYTES_PER_WRITE = 8 * 1024 * 1024;
+
+export function createInboxWriter(ctx: Pick<ParleyContext, 'db' | 'clock' | 'cipher'>): InboxWriter {
+  let queue: PendingWrite[] = [];
+  let scheduled = false;
+
+  const flush = async () => {
+    scheduled = false;
+    let bytes = 0;
+    let take = 0;
+    while (take < queue.length && take < MAX_ROWS_PER_WRITE && bytes < MAX_BYTES_PER_WRITE)
+      bytes += queue[take++]!.body.length;
+    const batch = queue.slice(0, take);
+    queue = queue.slice(take);
+    if (queue.length > 0) schedule();
+    try {
+      const results = await writeBatch(ctx, batch);
+      batch.forEach((w, i) => w.settle({ ok: true, value: results[i]! }));
+    } catch (error) {
+      for (const w of batch) w.settle({ ok: false, error });
     }
-    if (!parsed.ok || parsed.events.length === 0) return { inboxId, duplicate: false, events: 0 };
-    const rows = await tx
-      .insertInto('webhook_events')
-      .values(
-        parsed.events.map((e) => ({
-          event_key: e.key,
-          inbox_id: inboxId,
-          kind: e.kind,
-          state: e.kind === 'quarantine' ? ('quarantined' as const) : ('pending' as const),
-          error: e.kind === 'quarantine' ? e.reason : null,
-          created_at: now,
-          processed_at: null,
-        })),
-      )
-      .onConflict((oc) => oc.column('event_key').doNothing())
-      .returning('event_key')
-      .execute();
-    return { inboxId, duplicate: false, events: rows.length };
-  });
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+
+  return {
+    store(raw) {
+      const sha256 = createHash('sha256').update(raw).digest('hex');
+      const body = ctx.cipher.seal(storableBody(raw));
+      return new Promise<StoredDelivery>((resolve, reject) => {
+        queue.push({
+          sha256,
+          body,
+          settle: (r) => (r.ok ? resolve(r.value) : reject(r.error)),
+        });
+        schedule();
+      });
+    },
+  };
+}
+
+/** One statement for the whole batch; answers each delivery's inbox row, in order. */
+async function writeBatch(
+  ctx: Pick<ParleyContext, 'db' | 'clock'>,
+  batch: readonly Omit<PendingWrite, 'settle'>[],
+): Promise<StoredDelivery[]> {
+  const now = ctx.clock.now().toISOString();
+  const rows: WebhookInboxTable[] = batch.map((w) => ({
+    id: newId('whk'),
+    body_sha256: w.sha256,
+    body: w.body,
+    received_at: now,
+    state: 'pending',
+    attempts: 0,
+    processed_at: null,
+    error: null,
+  }));
+  await ctx.db.insertInto('webhook_inbox').values(rows).execute();
+  return rows.map((r) => ({ inboxId: r.id }));
+}
+
+/**
+ * Stores a delivery's events, once: the first delivery processed that carries an event owns it, and an
+ * event that does not parse is stored quarantined beside the good ones. Returns nothing: the processor
+ * then works the delivery's pending events, which are exactly those this delivery owns.
+ */
+export async function storeEvents(
+  db: DbOrTx,
+  inboxId: string,
+  events: readonly WebhookEvent[],
+  at: string,
+): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insertInto('webhook_events')
+    .values(
+      events.map((e) => ({
+        event_key: e.key,
+        inbox_id: inboxId,
+        kind: e.kind,
+        state: e.kind === 'quarantine' ? ('quarantined' as const) : ('pending' as const),
+        error: e.kind === 'quarantine' ? e.reason : null,
+        created_at: at,
+        processed_at: null,
+      })),
+    )
+    .onConflict((oc) => oc.column('event_key').doNothing())
+    .execute();
 }
 
 /** Deliveries waiting to be processed, oldest first. */

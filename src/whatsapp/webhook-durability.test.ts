@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,23 +47,26 @@ describe.each(DIALECTS)('webhook durability on %s', (dialect) => {
     processor.pause();
     await processor.drain();
     const wamids = Array.from({ length: 60 }, () => newWamid());
-    const responses = await Promise.all(
-      wamids.map((id) =>
-        postWebhook(p, JSON.stringify(envelope({ messages: [textMessage(ANA, 'pausado', { id })] }))),
-      ),
+    const bodies = wamids.map((id) =>
+      JSON.stringify(envelope({ messages: [textMessage(ANA, 'pausado', { id })] })),
     );
+    const responses = await Promise.all(bodies.map((body) => postWebhook(p, body)));
     expect(responses.every((r) => r.statusCode === 200)).toBe(true);
+    // Acknowledged means stored: each raw delivery is in the inbox, waiting; no message exists yet.
     const stored = await p.context.db
-      .selectFrom('webhook_events')
+      .selectFrom('webhook_inbox')
       .select(['state'])
       .where(
-        'event_key',
+        'body_sha256',
         'in',
-        wamids.map((w) => `message:${w}`),
+        bodies.map((b) => createHash('sha256').update(b).digest('hex')),
       )
       .execute();
     expect(stored).toHaveLength(60);
     expect(stored.every((s) => s.state === 'pending')).toBe(true);
+    expect(
+      await p.context.db.selectFrom('messages').select('wamid').where('wamid', 'in', wamids).execute(),
+    ).toEqual([]);
     processor.resume();
     await processor.drain();
     const messages = await p.context.db

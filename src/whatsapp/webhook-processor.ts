@@ -11,6 +11,7 @@ import {
   quarantineDelivery,
   quarantineEvent,
   readStoredBody,
+  storeEvents,
 } from './inbox.store.js';
 import { applyStatusUpdate } from './statuses.store.js';
 import type { WebhookEvent } from './webhook-payload.js';
@@ -107,6 +108,8 @@ async function processDelivery(
     await quarantineDelivery(ctx.db, delivery.id, parsed.reason, now());
     return true;
   }
+  // The events are stored on the first run (a later run, after a failure or a crash, finds them there).
+  await storeEvents(ctx.db, delivery.id, parsed.events, now());
   const byKey = new Map(parsed.events.map((e) => [e.key, e]));
   for (const key of await pendingEventKeys(ctx.db, delivery.id)) {
     const event = byKey.get(key);

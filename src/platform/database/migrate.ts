@@ -9,6 +9,7 @@ import * as messaging from './migrations/0009-messaging.js';
 import * as sendBasis from './migrations/0010-send-basis.js';
 import * as messageCounterIndexes from './migrations/0012-message-counter-indexes.js';
 import * as webhookIndexes from './migrations/0013-webhook-indexes.js';
+import * as webhookInboxGroupCommit from './migrations/0014-webhook-inbox-group-commit.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0010-send-basis': sendBasis,
   '0012-message-counter-indexes': messageCounterIndexes,
   '0013-webhook-indexes': webhookIndexes,
+  '0014-webhook-inbox-group-commit': webhookInboxGroupCommit,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -348,7 +348,7 @@ export interface CasesTable {
 
 export interface WebhookInboxTable {
   id: string;
-  body_sha256: string; // a retried delivery is the same bytes: unique
+  body_sha256: string; // names a delivery; not unique: events are (a retried delivery changes nothing)
   body: string; // the raw bytes as received (UTF-8)
   received_at: Iso;
   state: 'pending' | 'processed' | 'quarantined';
