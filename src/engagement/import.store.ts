@@ -1,12 +1,17 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { parse } from 'csv-parse';
 import type { AuditActor, AuditEntry } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
-import { triageCallNote } from './call-notes.store.js';
 import { normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
 import { newId } from '../platform/crypto/index.js';
-import type { DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
+import type { Db, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
+import {
+  openInteractionStaging,
+  withImportConnection,
+  type InteractionStaging,
+  type ResolvedInteraction,
+} from './import-interactions.store.js';
 import {
   applyMapping,
   checkImportRecord,
@@ -16,7 +21,6 @@ import {
   type ImportKind,
   type ImportMapping,
   type ImportRecord,
-  type InteractionRecord,
   type RawRecord,
   type TerritoryRecord,
 } from './import-records.js';
@@ -69,32 +73,55 @@ type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
 const STAGING_BATCH = 2000;
 /** Staging rows per INSERT (3 parameters each). */
 const STAGING_CHUNK = 5000;
+/** Lines read and checked between two turns of the event loop. */
+const ROWS_PER_TURN = 250;
 /** Staged rows read back per step of the apply. */
 const APPLY_PAGE = 5000;
-/**
- * Interactions per multi-row INSERT: 18 parameters each, so 1,800 rows stay under SQLite's 32,766
- * bound parameters (PostgreSQL allows 65,535).
- */
-const INTERACTION_CHUNK = 1800;
 
 type Read = { line: number; raw: RawRecord } | { line: number; error: string; fatal?: boolean };
 
-/** Records of a CSV (header = line 1) or JSON Lines stream, with their line numbers, read as they arrive. */
-async function* readRecords(input: Readable, format: ImportFormat): AsyncGenerator<Read> {
+/** A JSON Lines line as a record, or the reason it is not one. */
+function jsonLine(line: number, text: string): Read {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return { line, raw: value as RawRecord };
+    return { line, error: 'record: a JSON object is expected on each line' };
+  } catch {
+    return { line, error: 'record: not valid JSON' };
+  }
+}
+
+/** Records read per step of the CSV reader: one hand-over per this many, not one per record. */
+const CSV_READ_STEP = 500;
+
+/**
+ * Records of a CSV (header = line 1) or JSON Lines stream, with their line numbers, read as they arrive,
+ * handed over a chunk of the file at a time: one await per chunk rather than per record, which at a
+ * million lines is most of what the reading loop costs.
+ */
+async function* readRecords(input: Readable, format: ImportFormat): AsyncGenerator<Read[]> {
   if (format === 'jsonl') {
+    const decoder = new StringDecoder('utf8');
     let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      if (text.trim() === '') continue;
-      try {
-        const value: unknown = JSON.parse(text);
-        if (value && typeof value === 'object' && !Array.isArray(value))
-          yield { line, raw: value as RawRecord };
-        else yield { line, error: 'record: a JSON object is expected on each line' };
-      } catch {
-        yield { line, error: 'record: not valid JSON' };
+    let rest = '';
+    const linesOf = (text: string, last: boolean): Read[] => {
+      const parts = text.split('\n');
+      rest = last ? '' : parts.pop()!;
+      const reads: Read[] = [];
+      for (const part of parts) {
+        line++;
+        // `\r\n` ends a line as `\n` does; a blank line is counted, not read.
+        const clean = part.endsWith('\r') ? part.slice(0, -1) : part;
+        if (clean.trim() !== '') reads.push(jsonLine(line, clean));
       }
+      return reads;
+    };
+    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+      const reads = linesOf(rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk)), false);
+      if (reads.length > 0) yield reads;
     }
+    const tail = rest + decoder.end();
+    if (tail !== '') yield linesOf(tail, true);
     return;
   }
   const parser = input.pipe(
@@ -107,6 +134,7 @@ async function* readRecords(input: Readable, format: ImportFormat): AsyncGenerat
       trim: true,
     }),
   );
+  let reads: Read[] = [];
   try {
     for await (const { record, info } of parser as AsyncIterable<{
       record: Record<string, string>;
@@ -115,19 +143,20 @@ async function* readRecords(input: Readable, format: ImportFormat): AsyncGenerat
       // Empty cells are "not given", as in a JSON Lines record without the key.
       const raw: RawRecord = {};
       for (const [k, v] of Object.entries(record)) if (v !== '') raw[k] = v;
-      yield { line: info.lines, raw };
+      reads.push({ line: info.lines, raw });
+      if (reads.length >= CSV_READ_STEP) {
+        yield reads;
+        reads = [];
+      }
     }
   } catch (error) {
     const e = error as { lines?: number; message?: string };
-    yield { line: e.lines ?? 0, error: `file: ${e.message ?? 'not valid CSV'}`, fatal: true };
+    reads.push({ line: e.lines ?? 0, error: `file: ${e.message ?? 'not valid CSV'}`, fatal: true });
   }
+  if (reads.length > 0) yield reads;
 }
 
 /** Resolved, normalised rows as staged (personal values already sealed, never in clear). */
-type StagedInteraction = Omit<InteractionRecord, 'hcpCrmId' | 'repEmail' | 'hcpId'> & {
-  hcpId: string;
-  repId: string | null;
-};
 interface StagedHcp {
   crmId: string;
   name: string;
@@ -145,43 +174,8 @@ interface StagedHcp {
   territoryIds: string[] | null;
 }
 type StagedConsent = Omit<ConsentRecord, 'hcpCrmId' | 'hcpId'> & { hcpId: string };
-type Staged = StagedInteraction | StagedHcp | TerritoryRecord | StagedConsent;
-
-/**
- * Interactions are the bulk of large imports, so their staged payload is a JSON array in this order
- * rather than an object: half the bytes to write, read back and delete, and no key names to parse.
- */
-const INTERACTION_FIELDS = [
-  'source',
-  'externalId',
-  'hcpId',
-  'channel',
-  'kind',
-  'direction',
-  'occurredAt',
-  'repId',
-  'summary',
-  'topics',
-  'products',
-] as const satisfies readonly (keyof StagedInteraction)[];
-
-function encodeStaged(kind: ImportKind, row: Staged): string {
-  if (kind !== 'interactions') return JSON.stringify(row);
-  const r = row as StagedInteraction;
-  return JSON.stringify(INTERACTION_FIELDS.map((f) => r[f] ?? null));
-}
-
-function decodeStaged(kind: ImportKind, json: string): Staged {
-  if (kind !== 'interactions') return JSON.parse(json) as Staged;
-  const values = JSON.parse(json) as unknown[];
-  const row: Record<string, unknown> = {};
-  INTERACTION_FIELDS.forEach((f, i) => {
-    // An absent summary was staged as null; the apply step treats both alike.
-    if (values[i] !== null) row[f] = values[i];
-    else if (f === 'repId') row[f] = null;
-  });
-  return row as unknown as StagedInteraction;
-}
+/** Interactions are staged typed, in a table of their own (import-interactions.store.ts); the rest as JSON. */
+type Staged = ResolvedInteraction | StagedHcp | TerritoryRecord | StagedConsent;
 
 /**
  * Checks references of a batch against the store (HCPs by id or CRM id, reps by e-mail, markets,
@@ -212,7 +206,7 @@ async function resolveBatch(
     ids.length || crmIds.length
       ? await db
           .selectFrom('hcps')
-          .select(['id', 'crm_id', 'erased_at'])
+          .select(['id', 'crm_id', 'erased_at', 'market_code'])
           .where((eb) =>
             eb.or([
               ...(ids.length ? [eb('id', 'in', ids)] : []),
@@ -250,7 +244,7 @@ async function resolveBatch(
     if (!found)
       reasons.push(ref.hcpId ? `hcpId: no HCP ${ref.hcpId}` : `hcpCrmId: no HCP with CRM id ${ref.hcpCrmId}`);
     else if (found.erased_at) reasons.push('hcp: this HCP was erased; nothing is recorded about them');
-    return found?.id;
+    return found;
   };
 
   for (const { line, record, raw } of batch) {
@@ -259,14 +253,15 @@ async function resolveBatch(
     switch (record.kind) {
       case 'interactions': {
         const v = record.value;
-        const hcpId = hcpOf(v, reasons);
+        const hcp = hcpOf(v, reasons);
         const repId = v.repEmail ? userByEmail.get(v.repEmail.toLowerCase()) : null;
         if (repId === undefined) reasons.push(`repEmail: no user ${v.repEmail}`);
-        if (hcpId && repId !== undefined) {
+        if (hcp && repId !== undefined) {
           row = {
             source: v.source,
             externalId: v.externalId,
-            hcpId,
+            hcpId: hcp.id,
+            market: hcp.market_code,
             channel: v.channel,
             kind: v.kind,
             direction: v.direction,
@@ -281,7 +276,7 @@ async function resolveBatch(
       }
       case 'consents': {
         const v = record.value;
-        const hcpId = hcpOf(v, reasons);
+        const hcpId = hcpOf(v, reasons)?.id;
         if (hcpId) {
           row = {
             hcpId,
@@ -343,12 +338,81 @@ function stageHcp(deps: Pick<ParleyContext, 'cipher'>, v: HcpRecord, e164: strin
 
 /**
  * Imports a file of one kind. Records are read as a stream, checked, resolved and written to a staging
- * table in short batches (each its own small write, so webhooks and sends keep flowing), then applied in
+ * area in short batches (each its own small write, so webhooks and sends keep flowing), then applied in
  * one transaction: readers see all of an import or none of it. By default any bad line means nothing is
  * applied; every bad line is reported with its number and reasons. Re-importing a row updates it;
  * re-importing the same file changes nothing (rows equal to what is stored are not written).
  */
 export async function runImport(deps: Deps, options: ImportOptions): Promise<ImportSummary> {
+  if (options.kind !== 'interactions') return importWith(deps, options);
+  return withImportConnection(deps.db, (db) => importWith({ ...deps, db }, options));
+}
+
+type JsonKind = Exclude<ImportKind, 'interactions'>;
+
+/** Where an import's resolved rows wait until the apply: one interface, two layouts (see each). */
+interface Staging {
+  stage(rows: { line: number; row: Staged }[]): Promise<void>;
+  apply(tx: Tx): Promise<Omit<Applied, 'audits'> & { audits: RowAudit[] }>;
+  discard(): Promise<void>;
+}
+
+/** Interactions: typed rows in the import's own temp table, applied by set-based SQL. */
+function interactionStaging(deps: Deps, staging: InteractionStaging): Staging {
+  return {
+    stage: (rows) => staging.stage(rows as { line: number; row: ResolvedInteraction }[]),
+    apply: async (tx) => ({ ...(await staging.apply(tx, deps)), audits: [] }),
+    discard: () => staging.discard(),
+  };
+}
+
+/** HCPs, territories and consents (thousands of rows, not millions): JSON rows in `import_staging`. */
+function jsonStaging(deps: Deps, kind: JsonKind, importId: string): Staging {
+  const { db } = deps;
+  return {
+    async stage(rows) {
+      // Three parameters a row: one statement per batch stays well under either dialect's limit.
+      await insertInChunks(
+        rows.map((s) => ({ import_id: importId, line: s.line, payload_json: JSON.stringify(s.row) })),
+        STAGING_CHUNK,
+        (chunk) => db.insertInto('import_staging').values(chunk).execute(),
+      );
+    },
+    async apply(tx) {
+      const c: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
+      const readPage = (after: number) => {
+        const read = tx
+          .selectFrom('import_staging')
+          .select(['line', 'payload_json'])
+          .where('import_id', '=', importId)
+          .where('line', '>', after)
+          .orderBy('line')
+          .limit(APPLY_PAGE)
+          .execute();
+        // Awaited in the loop; if applying a page fails first, the transaction is rolled back anyway.
+        read.catch(() => {});
+        return read;
+      };
+      let next = readPage(0);
+      for (;;) {
+        const page = await next;
+        if (page.length === 0) break;
+        // The next page is asked for before this one is applied, so its read overlaps our work on this one.
+        next = readPage(page[page.length - 1]!.line);
+        const rows = page.map((p) => JSON.parse(p.payload_json) as Staged);
+        const r = await APPLY[kind](tx, deps, rows as never[]);
+        c.audits.push(...r.audits);
+        c.inserted += r.inserted;
+        c.updated += r.updated;
+        c.unchanged += r.unchanged;
+      }
+      return c;
+    },
+    discard: () => discardStaging(db, importId),
+  };
+}
+
+async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Promise<ImportSummary> {
   const { db, clock } = deps;
   const batchSize = options.batchSize ?? STAGING_BATCH;
   const importId = newId('imp');
@@ -371,89 +435,97 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
       finished_at: null,
     })
     .execute();
+  const staging =
+    options.kind === 'interactions'
+      ? interactionStaging(deps, await openInteractionStaging(db, importId))
+      : jsonStaging(deps, options.kind, importId);
 
   const rejects: ImportReject[] = [];
   const seen = new Map<string, number>();
   let total = 0;
   let valid = 0;
   let fatal = false;
+  let sinceTurn = 0;
   let batch: { line: number; record: ImportRecord; raw: RawRecord }[] = [];
   const stage = async (rows: typeof batch) => {
     const { staged, rejects: bad } = await resolveBatch(deps, rows, markets);
     rejects.push(...bad);
+    if (staged.length > 0) {
+      valid += staged.length;
+      await staging.stage(staged);
+    }
     // Let the rest of the process breathe between batches: with SQLite every query completes at once, so
     // without a turn of the event loop an in-process upload would hold up webhook acknowledgements.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (staged.length === 0) return;
-    valid += staged.length;
-    // Three parameters a row: one statement per batch stays well under either dialect's limit.
-    await insertInChunks(
-      staged.map((s) => ({
-        import_id: importId,
-        line: s.line,
-        payload_json: encodeStaged(options.kind, s.row),
-      })),
-      STAGING_CHUNK,
-      (chunk) => db.insertInto('import_staging').values(chunk).execute(),
-    );
   };
   // One batch is resolved and staged while the next is read and checked: with PostgreSQL the server's
   // work and ours overlap (with SQLite, whose calls complete at once, it changes nothing). At most one
   // batch is in flight, and it is always awaited before the next starts and before staging is discarded.
-  let staging: Promise<void> = Promise.resolve();
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (batch.length === 0) return;
     const rows = batch;
     batch = [];
-    await staging;
-    staging = stage(rows);
+    await inFlight;
+    inFlight = stage(rows);
     // Awaited later; this only keeps a failure that comes before then from counting as unhandled.
-    staging.catch(() => {});
+    inFlight.catch(() => {});
   };
-  try {
-    for await (const read of readRecords(options.input, options.format)) {
-      if ('error' in read) {
-        rejects.push({ line: read.line, reasons: [read.error], record: null });
-        if (read.fatal) {
-          fatal = true;
-          break;
-        }
-        total++;
-        continue;
-      }
-      total++;
-      const raw = applyMapping(options.mapping, read.raw);
-      const checked = checkImportRecord(options.kind, raw);
-      if (!checked.ok) {
-        rejects.push({ line: read.line, reasons: checked.reasons, record: read.raw });
-      } else {
-        const key = importKeyOf(checked.record);
-        const first = seen.get(key);
-        if (first !== undefined) {
-          rejects.push({
-            line: read.line,
-            reasons: [`record: the same record as line ${first}`],
-            record: read.raw,
-          });
-        } else {
-          seen.set(key, read.line);
-          batch.push({ line: read.line, record: checked.record, raw: read.raw });
-          if (batch.length >= batchSize) await flush();
-        }
-      }
-      if (total % batchSize === 0) options.onProgress?.({ rows: total, invalid: rejects.length });
-    }
-    await flush();
-    await staging;
-    options.onProgress?.({ rows: total, invalid: rejects.length });
-  } catch (error) {
-    await staging.catch(() => {});
-    await discardStaging(db, importId);
+  const giveUp = async (status: { total_rows?: number; invalid_rows?: number }) => {
+    await staging.discard();
     await db
       .updateTable('import_runs')
-      .set({ status: 'rejected', finished_at: clock.now().toISOString() })
+      .set({ status: 'rejected', ...status, finished_at: clock.now().toISOString() })
       .where('id', '=', importId)
       .execute();
+  };
+  try {
+    reading: for await (const reads of readRecords(options.input, options.format)) {
+      for (const read of reads) {
+        // A turn of the event loop every few hundred lines, so an in-process upload shares the process:
+        // reading a buffered file never waits on anything, and would otherwise hold other requests.
+        if (++sinceTurn >= ROWS_PER_TURN) {
+          sinceTurn = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        if ('error' in read) {
+          rejects.push({ line: read.line, reasons: [read.error], record: null });
+          if (read.fatal) {
+            fatal = true;
+            break reading;
+          }
+          total++;
+          continue;
+        }
+        total++;
+        const raw = applyMapping(options.mapping, read.raw);
+        const checked = checkImportRecord(options.kind, raw);
+        if (!checked.ok) {
+          rejects.push({ line: read.line, reasons: checked.reasons, record: read.raw });
+        } else {
+          const key = importKeyOf(checked.record);
+          const first = seen.get(key);
+          if (first !== undefined) {
+            rejects.push({
+              line: read.line,
+              reasons: [`record: the same record as line ${first}`],
+              record: read.raw,
+            });
+          } else {
+            seen.set(key, read.line);
+            batch.push({ line: read.line, record: checked.record, raw: read.raw });
+            if (batch.length >= batchSize) await flush();
+          }
+        }
+        if (total % batchSize === 0) options.onProgress?.({ rows: total, invalid: rejects.length });
+      }
+    }
+    await flush();
+    await inFlight;
+    options.onProgress?.({ rows: total, invalid: rejects.length });
+  } catch (error) {
+    await inFlight.catch(() => {});
+    await giveUp({});
     throw error;
   }
   rejects.sort((a, b) => a.line - b.line);
@@ -471,84 +543,54 @@ export async function runImport(deps: Deps, options: ImportOptions): Promise<Imp
     rejects,
   };
   if (fatal || (rejects.length > 0 && !options.skipInvalid)) {
-    await discardStaging(db, importId);
-    await db
-      .updateTable('import_runs')
-      .set({
-        status: 'rejected',
-        total_rows: total,
-        invalid_rows: rejects.length,
-        finished_at: clock.now().toISOString(),
-      })
-      .where('id', '=', importId)
-      .execute();
+    await giveUp({ total_rows: total, invalid_rows: rejects.length });
     return summary;
   }
 
-  const counts = await db.transaction().execute(async (tx) => {
-    const c = { inserted: 0, updated: 0, unchanged: 0 };
-    const audits: RowAudit[] = [];
-    const readPage = (after: number) => {
-      const read = tx
-        .selectFrom('import_staging')
-        .select(['line', 'payload_json'])
-        .where('import_id', '=', importId)
-        .where('line', '>', after)
-        .orderBy('line')
-        .limit(APPLY_PAGE)
+  let counts;
+  try {
+    counts = await db.transaction().execute(async (tx) => {
+      const { audits, ...c } = await staging.apply(tx);
+      const finishedAt = clock.now().toISOString();
+      await tx
+        .updateTable('import_runs')
+        .set({
+          status: 'applied',
+          total_rows: total,
+          invalid_rows: rejects.length,
+          inserted_rows: c.inserted,
+          updated_rows: c.updated,
+          unchanged_rows: c.unchanged,
+          finished_at: finishedAt,
+        })
+        .where('id', '=', importId)
         .execute();
-      // Awaited in the loop; if applying a page fails first, the transaction is rolled back anyway.
-      read.catch(() => {});
-      return read;
-    };
-    let next = readPage(0);
-    for (;;) {
-      const page = await next;
-      if (page.length === 0) break;
-      // The next page is asked for before this one is applied, so its read overlaps our work on this one.
-      next = readPage(page[page.length - 1]!.line);
-      const rows = page.map((p) => decodeStaged(options.kind, p.payload_json));
-      const r = await APPLY[options.kind](tx, deps, rows as never[]);
-      audits.push(...r.audits);
-      c.inserted += r.inserted;
-      c.updated += r.updated;
-      c.unchanged += r.unchanged;
-    }
-    const finishedAt = clock.now().toISOString();
-    await tx
-      .updateTable('import_runs')
-      .set({
-        status: 'applied',
-        total_rows: total,
-        invalid_rows: rejects.length,
-        inserted_rows: c.inserted,
-        updated_rows: c.updated,
-        unchanged_rows: c.unchanged,
-        finished_at: finishedAt,
-      })
-      .where('id', '=', importId)
-      .execute();
-    // HCPs, territories and consent entries are regulated records: one event per row changed, as when
-    // they are changed one at a time. Interactions get only the import's own event.
-    for (const entry of audits) await deps.audit.record(tx, { ...entry, actor: options.actor });
-    // One event for the import as a whole: what, from which file, how many rows changed (no row contents).
-    if (c.inserted + c.updated > 0) {
-      await deps.audit.record(tx, {
-        actor: options.actor,
-        action: 'import.applied',
-        target: { type: 'import', id: importId },
-        after: {
-          kind: options.kind,
-          fileName: options.fileName,
-          ...c,
-          invalid: rejects.length,
-          skipInvalid: Boolean(options.skipInvalid),
-        },
-      });
-    }
-    return c;
-  });
-  await discardStaging(db, importId);
+      // HCPs, territories and consent entries are regulated records: one event per row changed, as when
+      // they are changed one at a time. Interactions get only the import's own event.
+      for (const entry of audits) await deps.audit.record(tx, { ...entry, actor: options.actor });
+      // One event for the import as a whole: what, from which file, how many rows changed (no row contents).
+      const changed = { inserted: c.inserted, updated: c.updated, unchanged: c.unchanged };
+      if (c.inserted + c.updated > 0) {
+        await deps.audit.record(tx, {
+          actor: options.actor,
+          action: 'import.applied',
+          target: { type: 'import', id: importId },
+          after: {
+            kind: options.kind,
+            fileName: options.fileName,
+            ...changed,
+            invalid: rejects.length,
+            skipInvalid: Boolean(options.skipInvalid),
+          },
+        });
+      }
+      return changed;
+    });
+  } catch (error) {
+    await giveUp({ total_rows: total, invalid_rows: rejects.length });
+    throw error;
+  }
+  await staging.discard();
   return { ...summary, status: 'applied', ...counts };
 }
 
@@ -575,76 +617,6 @@ async function insertInChunks<T>(
 }
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-async function applyInteractions(tx: Tx, deps: Deps, rows: StagedInteraction[]): Promise<Applied> {
-  const now = deps.clock.now().toISOString();
-  const existing = await tx
-    .selectFrom('interactions')
-    .selectAll()
-    .where('source', 'in', [...new Set(rows.map((r) => r.source))])
-    .where(
-      'external_id',
-      'in',
-      rows.map((r) => r.externalId),
-    )
-    .execute();
-  const byKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
-  const toInsert: InteractionsTable[] = [];
-  const notes: { hcpId: string; interactionId: string; note: string | null; occurredAt: string }[] = [];
-  const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
-  for (const r of rows) {
-    const values = {
-      hcp_id: r.hcpId,
-      channel: r.channel,
-      direction: r.direction,
-      kind: r.kind,
-      occurred_at: r.occurredAt,
-      rep_id: r.repId,
-      summary: r.summary ?? null,
-      topics_json: JSON.stringify(r.topics),
-      products_json: JSON.stringify(r.products),
-    };
-    const old = byKey.get(`${r.source}\u0000${r.externalId}`);
-    if (!old) {
-      toInsert.push({
-        id: newId('int'),
-        source: r.source,
-        external_id: r.externalId,
-        template_id: null,
-        asset_ids_json: '[]',
-        message_id: null,
-        status: null,
-        created_at: now,
-        updated_at: now,
-        ...values,
-      });
-      result.inserted++;
-    } else if (Object.entries(values).some(([k, v]) => old[k as keyof typeof values] !== v)) {
-      await tx
-        .updateTable('interactions')
-        .set({ ...values, updated_at: now })
-        .where('id', '=', old.id)
-        .execute();
-      if (values.summary !== old.summary)
-        notes.push({ hcpId: r.hcpId, interactionId: old.id, note: values.summary, occurredAt: r.occurredAt });
-      result.updated++;
-    } else result.unchanged++;
-  }
-  await insertInChunks(toInsert, INTERACTION_CHUNK, (chunk) =>
-    tx.insertInto('interactions').values(chunk).execute(),
-  );
-  for (const row of toInsert)
-    if (row.summary)
-      notes.push({
-        hcpId: row.hcp_id,
-        interactionId: row.id,
-        note: row.summary,
-        occurredAt: row.occurred_at,
-      });
-  // Imported call notes pass the same safety triage as notes logged in Parley.
-  for (const n of notes) await triageCallNote(tx, deps, n);
-  return result;
-}
 
 async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied> {
   const now = deps.clock.now().toISOString();
@@ -916,8 +888,7 @@ async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise
   return result;
 }
 
-const APPLY: Record<ImportKind, (tx: Tx, deps: Deps, rows: never[]) => Promise<Applied>> = {
-  interactions: applyInteractions,
+const APPLY: Record<JsonKind, (tx: Tx, deps: Deps, rows: never[]) => Promise<Applied>> = {
   hcps: applyHcps,
   territories: applyTerritories,
   consents: applyConsents,

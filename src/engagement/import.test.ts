@@ -178,6 +178,39 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     expect(await auditCount()).toBe(audits + 1);
   });
 
+  it('triages imported call notes: a case for a new or changed note that mentions an adverse event, none on a repeat', async () => {
+    const note = (n: string, summary: string) =>
+      `crm-notes,${n},CRM-BR1A,f2f,call,outbound,2026-03-03T09:00:00Z,,${summary},,`;
+    const rash = 'My patient developed a rash and swelling after starting the new dose';
+    const csv = [header, note('N-1', rash), note('N-2', 'Left a leaflet at reception')].join('\n');
+    const casesOf = async (externalId: string) => {
+      const row = await p.context.db
+        .selectFrom('interactions')
+        .select('id')
+        .where('source', '=', 'crm-notes')
+        .where('external_id', '=', externalId)
+        .executeTakeFirstOrThrow();
+      return p.context.db
+        .selectFrom('cases')
+        .select(['kind', 'aware_at'])
+        .where('interaction_id', '=', row.id)
+        .execute();
+    };
+    expect(await run('interactions', 'csv', csv)).toMatchObject({ status: 'applied', inserted: 2 });
+    const opened = await casesOf('N-1');
+    expect(opened.map((c) => c.kind)).toContain('adverse_event');
+    expect(opened.every((c) => c.aware_at === '2026-03-03T09:00:00.000Z')).toBe(true);
+    expect(await casesOf('N-2')).toEqual([]);
+    // The same file again: nothing changed, no second case.
+    expect(await run('interactions', 'csv', csv)).toMatchObject({ unchanged: 2 });
+    expect(await casesOf('N-1')).toHaveLength(opened.length);
+    // A changed note is triaged again: the adverse event now mentioned in N-2 opens its case.
+    const changed = [header, note('N-1', rash), note('N-2', `Follow-up. ${rash}`)].join('\n');
+    expect(await run('interactions', 'csv', changed)).toMatchObject({ updated: 1, unchanged: 1 });
+    expect((await casesOf('N-2')).map((c) => c.kind)).toContain('adverse_event');
+    expect(await casesOf('N-1')).toHaveLength(opened.length);
+  });
+
   it('reads JSON Lines with line numbers, blank lines counted', async () => {
     const jsonl = [
       JSON.stringify({
