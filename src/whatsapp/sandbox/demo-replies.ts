@@ -31,10 +31,10 @@ export const DEMO_REPLY_TEXTS: Record<DemoReplyKind, Record<ReplyLanguage, strin
     hi: 'Kidney ke marizon ko kitni dose deni chahiye?',
   },
   adverse_event: {
-    pt: 'Uma paciente teve náusea e tontura depois da segunda dose. Podem me ligar?',
-    es: 'Una paciente tuvo náuseas y mareos después de la segunda dosis. ¿Me pueden llamar?',
-    en: 'A patient had nausea and dizziness after the second dose. Can someone call me?',
-    hi: 'Ek patient ko doosri dose ke baad ulti aur chakkar aaye. Please call karein.',
+    pt: 'Uma paciente teve náusea e tontura depois de começar o tratamento. Me liguem, por favor.',
+    es: 'Una paciente tuvo náuseas y mareos después de empezar el tratamiento. Llámenme, por favor.',
+    en: 'A patient had nausea and dizziness after starting the treatment. Please call me.',
+    hi: 'Ek patient ko treatment shuru karne ke baad ulti aur chakkar aaye. Please call karein.',
   },
   stop: { pt: 'PARAR', es: 'BAJA', en: 'STOP', hi: 'STOP' },
 };
