@@ -50,7 +50,7 @@ async function measureDialect(dialect: Dialect, log: (line: string) => void): Pr
 export async function measureCheck(
   store: Store,
   log: (line: string) => void,
-  options: { seedWorld: boolean },
+  options: { seedWorld: boolean; seedOutbound?: boolean },
 ): Promise<DialectResult> {
   const { dialect } = store;
   const config = parseConfig({ PARLEY_DEMO: '0', PARLEY_LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1' });
@@ -62,8 +62,10 @@ export async function measureCheck(
       log(`${dialect}: seeding ${HCPS} HCPs, ${INTERACTIONS} interactions`);
       await seedDemoWorld(parley.context, { seed: 1, hcps: HCPS, interactions: INTERACTIONS });
     }
-    log(`${dialect}: inserting ${MESSAGES} outbound messages`);
-    await seedOutboundHistory(db, now, config.whatsapp.phoneNumberId);
+    if (options.seedOutbound !== false) {
+      log(`${dialect}: inserting ${MESSAGES} outbound messages`);
+      await seedOutboundHistory(db, now, config.whatsapp.phoneNumberId);
+    }
     // PostgreSQL's autovacuum gathers statistics within about a minute of a bulk load; do it now rather
     // than measure plans chosen blind. SQLite gathers none unless asked, so it is measured as it runs.
     if (dialect === 'postgres') await sql`analyze`.execute(db);

@@ -33,7 +33,12 @@ export interface CreateParleyOptions {
 export async function createParley(options: CreateParleyOptions): Promise<Parley> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) });
-  const store = options.store ?? (await openStore(config.databaseUrl, options.storeOptions));
+  const store =
+    options.store ??
+    (await openStore(config.databaseUrl, {
+      onCheckpointError: (message) => logger.warn({ message }, 'background WAL checkpoint failed'),
+      ...options.storeOptions,
+    }));
   await migrateToLatest(store.db);
   const clock = options.clock ?? systemClock;
   const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);

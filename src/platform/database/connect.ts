@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './tables.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -23,6 +24,13 @@ export interface OpenOptions {
   schema?: string;
   /** PostgreSQL only: pool size. */
   maxConnections?: number;
+  /**
+   * SQLite file only: checkpoint the WAL on a worker thread instead of inside whichever commit crosses
+   * the threshold (see wal-checkpointer.ts). On by default; tools that open a store briefly may skip it.
+   */
+  backgroundCheckpoints?: boolean;
+  /** Where a failing background checkpoint is reported (the log); the backstop keeps the WAL bounded. */
+  onCheckpointError?: (message: string) => void;
 }
 
 /**
@@ -40,8 +48,20 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    const checkpointer =
+      path !== ':memory:' && options.backgroundCheckpoints !== false
+        ? startWalCheckpointer(path, { onError: options.onCheckpointError })
+        : undefined;
+    if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'sqlite',
+      close: async () => {
+        await checkpointer?.stop();
+        await db.destroy();
+      },
+    };
   }
   const schema = options.schema;
   if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`unsafe schema name: ${schema}`);
