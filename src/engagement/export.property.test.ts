@@ -57,4 +57,125 @@ describe.each(DIALECTS)('export paging on %s', (dialect) => {
       { numRuns: 20 },
     );
   });
+
+  it('names the HCP, rep, template version and assets of each record as a join of the tables would', async () => {
+    const now = p.clock.now().toISOString();
+    const author = p.world.users.compliance.id;
+    await p.context.db
+      .insertInto('templates')
+      .values({
+        id: 'tpl_export_1',
+        key: 'follow-up-cardio',
+        version: 3,
+        status: 'approved',
+        type: 'follow_up',
+        classification: 'promotional',
+        whatsapp_category: 'marketing',
+        whatsapp_name: 'follow_up_cardio',
+        whatsapp_language: 'pt_BR',
+        whatsapp_status: 'approved',
+        market_code: 'BR',
+        language: 'pt-BR',
+        brand: null,
+        products_json: '[]',
+        tone_tags_json: '[]',
+        body: 'Olá',
+        parameters_json: '[]',
+        buttons_json: '[]',
+        approval_code: 'BR-TPL-0003',
+        author_id: author,
+        approved_by: author,
+        approved_at: now,
+        expires_at: null,
+        review_comment: null,
+        lint_json: '[]',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    const asset = (id: string, approvalCode: string | null) => ({
+      id,
+      key: `leaflet-${id}`,
+      version: 2,
+      title: 'Leaflet',
+      kind: 'leaflet' as const,
+      status: 'approved' as const,
+      url: 'https://example.test/leaflet.pdf',
+      approval_code: approvalCode,
+      classification: 'promotional' as const,
+      market_code: 'BR',
+      brand: null,
+      products_json: '[]',
+      topics_json: '[]',
+      author_id: author,
+      approved_by: author,
+      approved_at: now,
+      expires_at: null,
+      review_comment: null,
+      created_at: now,
+      updated_at: now,
+    });
+    await p.context.db
+      .insertInto('assets')
+      .values([asset('ast_export_1', 'BR-AST-1'), asset('ast_export_2', null)])
+      .execute();
+    p.clock.advance(86_400_000 * 400);
+    const since = p.clock.now().toISOString();
+    const hcps = Object.values(p.world.hcps);
+    for (const [i, hcp] of hcps.entries()) {
+      const created = await recordInteraction(p.context.db, p.context, {
+        hcpId: hcp.id,
+        channel: 'whatsapp',
+        direction: 'outbound',
+        kind: 'message',
+        occurredAt: since,
+        source: 'export-names',
+        externalId: `N-${i}`,
+      });
+      if (i % 2 === 0)
+        await p.context.db
+          .updateTable('interactions')
+          .set({
+            template_id: 'tpl_export_1',
+            asset_ids_json: JSON.stringify(['ast_export_1', 'ast_export_2']),
+            rep_id: i % 4 === 0 ? p.world.users.rep1.id : 'usr_gone',
+          })
+          .where('id', '=', created.interaction.id)
+          .execute();
+    }
+    const records = [];
+    for await (const r of exportRecords(p.context.db, 'interactions', { since, pageSize: 3 }))
+      records.push(r);
+    const joined = await p.context.db
+      .selectFrom('interactions as i')
+      .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+      .leftJoin('users as u', 'u.id', 'i.rep_id')
+      .leftJoin('templates as t', 't.id', 'i.template_id')
+      .select(['i.id', 'h.crm_id', 'u.email', 't.key', 't.version', 't.approval_code', 'i.asset_ids_json'])
+      .where('i.source', '=', 'export-names')
+      .execute();
+    expect(records).toHaveLength(hcps.length);
+    const byId = new Map(joined.map((j) => [j.id, j]));
+    for (const r of records as {
+      id: string;
+      hcpCrmId: string;
+      repEmail: string | null;
+      templateKey: string | null;
+      templateVersion: number | null;
+      approvalCode: string | null;
+      assetCodes: string[];
+    }[]) {
+      const j = byId.get(r.id)!;
+      expect(r).toMatchObject({
+        hcpCrmId: j.crm_id,
+        repEmail: j.email,
+        templateKey: j.key,
+        templateVersion: j.version,
+        approvalCode: j.approval_code,
+        assetCodes: j.asset_ids_json === '[]' ? [] : ['BR-AST-1', 'leaflet-ast_export_2@2'],
+      });
+    }
+    expect(records.some((r) => 'templateKey' in r && r.templateKey === 'follow-up-cardio')).toBe(true);
+    expect(records.some((r) => 'repEmail' in r && r.repEmail === p.world.users.rep1.email)).toBe(true);
+  });
 });

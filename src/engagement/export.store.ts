@@ -129,6 +129,8 @@ export interface FeedPage<R> {
   records: R[];
   /** The position after the last record (unchanged when the page is empty). */
   position: FeedPosition | null;
+  /** Rows read, when some may have been left out of `records` (a page this short is the last). */
+  read?: number;
 }
 
 function assetCodesFor(ids: string[], codes: Map<string, string | null>): string[] {
@@ -158,37 +160,76 @@ const listOf = (json: string): string[] =>
   json === '[]' ? (NO_ITEMS as string[]) : (JSON.parse(json) as string[]);
 
 /**
+ * What an interaction's export record names beside its own columns (the HCP's CRM id, the rep's e-mail,
+ * the template's key and version), looked up once per id and kept for the length of an export rather
+ * than joined into every row: an HCP has hundreds of interactions, a rep thousands, a template more, so a
+ * 10M-row export does a few hundred thousand look-ups instead of ten million joins. A snapshot: an HCP's
+ * CRM id changed during the export shows its older value in the rows read before that point of the read.
+ */
+export interface FeedLookups {
+  crmIds: Map<string, string>;
+  emails: Map<string, string | null>;
+  templates: Map<string, { key: string; version: number; approval_code: string | null }>;
+}
+
+export const newFeedLookups = (): FeedLookups => ({
+  crmIds: new Map(),
+  emails: new Map(),
+  templates: new Map(),
+});
+
+/** Kept ids past which a lookup map is started afresh (bounded memory for any size of world). */
+const LOOKUP_LIMIT = 500_000;
+/** Ids per look-up query (well under either dialect's bound-parameter limit). */
+const LOOKUP_CHUNK = 5_000;
+
+async function lookUpMissing<V>(
+  cache: Map<string, V>,
+  ids: Iterable<string | null>,
+  read: (ids: string[]) => Promise<[string, V][]>,
+): Promise<void> {
+  if (cache.size > LOOKUP_LIMIT) cache.clear();
+  const missing = new Set<string>();
+  for (const id of ids) if (id !== null && !cache.has(id)) missing.add(id);
+  if (missing.size === 0) return;
+  const list = [...missing];
+  for (let i = 0; i < list.length; i += LOOKUP_CHUNK)
+    for (const [id, value] of await read(list.slice(i, i + LOOKUP_CHUNK))) cache.set(id, value);
+}
+
+/**
  * One page of interactions changed after `position` (by `(updated_at, id)`) and no later than `until`.
  * Reading in that order with the last key as the next start gives every change once: a row updated
  * again later comes again, as the newer version. The position is compared as a row value, which both
- * stores read as one range of the `(updated_at, id)` index.
+ * stores read as one range of the `(updated_at, id)` index. `lookups` carries names already read from one
+ * page to the next (see FeedLookups).
  */
 export async function readInteractionFeed(
   db: DbOrTx,
-  options: { position?: FeedPosition | null; since?: string; until?: string; limit: number },
+  options: {
+    position?: FeedPosition | null;
+    since?: string;
+    until?: string;
+    limit: number;
+    lookups?: FeedLookups;
+  },
 ): Promise<FeedPage<InteractionExportRecord>> {
   let qb = db
     .selectFrom('interactions as i')
-    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
-    .leftJoin('users as u', 'u.id', 'i.rep_id')
-    .leftJoin('templates as t', 't.id', 'i.template_id')
     .select([
       'i.id',
       'i.hcp_id',
-      'h.crm_id',
       'i.channel',
       'i.kind',
       'i.direction',
       'i.occurred_at',
-      'u.email',
+      'i.rep_id',
       'i.summary',
       'i.topics_json',
       'i.products_json',
       'i.source',
       'i.external_id',
-      't.key as template_key',
-      't.version as template_version',
-      't.approval_code',
+      'i.template_id',
       'i.asset_ids_json',
       'i.status',
       'i.updated_at',
@@ -201,31 +242,79 @@ export async function readInteractionFeed(
   if (options.since) qb = qb.where('i.updated_at', '>=', options.since);
   if (options.until) qb = qb.where('i.updated_at', '<=', options.until);
   const rows = await qb.orderBy('i.updated_at').orderBy('i.id').limit(options.limit).execute();
+  const lookups = options.lookups ?? newFeedLookups();
+  await lookUpMissing(
+    lookups.crmIds,
+    rows.map((r) => r.hcp_id),
+    async (ids) =>
+      (await db.selectFrom('hcps').select(['id', 'crm_id']).where('id', 'in', ids).execute()).map((h) => [
+        h.id,
+        h.crm_id,
+      ]),
+  );
+  await lookUpMissing(
+    lookups.emails,
+    rows.map((r) => r.rep_id),
+    async (ids) => {
+      const found = new Map(
+        (await db.selectFrom('users').select(['id', 'email']).where('id', 'in', ids).execute()).map((u) => [
+          u.id,
+          u.email,
+        ]),
+      );
+      // A rep id with no user (as a left join gives): no e-mail, and not asked for again.
+      return ids.map((id) => [id, found.get(id) ?? null]);
+    },
+  );
+  await lookUpMissing(
+    lookups.templates,
+    rows.map((r) => r.template_id),
+    async (ids) =>
+      (
+        await db
+          .selectFrom('templates')
+          .select(['id', 'key', 'version', 'approval_code'])
+          .where('id', 'in', ids)
+          .execute()
+      ).map((t) => [t.id, { key: t.key, version: t.version, approval_code: t.approval_code }]),
+  );
   const assetLists = rows.map((r) => listOf(r.asset_ids_json));
   const codes = await assetCodesOf(db, assetLists);
-  const records = rows.map((r, n) => ({
-    id: r.id,
-    hcpId: r.hcp_id,
-    hcpCrmId: r.crm_id,
-    channel: r.channel,
-    kind: r.kind,
-    direction: r.direction,
-    occurredAt: r.occurred_at,
-    repEmail: r.email,
-    summary: r.summary,
-    topics: listOf(r.topics_json),
-    products: listOf(r.products_json),
-    source: r.source,
-    externalId: r.external_id,
-    templateKey: r.template_key,
-    templateVersion: r.template_version,
-    approvalCode: r.approval_code,
-    assetCodes: assetCodesFor(assetLists[n]!, codes),
-    status: r.status,
-    updatedAt: r.updated_at,
-  }));
+  const records: InteractionExportRecord[] = [];
+  for (let n = 0; n < rows.length; n++) {
+    const r = rows[n]!;
+    const crmId = lookups.crmIds.get(r.hcp_id);
+    // Every interaction has its HCP (a foreign key); one deleted meanwhile is left out, as a join would.
+    if (crmId === undefined) continue;
+    const template = r.template_id ? lookups.templates.get(r.template_id) : undefined;
+    records.push({
+      id: r.id,
+      hcpId: r.hcp_id,
+      hcpCrmId: crmId,
+      channel: r.channel,
+      kind: r.kind,
+      direction: r.direction,
+      occurredAt: r.occurred_at,
+      repEmail: r.rep_id ? (lookups.emails.get(r.rep_id) ?? null) : null,
+      summary: r.summary,
+      topics: listOf(r.topics_json),
+      products: listOf(r.products_json),
+      source: r.source,
+      externalId: r.external_id,
+      templateKey: template?.key ?? null,
+      templateVersion: template?.version ?? null,
+      approvalCode: template?.approval_code ?? null,
+      assetCodes: assetCodesFor(assetLists[n]!, codes),
+      status: r.status,
+      updatedAt: r.updated_at,
+    });
+  }
   const last = rows[rows.length - 1];
-  return { records, position: last ? [last.updated_at, last.id] : (options.position ?? null) };
+  return {
+    records,
+    position: last ? [last.updated_at, last.id] : (options.position ?? null),
+    read: rows.length,
+  };
 }
 
 /** One page of consent ledger entries recorded after `position` (by `(recorded_at, id)`). */
@@ -358,10 +447,16 @@ export async function* exportRecordPages(
 ): AsyncGenerator<ExportRecord[]> {
   let position: FeedPosition | null = null;
   const limit = options.pageSize ?? EXPORT_PAGE;
+  const lookups = newFeedLookups();
   for (;;) {
-    const page: FeedPage<ExportRecord> = await FEEDS[kind](db, { position, since: options.since, limit });
+    const page: FeedPage<ExportRecord> = await FEEDS[kind](db, {
+      position,
+      since: options.since,
+      limit,
+      lookups,
+    });
     if (page.records.length > 0) yield page.records;
-    if (page.records.length < limit) return;
+    if ((page.read ?? page.records.length) < limit) return;
     position = page.position;
   }
 }
