@@ -81,6 +81,10 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   });
   // A pool error (the server went away) must not crash the process: queries fail and are answered 503.
   pool.on('error', () => {});
+  // The pool listens for errors on idle clients only: a connection reset while a client is checked out
+  // between two queries (inside a transaction) would be an unhandled 'error' event and kill the process.
+  // The failed client is not queryable any more, so the pool drops it when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
