@@ -88,7 +88,9 @@ export function snapshotOf(context: DecisionContext, decision: Decision): string
     consent: context.consent,
     preferences: context.preferences ?? null,
     hcpMessages: context.hcpMessages,
-    repMessages: context.repMessages,
+    // A rep's counter holds every message the rep sent in the look-back (hundreds on a busy day): only
+    // what the rep cap reads is kept, so a check does not write tens of kilobytes.
+    repMessages: context.repMessages.map((m) => ({ at: m.at, status: m.status, kind: m.kind })),
     lastInboundAt: context.lastInboundAt ?? null,
     template: context.template
       ? {
