@@ -14,7 +14,8 @@ import { openStore } from '../platform/database/index.js';
 import type { Command } from './commands.js';
 
 const USAGE = `Usage: parley export <${EXPORT_KINDS.join('|')}> [--since ISO] [--format jsonl|csv] [--out file]
-  Writes the export records of CONTRACT.md to stdout (or --out), oldest change first.
+  Writes the export records of CONTRACT.md to stdout (or --out): interactions in creation order (oldest
+  first), or with --since in change order (oldest change first); consents and messages oldest first.
   --since keeps records changed (interactions), recorded (consents) or created (messages) at or after it.
 `;
 

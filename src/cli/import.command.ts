@@ -151,7 +151,9 @@ async function report(
   io.out(
     `import ${s.kind} from ${basename(file)}: ${s.status === 'applied' ? 'applied' : 'NOTHING APPLIED'} (${s.importId})\n` +
       `  lines ${s.total} · valid ${s.valid} · bad ${s.invalid} · inserted ${s.inserted} · updated ${s.updated} · unchanged ${s.unchanged}` +
-      ` · ${seconds.toFixed(1)} s, ${rate.toLocaleString('en')} lines/s\n`,
+      ` · ${seconds.toFixed(1)} s, ${rate.toLocaleString('en')} lines/s` +
+      (s.status === 'applied' ? ` (applied in one step of ${(s.applyMs / 1000).toFixed(1)} s)` : '') +
+      '\n',
   );
   for (const r of s.rejects.slice(0, 1000)) io.err(`line ${r.line}: ${r.reasons.join('; ')}\n`);
   if (s.rejects.length > 1000) io.err(`… and ${s.rejects.length - 1000} more bad lines\n`);

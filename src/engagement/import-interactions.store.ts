@@ -1,4 +1,4 @@
-import { CompiledQuery, PostgresAdapter } from 'kysely';
+import { CompiledQuery, PostgresAdapter, type QueryResult } from 'kysely';
 import { openCase, triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
@@ -107,6 +107,8 @@ const VALUE_COLUMNS = [
   'topics_json',
   'products_json',
 ] as const;
+/** The most SQLite's page cache may hold during an apply (KiB): the pages a large apply touches. */
+const APPLY_CACHE_KIB = 1024 * 1024;
 /** SQLite binds at most 32,766 parameters a statement: 15 a row, so 2,000 rows a statement. */
 const SQLITE_ROWS_PER_INSERT = 2000;
 
@@ -236,69 +238,93 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
 
     async apply(tx, deps) {
       const now = deps.clock.now().toISOString();
-      const p = pg ? (n: number) => `$${n}` : () => '?';
-      const differs = pg ? 'is distinct from' : 'is not';
-      const set = VALUE_COLUMNS.map((c) => `${c} = s.${c}`).join(', ');
-      const changed = (left: string, right: string) =>
-        VALUE_COLUMNS.map((c) => `${left}.${c} ${differs} ${right}.${c}`).join(' or ');
       const exec = (text: string, params: unknown[]) => tx.executeQuery(CompiledQuery.raw(text, params));
-      // Rows stored before the import, by primary key; only those whose values differ are written.
-      const updated = await exec(
-        `update interactions set ${set}, updated_at = ${p(1)} from ${table} s
-         where s.is_new = 0 and interactions.id = s.id and (${changed('interactions', 's')})`,
-        [now],
-      );
-      // New rows, in file order. Should a row with the same key have been stored since it was staged (the
-      // same call logged through the API meanwhile), it is updated instead, like any re-imported row,
-      // and counted among the inserted.
-      const inserted = await exec(
-        `insert into interactions (id, ${VALUE_COLUMNS.join(', ')}, source, external_id, template_id,
-           asset_ids_json, message_id, status, created_at, updated_at)
-         select id, ${VALUE_COLUMNS.join(', ')}, source, external_id, null, '[]', null, null, ${p(1)}, ${p(2)}
-         from ${table} where is_new = 1 order by line
-         on conflict (source, external_id) do update set
-           ${VALUE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}, updated_at = excluded.updated_at
-         where ${changed('interactions', 'excluded')}`,
-        [now, now],
-      );
-      const { rows: notes } = await exec(
-        `select id, hcp_id, summary, occurred_at, triage_json from ${table}
-         where triage_json is not null order by line`,
-        [],
-      );
-      let cases = 0;
-      for (const n of notes as {
-        id: string;
-        hcp_id: string;
-        summary: string;
-        occurred_at: string;
-        triage_json: string;
-      }[]) {
-        const triage = JSON.parse(n.triage_json) as TriageStaged;
-        for (const finding of triage.findings) {
-          await openCase(tx, deps, {
-            finding,
-            hcpId: n.hcp_id,
-            messageId: null,
-            interactionId: n.id,
-            verbatim: n.summary,
-            product: triage.product,
-            marketCode: triage.market,
-            // The company knew when the rep heard it: the clock starts at the call (never later than now).
-            awareAt: n.occurred_at < now ? n.occurred_at : now,
-          });
-          cases++;
-        }
+      // SQLite keeps 2 MB of pages by default: a large apply into a large table would then spill the same
+      // index pages to the WAL again and again. For the apply only, the cache may grow (pages are taken
+      // as needed, and given back when the limit is set back).
+      const cacheBefore = pg ? undefined : await sqliteCacheSize(tx);
+      if (cacheBefore !== undefined) await exec(`pragma cache_size = -${APPLY_CACHE_KIB}`, []);
+      try {
+        return await applyStaged(tx, deps, exec, now);
+      } finally {
+        if (cacheBefore !== undefined) await exec(`pragma cache_size = ${cacheBefore}`, []);
       }
-      const { rows: count } = await exec(`select count(*) as n from ${table}`, []);
-      const staged = Number((count[0] as { n: number | string }).n);
-      const ins = Number(inserted.numAffectedRows ?? 0n);
-      const upd = Number(updated.numAffectedRows ?? 0n);
-      return { inserted: ins, updated: upd, unchanged: staged - ins - upd, cases };
     },
 
     async discard() {
       await run(`drop table if exists ${table}`);
     },
   };
+
+  async function applyStaged(
+    tx: Tx,
+    deps: Deps,
+    exec: (text: string, params: unknown[]) => Promise<QueryResult<unknown>>,
+    now: string,
+  ): Promise<AppliedInteractions> {
+    const p = pg ? (n: number) => `$${n}` : () => '?';
+    const differs = pg ? 'is distinct from' : 'is not';
+    const set = VALUE_COLUMNS.map((c) => `${c} = s.${c}`).join(', ');
+    const changed = (left: string, right: string) =>
+      VALUE_COLUMNS.map((c) => `${left}.${c} ${differs} ${right}.${c}`).join(' or ');
+    // Rows stored before the import, by primary key; only those whose values differ are written.
+    const updated = await exec(
+      `update interactions set ${set}, updated_at = ${p(1)} from ${table} s
+         where s.is_new = 0 and interactions.id = s.id and (${changed('interactions', 's')})`,
+      [now],
+    );
+    // New rows, in the order of the timeline index (HCP, time): that index, which new rows would otherwise
+    // hit all over, is then written front to back, each page once. Should a row with the same key have
+    // been stored since it was staged (the same call logged through the API meanwhile), it is updated
+    // instead, like any re-imported row, and counted among the inserted.
+    const inserted = await exec(
+      `insert into interactions (id, ${VALUE_COLUMNS.join(', ')}, source, external_id, template_id,
+           asset_ids_json, message_id, status, created_at, updated_at)
+         select id, ${VALUE_COLUMNS.join(', ')}, source, external_id, null, '[]', null, null, ${p(1)}, ${p(2)}
+         from ${table} where is_new = 1 order by hcp_id, occurred_at
+         on conflict (source, external_id) do update set
+           ${VALUE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}, updated_at = excluded.updated_at
+         where ${changed('interactions', 'excluded')}`,
+      [now, now],
+    );
+    const { rows: notes } = await exec(
+      `select id, hcp_id, summary, occurred_at, triage_json from ${table}
+         where triage_json is not null order by line`,
+      [],
+    );
+    let cases = 0;
+    for (const n of notes as {
+      id: string;
+      hcp_id: string;
+      summary: string;
+      occurred_at: string;
+      triage_json: string;
+    }[]) {
+      const triage = JSON.parse(n.triage_json) as TriageStaged;
+      for (const finding of triage.findings) {
+        await openCase(tx, deps, {
+          finding,
+          hcpId: n.hcp_id,
+          messageId: null,
+          interactionId: n.id,
+          verbatim: n.summary,
+          product: triage.product,
+          marketCode: triage.market,
+          // The company knew when the rep heard it: the clock starts at the call (never later than now).
+          awareAt: n.occurred_at < now ? n.occurred_at : now,
+        });
+        cases++;
+      }
+    }
+    const { rows: count } = await exec(`select count(*) as n from ${table}`, []);
+    const staged = Number((count[0] as { n: number | string }).n);
+    const ins = Number(inserted.numAffectedRows ?? 0n);
+    const upd = Number(updated.numAffectedRows ?? 0n);
+    return { inserted: ins, updated: upd, unchanged: staged - ins - upd, cases };
+  }
+}
+
+async function sqliteCacheSize(tx: Tx): Promise<number> {
+  const { rows } = await tx.executeQuery(CompiledQuery.raw('pragma cache_size', []));
+  return Number((rows[0] as { cache_size: number }).cache_size);
 }

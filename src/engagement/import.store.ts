@@ -60,6 +60,8 @@ export interface ImportSummary {
   updated: number;
   unchanged: number;
   rejects: ImportReject[];
+  /** How long the one-step apply held its transaction (ms): what other writers may have waited. */
+  applyMs: number;
 }
 
 type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
@@ -541,6 +543,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
     updated: 0,
     unchanged: 0,
     rejects,
+    applyMs: 0,
   };
   if (fatal || (rejects.length > 0 && !options.skipInvalid)) {
     await giveUp({ total_rows: total, invalid_rows: rejects.length });
@@ -548,6 +551,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
   }
 
   let counts;
+  const applying = performance.now();
   try {
     counts = await db.transaction().execute(async (tx) => {
       const { audits, ...c } = await staging.apply(tx);
@@ -590,8 +594,9 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
     await giveUp({ total_rows: total, invalid_rows: rejects.length });
     throw error;
   }
+  const applyMs = Math.round(performance.now() - applying);
   await staging.discard();
-  return { ...summary, status: 'applied', ...counts };
+  return { ...summary, status: 'applied', ...counts, applyMs };
 }
 
 async function discardStaging(db: DbOrTx, importId: string): Promise<void> {
