@@ -85,14 +85,28 @@ export function createWebhookProcessor(
   };
 }
 
+/**
+ * better-sqlite3 answers synchronously, so a chain of awaits over SQLite never gives the event loop back:
+ * draining a backlog would hold every HTTP request (Meta's next deliveries first) until the inbox is
+ * empty. The processor hands the loop back after each slice of this many milliseconds of work.
+ */
+const SLICE_MS = 5;
+
+const turnOfTheEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function processAll(ctx: ParleyContext): Promise<void> {
   const failed: string[] = [];
+  let sliceStarted = performance.now();
   for (;;) {
     const batch = await pendingDeliveries(ctx.db, BATCH, failed);
     if (batch.length === 0) return;
     for (const delivery of batch) {
       const ok = await processDelivery(ctx, delivery);
       if (!ok) failed.push(delivery.id);
+      if (performance.now() - sliceStarted >= SLICE_MS) {
+        await turnOfTheEventLoop();
+        sliceStarted = performance.now();
+      }
     }
   }
 }
