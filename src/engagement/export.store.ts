@@ -476,11 +476,11 @@ export async function* exportRecordPages(
 }
 
 /**
- * Rows per export page: large enough that per-query costs vanish, small enough that a page's rows,
- * records and text die young. Measured on 1M rows of the 10M world: 10,000-row pages spent a third of
- * the CPU in garbage collection (objects outliving the young generation); 2,000 cut CPU by 15–40 %.
+ * Rows per export page: large enough that per-query costs vanish, small enough to stay a few MB. 2,000
+ * was tried on the 10M world (less garbage collection in 1M-row samples) but whole exports were no faster
+ * on SQLite and slower on PostgreSQL (docs/benchmarks.md, "Import and export on the large world").
  */
-const EXPORT_PAGE = 2_000;
+const EXPORT_PAGE = 10_000;
 
 /** Every record of a kind (changed since `since`), in feed order. */
 export async function* exportRecords(
