@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
+import type { DbOrTx, Tx } from '../platform/database/index.js';
 import { isDomainError } from '../platform/errors/index.js';
 import { applyTemplateCategory, applyTemplateStatus, applyUserPreference } from './account-updates.store.js';
 import { applyInboundMessage } from './inbound-messages.store.js';
@@ -94,59 +96,85 @@ const SLICE_MS = 5;
 
 const turnOfTheEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * How one event's effects are made atomic. On PostgreSQL each event is its own transaction: several
+ * instances process side by side, and `ctx.audit.record` holds the audit head's lock until commit, so a
+ * transaction spanning several events would hold it across other locks (and deadlock with the API). On
+ * SQLite there is one connection and one writer: each slice of work is one transaction, and each event a
+ * savepoint inside it, so an event that fails still leaves nothing behind, and a commit (the largest part of
+ * an event's cost when each had its own) is paid once per slice.
+ */
+type EventRunner = (apply: (tx: Tx) => Promise<void>) => Promise<void>;
+
 async function processAll(ctx: ParleyContext): Promise<void> {
   const failed: string[] = [];
-  let sliceStarted = performance.now();
   for (;;) {
     const batch = await pendingDeliveries(ctx.db, BATCH, failed);
     if (batch.length === 0) return;
-    for (const delivery of batch) {
-      const ok = await processDelivery(ctx, delivery);
-      if (!ok) failed.push(delivery.id);
-      if (performance.now() - sliceStarted >= SLICE_MS) {
-        await turnOfTheEventLoop();
-        sliceStarted = performance.now();
+    let next = 0;
+    while (next < batch.length) {
+      const sliceStarted = performance.now();
+      const slice = async (db: DbOrTx, runEvent: EventRunner) => {
+        while (next < batch.length && (next === 0 || performance.now() - sliceStarted < SLICE_MS)) {
+          const delivery = batch[next++]!;
+          if (!(await processDelivery(ctx, db, runEvent, delivery))) failed.push(delivery.id);
+        }
+      };
+      if (ctx.dialect === 'sqlite') {
+        await ctx.db.transaction().execute((tx) => slice(tx, (apply) => inSavepoint(tx, apply)));
+      } else {
+        await slice(ctx.db, (apply) => ctx.db.transaction().execute(apply));
       }
+      await turnOfTheEventLoop();
     }
+  }
+}
+
+async function inSavepoint(tx: Tx, apply: (tx: Tx) => Promise<void>): Promise<void> {
+  await sql`savepoint webhook_event`.execute(tx);
+  try {
+    await apply(tx);
+  } catch (err) {
+    await sql`rollback to savepoint webhook_event`.execute(tx);
+    throw err;
+  } finally {
+    await sql`release savepoint webhook_event`.execute(tx);
   }
 }
 
 /** Applies a delivery's pending events; false when one failed and the delivery should be retried later. */
 async function processDelivery(
   ctx: ParleyContext,
+  db: DbOrTx,
+  runEvent: EventRunner,
   delivery: { id: string; body: string; attempts: number },
 ): Promise<boolean> {
   const now = () => ctx.clock.now().toISOString();
   const parsed = readStoredBody(ctx, delivery.body);
   if (!parsed.ok) {
-    await quarantineDelivery(ctx.db, delivery.id, parsed.reason, now());
+    await quarantineDelivery(db, delivery.id, parsed.reason, now());
     return true;
   }
   // The events are stored on the first run (a later run, after a failure or a crash, finds them there).
-  await storeEvents(ctx.db, delivery.id, parsed.events, now());
+  await storeEvents(db, delivery.id, parsed.events, now());
   const byKey = new Map(parsed.events.map((e) => [e.key, e]));
-  for (const key of await pendingEventKeys(ctx.db, delivery.id)) {
+  for (const key of await pendingEventKeys(db, delivery.id)) {
     const event = byKey.get(key);
     if (!event || event.kind === 'quarantine') {
-      await quarantineEvent(
-        ctx.db,
-        key,
-        event ? event.reason : 'the event is no longer in its delivery',
-        now(),
-      );
+      await quarantineEvent(db, key, event ? event.reason : 'the event is no longer in its delivery', now());
       continue;
     }
     try {
-      await ctx.db.transaction().execute(async (tx) => {
+      await runEvent(async (tx) => {
         if (!(await claimEvent(tx, key, now()))) return;
         await applyEvent(tx, ctx, event);
       });
     } catch (err) {
       // A domain refusal will not change on retry; anything else (the store went away) may.
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'processing failed';
-      const attempts = await noteAttemptFailed(ctx.db, delivery.id, reason).catch(() => MAX_ATTEMPTS);
+      const attempts = await noteAttemptFailed(db, delivery.id, reason).catch(() => MAX_ATTEMPTS);
       if (isDomainError(err) || attempts >= MAX_ATTEMPTS) {
-        await quarantineEvent(ctx.db, key, reason, now()).catch(() => undefined);
+        await quarantineEvent(db, key, reason, now()).catch(() => undefined);
         ctx.logger.warn({ eventKey: key.split(':')[0], inboxId: delivery.id }, 'webhook event quarantined');
         continue;
       }
@@ -154,7 +182,7 @@ async function processDelivery(
       return false;
     }
   }
-  await finishDelivery(ctx.db, delivery.id, now());
+  await finishDelivery(db, delivery.id, now());
   return true;
 }
 
