@@ -1,4 +1,7 @@
+import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { HttpTimingPlan, HttpTimings } from './http-client.child.js';
 
 /**
  * What a bench module is: `bench/<name>.bench.ts` exports `bench` of this shape, and `npm run bench`
@@ -96,4 +99,23 @@ export function machineLine(): string {
   const cpu = cpus();
   const load = loadavg().map((l) => l.toFixed(1));
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, load average ${load.join(' / ')} at the start`;
+}
+
+/**
+ * `timeAlternating` for HTTP routes, with the client in a child process of its own (bench/http-client.child.ts),
+ * so the figures are the server's latency as a client sees it, not the server's plus the client's work
+ * done on the same event loop.
+ */
+export async function timeAlternatingHttp(plan: HttpTimingPlan): Promise<HttpTimings> {
+  const child = fork(fileURLToPath(new URL('./http-client.child.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const answer = await new Promise<{ timings?: HttpTimings; error?: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { timings?: HttpTimings; error?: string }));
+    child.once('exit', (code) => reject(new Error(`the HTTP client exited (${code}) before answering`)));
+    child.send(plan);
+  });
+  if (!answer.timings) throw new Error(`the HTTP client failed: ${answer.error}`);
+  return answer.timings;
 }
