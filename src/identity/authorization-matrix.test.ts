@@ -443,6 +443,12 @@ const MATRIX: Record<string, Entry> = {
     roles: ['admin'],
     probe: () => ({ url: '/api/outbox/obx_none/redrive' }),
   },
+  'GET /api/outbox/halts': { kind: 'none', roles: ['admin', 'compliance'] },
+  'POST /api/outbox/halts/:scope/lift': {
+    kind: 'none',
+    roles: ['admin'],
+    probe: () => ({ url: '/api/outbox/halts/none/lift', payload: { reason: 'token rotated' } }),
+  },
 
   // policy (issue 4): the rulebook is not HCP-scoped; reading is for every user, writing for compliance.
   'GET /api/rulebook': { kind: 'none', roles: ALL_ROLES },

@@ -3,6 +3,7 @@ import type { ParleyContext } from '../context.js';
 import { principalOf } from '../identity/index.js';
 import type { HttpApp } from '../platform/http/index.js';
 import { checkMessage, sendMessage, type ProposedMessage } from './compose.js';
+import { liftSendHalt, listSendHalts } from './outbox.store.js';
 import {
   findVisibleMessage,
   listDeadLetters,
@@ -171,6 +172,45 @@ export function registerMessageHttp(app: HttpApp, ctx: ParleyContext, onQueued: 
       schema: { querystring: page, tags: ['messages'], summary: 'Dead-lettered sends' },
     },
     async (request) => listDeadLetters(ctx.db, request.query),
+  );
+
+  const sendHalt = z.object({
+    scope: z.string(),
+    reason: z.string(),
+    errorCode: z.number().int().nullable(),
+    haltedAt: z.string(),
+  });
+
+  app.get(
+    '/api/outbox/halts',
+    {
+      config: { access: ['admin', 'compliance'] },
+      schema: {
+        tags: ['messages'],
+        summary: 'Sending halts in force: every send (token refused) or one number (paused by Meta)',
+        response: { 200: z.object({ items: z.array(sendHalt) }) },
+      },
+    },
+    async () => ({ items: await listSendHalts(ctx.db) }),
+  );
+
+  app.post(
+    '/api/outbox/halts/:scope/lift',
+    {
+      config: { access: ['admin'] },
+      schema: {
+        tags: ['messages'],
+        summary: 'Lift a halt once its cause is dealt with; audited with the reason given',
+        params: z.object({ scope: z.string().min(1).max(100) }),
+        body: z.object({ reason: z.string().trim().min(3).max(500) }).strict(),
+        response: { 200: sendHalt },
+      },
+    },
+    async (request) => {
+      const lifted = await liftSendHalt(ctx, principalOf(request), request.params.scope, request.body.reason);
+      onQueued();
+      return lifted;
+    },
   );
 
   app.post(

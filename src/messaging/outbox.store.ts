@@ -1,4 +1,5 @@
 import type { ParleyContext } from '../context.js';
+import type { Principal } from '../identity/index.js';
 import { newId } from '../platform/crypto/index.js';
 import {
   forUpdateSkipLocked,
@@ -7,6 +8,7 @@ import {
   type OutboxTable,
   type Tx,
 } from '../platform/database/index.js';
+import { DomainError } from '../platform/errors/index.js';
 
 /**
  * The transactional outbox (DESIGN.md flow 2): a message and its outbox row are written in one transaction
@@ -321,6 +323,56 @@ export async function haltSends(
       oc.column('scope').doUpdateSet({ halted_at: now.toISOString(), reason, error_code: errorCode }),
     )
     .execute();
+}
+
+export interface SendHalt {
+  /** `all` (every send: the access token was refused) or a sending number's id (that number paused). */
+  scope: string;
+  reason: string;
+  errorCode: number | null;
+  haltedAt: string;
+}
+
+/** Halts in force, every send first, then numbers. */
+export async function listSendHalts(db: DbOrTx): Promise<SendHalt[]> {
+  const rows = await db.selectFrom('send_controls').selectAll().orderBy('scope').execute();
+  return rows.map((r) => ({
+    scope: r.scope,
+    reason: r.reason,
+    errorCode: r.error_code,
+    haltedAt: r.halted_at,
+  }));
+}
+
+/**
+ * Lifts a halt once a person has dealt with its cause (a new access token, Meta's restriction lifted): the
+ * outbox resumes with what waited. Audited with the halt it lifted and the reason given; a scope with no
+ * halt is a 404.
+ */
+export async function liftSendHalt(
+  ctx: Pick<ParleyContext, 'db' | 'audit'>,
+  actor: Principal,
+  scope: string,
+  reason: string,
+): Promise<SendHalt> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const row = await tx
+      .selectFrom('send_controls')
+      .selectAll()
+      .where('scope', '=', scope)
+      .executeTakeFirst();
+    if (!row) throw new DomainError('not_found', `No halt is in force for ${scope}.`);
+    await tx.deleteFrom('send_controls').where('scope', '=', scope).execute();
+    await ctx.audit.record(tx, {
+      actor,
+      action: scope === 'all' ? 'sending.resumed' : 'sending_number.resumed',
+      target: { type: 'sending_number', id: scope },
+      reason,
+      before: { reason: row.reason, errorCode: row.error_code, haltedAt: row.halted_at },
+      after: null,
+    });
+    return { scope: row.scope, reason: row.reason, errorCode: row.error_code, haltedAt: row.halted_at };
+  });
 }
 
 const SENT_STATUSES = ['sending', 'unknown', 'sent', 'delivered', 'read'];

@@ -124,8 +124,30 @@ describe.each(DIALECTS)('Parley and the messaging-limit tier on %s', (dialect) =
     await workers.runOnce();
     expect(sendsFor(second)).toHaveLength(0);
 
-    // docs/messaging.md: a person fixes the cause (the tier Parley holds) and deletes the pause.
-    await p.context.db.deleteFrom('send_controls').where('scope', '=', number()).execute();
+    // A person sees the pause, fixes the cause (the tier Parley holds) and lifts it; a rep cannot.
+    const admin = { authorization: `Bearer ${await p.world.tokenFor('admin')}` };
+    const halts = await p.app.inject({ method: 'GET', url: '/api/outbox/halts', headers: admin });
+    expect(halts.json().items).toEqual([
+      expect.objectContaining({ scope: number(), errorCode: MESSAGING_LIMIT_REFUSAL.code }),
+    ]);
+    const lift = (headers: Record<string, string>) =>
+      p.app.inject({
+        method: 'POST',
+        url: `/api/outbox/halts/${number()}/lift`,
+        headers,
+        payload: { reason: 'tier corrected to what Meta shows' },
+      });
+    expect((await lift({ authorization: `Bearer ${await p.world.tokenFor('rep1')}` })).statusCode).toBe(403);
+    expect((await lift(admin)).statusCode).toBe(200);
+    expect((await lift(admin)).statusCode).toBe(404);
+    const resumed = await p.context.db
+      .selectFrom('audit_events')
+      .select(['action', 'target_id', 'reason'])
+      .where('action', '=', 'sending_number.resumed')
+      .execute();
+    expect(resumed).toEqual([
+      { action: 'sending_number.resumed', target_id: number(), reason: 'tier corrected to what Meta shows' },
+    ]);
     p.clock.advance(2 * 60_000); // a paused row is looked at again a minute later
     await workers.runOnce();
     await workers.runOnce();
