@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { setImmediate as turnOfTheEventLoop } from 'node:timers/promises';
 import { parse } from 'csv-parse';
 import type { AuditActor, AuditEntry } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
@@ -458,7 +459,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
     }
     // Let the rest of the process breathe between batches: with SQLite every query completes at once, so
     // without a turn of the event loop an in-process upload would hold up webhook acknowledgements.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await turnOfTheEventLoop();
   };
   // One batch is resolved and staged while the next is read and checked: with PostgreSQL the server's
   // work and ours overlap (with SQLite, whose calls complete at once, it changes nothing). At most one
@@ -488,7 +489,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
         // reading a buffered file never waits on anything, and would otherwise hold other requests.
         if (++sinceTurn >= ROWS_PER_TURN) {
           sinceTurn = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await turnOfTheEventLoop();
         }
         if ('error' in read) {
           rejects.push({ line: read.line, reasons: [read.error], record: null });

@@ -64,7 +64,8 @@ export interface InboxWriter {
 interface PendingWrite {
   sha256: string;
   body: string;
-  settle: (result: { ok: true; value: StoredDelivery } | { ok: false; error: unknown }) => void;
+  resolve: (stored: StoredDelivery) => void;
+  reject: (error: unknown) => void;
 }
 
 // Rows per statement: well inside SQLite's 32,766 bound parameters (8 columns a row), and a few megabytes
@@ -87,9 +88,9 @@ export function createInboxWriter(ctx: Pick<ParleyContext, 'db' | 'clock' | 'cip
     if (queue.length > 0) schedule();
     try {
       const results = await writeBatch(ctx, batch);
-      batch.forEach((w, i) => w.settle({ ok: true, value: results[i]! }));
+      batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (error) {
-      for (const w of batch) w.settle({ ok: false, error });
+      for (const w of batch) w.reject(error);
     }
   };
   const schedule = () => {
@@ -103,11 +104,7 @@ export function createInboxWriter(ctx: Pick<ParleyContext, 'db' | 'clock' | 'cip
       const sha256 = createHash('sha256').update(raw).digest('hex');
       const body = ctx.cipher.seal(storableBody(raw));
       return new Promise<StoredDelivery>((resolve, reject) => {
-        queue.push({
-          sha256,
-          body,
-          settle: (r) => (r.ok ? resolve(r.value) : reject(r.error)),
-        });
+        queue.push({ sha256, body, resolve, reject });
         schedule();
       });
     },
@@ -117,7 +114,7 @@ export function createInboxWriter(ctx: Pick<ParleyContext, 'db' | 'clock' | 'cip
 /** One statement for the whole batch; answers each delivery's inbox row, in order. */
 async function writeBatch(
   ctx: Pick<ParleyContext, 'db' | 'clock'>,
-  batch: readonly Omit<PendingWrite, 'settle'>[],
+  batch: readonly Pick<PendingWrite, 'sha256' | 'body'>[],
 ): Promise<StoredDelivery[]> {
   const now = ctx.clock.now().toISOString();
   const rows: WebhookInboxTable[] = batch.map((w) => ({

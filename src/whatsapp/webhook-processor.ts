@@ -1,3 +1,4 @@
+import { setImmediate as turnOfTheEventLoop } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import type { DbOrTx, Tx } from '../platform/database/index.js';
@@ -94,8 +95,6 @@ export function createWebhookProcessor(
  */
 const SLICE_MS = 5;
 
-const turnOfTheEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /**
  * How one event's effects are made atomic. On PostgreSQL each event is its own transaction: several
  * instances process side by side, and `ctx.audit.record` holds the audit head's lock until commit, so a
@@ -115,7 +114,7 @@ async function processAll(ctx: ParleyContext): Promise<void> {
     while (next < batch.length) {
       const sliceStarted = performance.now();
       const slice = async (db: DbOrTx, runEvent: EventRunner) => {
-        while (next < batch.length && (next === 0 || performance.now() - sliceStarted < SLICE_MS)) {
+        while (next < batch.length && performance.now() - sliceStarted < SLICE_MS) {
           const delivery = batch[next++]!;
           if (!(await processDelivery(ctx, db, runEvent, delivery))) failed.push(delivery.id);
         }
