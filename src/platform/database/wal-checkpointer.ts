@@ -27,21 +27,19 @@ const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path);
 db.pragma('busy_timeout = 1000');
-let running = true;
 const timer = setInterval(() => {
-  if (!running) return;
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
 }, workerData.intervalMs);
+// Stopping closes the connection and the port: with nothing left to run, the thread exits.
 parentPort.on('message', (m) => {
   if (m !== 'stop') return;
-  running = false;
   clearInterval(timer);
   try { db.close(); } catch {}
-  parentPort.postMessage({ stopped: true });
+  parentPort.close();
 });
 `;
 
@@ -57,21 +55,18 @@ export function startWalCheckpointer(
   // A checkpointer must never keep the process alive, nor take it down.
   worker.unref();
   worker.on('error', (err) => options.onError?.(err.message));
+  // Settles however the thread ends (stopped, or after an error), so stopping never waits on a dead one.
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (m: { error?: string }) => {
     if (m.error) options.onError?.(m.error);
   });
   return {
     async stop() {
-      const stopped = new Promise<void>((resolve) => {
-        const done = () => resolve();
-        worker.once('exit', done);
-        worker.on('message', (m: { stopped?: boolean }) => {
-          if (m.stopped) void worker.terminate().then(done, done);
-        });
-      });
       worker.postMessage('stop');
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await worker.terminate().catch(() => undefined);
+      // A thread stuck in a checkpoint is ended rather than waited for.
+      const deadline = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(deadline);
     },
   };
 }
