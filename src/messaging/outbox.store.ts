@@ -6,6 +6,7 @@ import {
   type DbOrTx,
   type MessagesTable,
   type OutboxTable,
+  type SendControlsTable,
   type Tx,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
@@ -333,15 +334,14 @@ export interface SendHalt {
   haltedAt: string;
 }
 
+function toSendHalt(row: SendControlsTable): SendHalt {
+  return { scope: row.scope, reason: row.reason, errorCode: row.error_code, haltedAt: row.halted_at };
+}
+
 /** Halts in force, every send first, then numbers. */
 export async function listSendHalts(db: DbOrTx): Promise<SendHalt[]> {
   const rows = await db.selectFrom('send_controls').selectAll().orderBy('scope').execute();
-  return rows.map((r) => ({
-    scope: r.scope,
-    reason: r.reason,
-    errorCode: r.error_code,
-    haltedAt: r.halted_at,
-  }));
+  return rows.map(toSendHalt);
 }
 
 /**
@@ -371,7 +371,7 @@ export async function liftSendHalt(
       before: { reason: row.reason, errorCode: row.error_code, haltedAt: row.halted_at },
       after: null,
     });
-    return { scope: row.scope, reason: row.reason, errorCode: row.error_code, haltedAt: row.halted_at };
+    return toSendHalt(row);
   });
 }
 
