@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { signedTextDelivery } from '../src/whatsapp/parley-process.test-support.js';
 import { table, type BenchModule } from './bench-kit.js';
 
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -9,38 +9,9 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const SECRET = 'bench-app-secret-0123456789';
 const CHILD = fileURLToPath(new URL('./webhook-server.child.ts', import.meta.url));
 
+let sent = 0;
 /** One signed delivery, unique each time (a new wamid), shaped like Meta's inbound text. */
-function delivery(): { body: string; signature: string } {
-  const wamid = `wamid.${randomBytes(18).toString('base64url')}`;
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              contacts: [{ profile: { name: 'Dr Bench' }, wa_id: '5511900000000' }],
-              messages: [
-                {
-                  from: '5511900000000',
-                  id: wamid,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: 'text',
-                  text: { body: 'Obrigado, doutor! Até terça.' },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-  return { body, signature: `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
-}
+const delivery = () => signedTextDelivery('INGEST', sent++, SECRET);
 
 interface Drained {
   drainedMs: number;
