@@ -126,6 +126,31 @@ export async function postMessage(
   });
 }
 
+/** Queues an approved BR reminder to the HCP as rep1 (202 expected); the message's id. */
+export async function queueReminder(p: TestParley, hcpId: string): Promise<string> {
+  const template = await approvedTemplate(p);
+  const res = await postMessage(p, { hcpId, templateId: template.id, parameters: { hora: '15:30' } });
+  expect(res.statusCode, res.body).toBe(202);
+  return res.json().message.id as string;
+}
+
+export function messageRow(p: TestParley, id: string) {
+  return p.context.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+export function outboxRowOf(p: TestParley, messageId: string) {
+  return p.context.db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('message_id', '=', messageId)
+    .executeTakeFirstOrThrow();
+}
+
+/** The sends the stand-in accepted for one of Parley's messages (Parley's id rides in the callback data). */
+export function sendsFor(standIn: StandIn, messageId: string) {
+  return standIn.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === messageId);
+}
+
 export interface StandIn {
   readonly standalone: StandaloneSandbox;
   readonly client: CloudApiClient;

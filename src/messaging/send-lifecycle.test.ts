@@ -6,8 +6,10 @@ import {
   approvedTemplate,
   freshWeek,
   grant,
+  messageRow,
   postMessage,
   sendBasisViolations,
+  sendsFor,
   startStandIn,
   workersFor,
   type StandIn,
@@ -38,10 +40,6 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
   });
   beforeEach(() => freshWeek(p));
 
-  const sendsFor = (messageId: string) =>
-    standIn.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === messageId);
-  const messageRow = (id: string) =>
-    p.context.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const asCompliance = async (method: 'GET' | 'POST', url: string, payload?: object) =>
     p.app.inject({
       method,
@@ -73,11 +71,11 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     await workers.runOnce();
     p.clock.set(new Date(due.getTime() - 60_000));
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(0);
+    expect(sendsFor(standIn, id)).toHaveLength(0);
     p.clock.set(due);
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(1);
-    expect(sendsFor(id)[0]!.at.toISOString()).toBe(due.toISOString());
+    expect(sendsFor(standIn, id)).toHaveLength(1);
+    expect(sendsFor(standIn, id)[0]!.at.toISOString()).toBe(due.toISOString());
   });
 
   it('refuses at request time a message scheduled into quiet hours', async () => {
@@ -106,10 +104,10 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     try {
       p.clock.set(due);
       await workersFor(p, standIn.client).runOnce();
-      const row = await messageRow(id);
+      const row = await messageRow(p, id);
       expect(row.status).toBe('cancelled');
       expect(row.error_detail).toContain('quiet_hours');
-      expect(sendsFor(id)).toHaveLength(0);
+      expect(sendsFor(standIn, id)).toHaveLength(0);
     } finally {
       await p.context.db
         .updateTable('markets')
@@ -132,14 +130,17 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     expect(queue.json().items.map((m: { id: string }) => m.id)).toContain(id);
     const workers = workersFor(p, standIn.client);
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(0);
+    expect(sendsFor(standIn, id)).toHaveLength(0);
     const approved = await asCompliance('POST', `/api/reviews/${id}/approve`, { comment: 'ok' });
     expect(approved.statusCode, approved.body).toBe(200);
     expect(approved.json()).toMatchObject({ status: 'queued' });
     expect(approved.json().provenance.reviewedBy).toBe(p.world.users.compliance.id);
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(1);
-    expect(sendsFor(id)[0]!.request).toMatchObject({ type: 'text', text: { body: 'Claro, amanhã às 10h.' } });
+    expect(sendsFor(standIn, id)).toHaveLength(1);
+    expect(sendsFor(standIn, id)[0]!.request).toMatchObject({
+      type: 'text',
+      text: { body: 'Claro, amanhã às 10h.' },
+    });
   });
 
   it('cancels free text that compliance rejects; nothing is sent', async () => {
@@ -150,7 +151,7 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     expect(rejected.statusCode, rejected.body).toBe(200);
     expect(rejected.json().status).toBe('cancelled');
     await workersFor(p, standIn.client).runOnce();
-    expect(sendsFor(id)).toHaveLength(0);
+    expect(sendsFor(standIn, id)).toHaveLength(0);
     const again = await asCompliance('POST', `/api/reviews/${id}/approve`, {});
     expect(again.statusCode).toBe(409);
   });
@@ -161,10 +162,10 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     const id = res.json().message.id as string;
     p.clock.advance(23 * HOUR);
     await cancelReviewsPastWindow(p.context);
-    expect((await messageRow(id)).status).toBe('pending_review');
+    expect((await messageRow(p, id)).status).toBe('pending_review');
     p.clock.advance(2 * HOUR);
     expect(await cancelReviewsPastWindow(p.context)).toBeGreaterThanOrEqual(1);
-    const row = await messageRow(id);
+    const row = await messageRow(p, id);
     expect(row.status).toBe('cancelled');
     expect(row.error_detail).toContain('window_closed');
     const late = await asCompliance('POST', `/api/reviews/${id}/approve`, {});
@@ -177,7 +178,7 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     expect(first.statusCode, first.body).toBe(202);
     p.clock.advance(2 * 60_000);
     await workers.runOnce();
-    expect(sendsFor(first.json().message.id)).toHaveLength(1);
+    expect(sendsFor(standIn, first.json().message.id)).toHaveLength(1);
     p.clock.advance(2 * HOUR);
     await hcpWrites('Obrigada! Pode me lembrar do horário?');
     const template = await approvedTemplate(p);
@@ -185,8 +186,8 @@ describe.each(DIALECTS)('scheduled and reviewed messages on %s', (dialect) => {
     expect(reply.statusCode, reply.body).toBe(202);
     const id = reply.json().message.id as string;
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(1);
-    expect((await messageRow(id)).status).not.toBe('cancelled');
+    expect(sendsFor(standIn, id)).toHaveLength(1);
+    expect((await messageRow(p, id)).status).not.toBe('cancelled');
   });
 
   it('joins every message that left Parley in this run to a consent entry valid when it was claimed (RELIABILITY 24)', async () => {

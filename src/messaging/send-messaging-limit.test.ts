@@ -1,10 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  approvedTemplate,
   freshWeek,
   grant,
-  postMessage,
+  messageRow,
+  outboxRowOf,
+  queueReminder,
   sendBasisViolations,
+  sendsFor,
   startStandIn,
   workersFor,
   type StandIn,
@@ -42,65 +44,44 @@ describe.each(DIALECTS)('Parley and the messaging-limit tier on %s', (dialect) =
   });
 
   const number = () => p.context.config.whatsapp.phoneNumberId;
-  const sendsFor = (messageId: string) =>
-    standIn.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === messageId);
-  const messageRow = (id: string) =>
-    p.context.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const outboxRow = (messageId: string) =>
-    p.context.db
-      .selectFrom('outbox')
-      .selectAll()
-      .where('message_id', '=', messageId)
-      .executeTakeFirstOrThrow();
-
-  async function queueTo(hcpKey: 'br1a' | 'br1b'): Promise<string> {
-    const template = await approvedTemplate(p);
-    const res = await postMessage(p, {
-      hcpId: p.world.hcps[hcpKey].id,
-      templateId: template.id,
-      parameters: { hora: '15:30' },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    return res.json().message.id as string;
-  }
 
   it('holds the recipient one too many in its own outbox when it knows the tier: Meta never has to refuse', async () => {
     standIn.standalone.sandbox.setMessagingLimit(1);
     await p.context.db.updateTable('sending_numbers').set({ messaging_limit: 1 }).execute();
-    const first = await queueTo('br1a');
-    const second = await queueTo('br1b');
+    const first = await queueReminder(p, p.world.hcps.br1a.id);
+    const second = await queueReminder(p, p.world.hcps.br1b.id);
     const workers = workersFor(p, standIn.client);
     await workers.runOnce();
     await standIn.release();
-    expect(sendsFor(first)).toHaveLength(1);
-    expect(sendsFor(second)).toHaveLength(0);
-    expect(await outboxRow(second)).toMatchObject({ state: 'pending', attempts: 0 });
-    expect((await outboxRow(second)).last_error).toMatch(/^messaging_limit/);
+    expect(sendsFor(standIn, first)).toHaveLength(1);
+    expect(sendsFor(standIn, second)).toHaveLength(0);
+    expect(await outboxRowOf(p, second)).toMatchObject({ state: 'pending', attempts: 0 });
+    expect((await outboxRowOf(p, second)).last_error).toMatch(/^messaging_limit/);
     expect(await p.context.db.selectFrom('send_controls').selectAll().execute()).toEqual([]);
 
     // The first recipient leaves the moving window, at Meta and in Parley (which counts the boundary in).
     p.clock.advance(24 * HOUR + 60_000);
     await workers.runOnce();
     await standIn.release();
-    expect(sendsFor(second)).toHaveLength(1);
-    expect((await messageRow(second)).status).toBe('read');
+    expect(sendsFor(standIn, second)).toHaveLength(1);
+    expect((await messageRow(p, second)).status).toBe('read');
     expect(await sendBasisViolations(p.context.db)).toEqual([]);
   });
 
   it('on Meta’s over-limit answer (131048), pauses the number and alerts, keeps the message queued, and sends it once after a person lifts the pause', async () => {
     standIn.standalone.sandbox.setMessagingLimit(1); // Parley still believes 1,000
-    const first = await queueTo('br1a');
-    const second = await queueTo('br1b');
+    const first = await queueReminder(p, p.world.hcps.br1a.id);
+    const second = await queueReminder(p, p.world.hcps.br1b.id);
     const workers = workersFor(p, standIn.client);
     const logsBefore = p.logs.length;
     await workers.runOnce();
     await standIn.release();
-    expect(sendsFor(first)).toHaveLength(1);
-    expect(sendsFor(second)).toHaveLength(0);
+    expect(sendsFor(standIn, first)).toHaveLength(1);
+    expect(sendsFor(standIn, second)).toHaveLength(0);
 
     // Not failed, not dead-lettered: waiting, with Meta's answer recorded.
-    expect((await messageRow(second)).status).toBe('queued');
-    const row = await outboxRow(second);
+    expect((await messageRow(p, second)).status).toBe('queued');
+    const row = await outboxRowOf(p, second);
     expect(row.state).toBe('pending');
     expect(row.last_error).toContain(String(MESSAGING_LIMIT_REFUSAL.code));
     const controls = await p.context.db.selectFrom('send_controls').selectAll().execute();
@@ -122,7 +103,7 @@ describe.each(DIALECTS)('Parley and the messaging-limit tier on %s', (dialect) =
     // Paused: later rounds send nothing from that number, even once Meta would have room again.
     p.clock.advance(25 * HOUR);
     await workers.runOnce();
-    expect(sendsFor(second)).toHaveLength(0);
+    expect(sendsFor(standIn, second)).toHaveLength(0);
 
     // A person sees the pause, fixes the cause (the tier Parley holds) and lifts it; a rep cannot.
     const admin = { authorization: `Bearer ${await p.world.tokenFor('admin')}` };
@@ -152,8 +133,8 @@ describe.each(DIALECTS)('Parley and the messaging-limit tier on %s', (dialect) =
     await workers.runOnce();
     await workers.runOnce();
     await standIn.release();
-    expect(sendsFor(second)).toHaveLength(1);
-    expect((await messageRow(second)).status).toBe('read');
+    expect(sendsFor(standIn, second)).toHaveLength(1);
+    expect((await messageRow(p, second)).status).toBe('read');
     expect(await sendBasisViolations(p.context.db)).toEqual([]);
   });
 });

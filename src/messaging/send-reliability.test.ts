@@ -8,8 +8,11 @@ import {
   approvedTemplate,
   freshWeek,
   grant,
-  postMessage,
+  messageRow,
+  outboxRowOf,
+  queueReminder,
   sendBasisViolations,
+  sendsFor,
   startStandIn,
   workersFor,
   type StandIn,
@@ -36,24 +39,6 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
     await p?.destroy();
   });
   beforeEach(() => freshWeek(p));
-
-  const sendsFor = (messageId: string) =>
-    standIn.standalone.sandbox.accepted.filter((a) => a.request.biz_opaque_callback_data === messageId);
-  const messageRow = (id: string) =>
-    p.context.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const outboxRow = (messageId: string) =>
-    p.context.db
-      .selectFrom('outbox')
-      .selectAll()
-      .where('message_id', '=', messageId)
-      .executeTakeFirstOrThrow();
-
-  async function queue(hcpId = p.world.hcps.br1a.id): Promise<string> {
-    const template = await approvedTemplate(p);
-    const res = await postMessage(p, { hcpId, templateId: template.id, parameters: { hora: '15:30' } });
-    expect(res.statusCode, res.body).toBe(202);
-    return res.json().message.id as string;
-  }
 
   it('leaves no message, outbox row, decision or link when the send transaction fails before commit; after a commit it sends exactly once', async () => {
     const template = await approvedTemplate(p);
@@ -119,8 +104,8 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
     await workers.runOnce();
     p.clock.advance(10 * 60_000);
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(1);
-    expect((await messageRow(id)).wamid).toBe(sendsFor(id)[0]!.wamid);
+    expect(sendsFor(standIn, id)).toHaveLength(1);
+    expect((await messageRow(p, id)).wamid).toBe(sendsFor(standIn, id)[0]!.wamid);
   });
 
   it.each([
@@ -129,7 +114,7 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
   ] as const)(
     'never sends twice when the worker dies after Meta accepted and before the wamid was saved: %s',
     async (_title, order) => {
-      const id = await queue();
+      const id = await queueReminder(p, p.world.hcps.br1a.id);
       // A worker whose process dies right after Meta answered: nothing after the HTTP call is written.
       const dying: CloudApiClient = {
         send: async (number, request) => {
@@ -140,14 +125,14 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
       };
       if (order === 'lease_first') standIn.hold();
       await workersFor(p, dying, { leaseMs: 60_000 }).runOnce();
-      expect(sendsFor(id)).toHaveLength(1);
-      expect((await messageRow(id)).wamid).toBeNull();
+      expect(sendsFor(standIn, id)).toHaveLength(1);
+      expect((await messageRow(p, id)).wamid).toBeNull();
 
       const healthy = workersFor(p, standIn.client, { leaseMs: 60_000 });
       if (order === 'lease_first') {
         p.clock.advance(2 * 60_000);
         await healthy.runOnce();
-        expect(await messageRow(id)).toMatchObject({ status: 'unknown', wamid: null });
+        expect(await messageRow(p, id)).toMatchObject({ status: 'unknown', wamid: null });
         await standIn.release();
       } else {
         await standIn.standalone.sandbox.drain();
@@ -155,33 +140,33 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
         p.clock.advance(2 * 60_000);
         await healthy.runOnce();
       }
-      const linked = await messageRow(id);
-      expect(linked.wamid).toBe(sendsFor(id)[0]!.wamid);
+      const linked = await messageRow(p, id);
+      expect(linked.wamid).toBe(sendsFor(standIn, id)[0]!.wamid);
       expect(linked.status).toBe('read');
-      expect((await outboxRow(id)).state).toBe('done');
+      expect((await outboxRowOf(p, id)).state).toBe('done');
       p.clock.advance(10 * 60_000);
       await healthy.runOnce();
-      expect(sendsFor(id)).toHaveLength(1);
+      expect(sendsFor(standIn, id)).toHaveLength(1);
     },
   );
 
   it('marks a send whose connection dropped after the request left as unknown and never sends it again', async () => {
-    const id = await queue();
+    const id = await queueReminder(p, p.world.hcps.br1a.id);
     standIn.standalone.sandbox.injectFault({ kind: 'drop' });
     const workers = workersFor(p, standIn.client);
     await workers.runOnce();
-    expect(await messageRow(id)).toMatchObject({ status: 'unknown', wamid: null });
-    expect(await outboxRow(id)).toMatchObject({ state: 'done' });
+    expect(await messageRow(p, id)).toMatchObject({ status: 'unknown', wamid: null });
+    expect(await outboxRowOf(p, id)).toMatchObject({ state: 'done' });
     for (let i = 0; i < 3; i++) {
       p.clock.advance(30 * 60_000);
       await workers.runOnce();
     }
-    expect(sendsFor(id)).toHaveLength(0);
-    expect((await messageRow(id)).status).toBe('unknown');
+    expect(sendsFor(standIn, id)).toHaveLength(0);
+    expect((await messageRow(p, id)).status).toBe('unknown');
   });
 
   it('settles a timed-out send through the status webhook when Meta did accept it, without sending again', async () => {
-    const id = await queue();
+    const id = await queueReminder(p, p.world.hcps.br1a.id);
     // The stand-in holds its answer for 2 s, longer than this client's 1 s timeout, and then accepts.
     standIn.standalone.sandbox.injectFault({ kind: 'timeout' });
     const impatient = createCloudApiClient({
@@ -192,14 +177,14 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
     });
     const workers = workersFor(p, impatient);
     await workers.runOnce();
-    expect((await messageRow(id)).status).toBe('unknown');
-    await waitUntil(() => sendsFor(id).length === 1);
+    expect((await messageRow(p, id)).status).toBe('unknown');
+    await waitUntil(() => sendsFor(standIn, id).length === 1);
     await standIn.standalone.sandbox.drain();
     await webhookProcessorOf(p.context)?.drain();
-    expect(await messageRow(id)).toMatchObject({ status: 'read', wamid: sendsFor(id)[0]!.wamid });
+    expect(await messageRow(p, id)).toMatchObject({ status: 'read', wamid: sendsFor(standIn, id)[0]!.wamid });
     p.clock.advance(10 * 60_000);
     await workers.runOnce();
-    expect(sendsFor(id)).toHaveLength(1);
+    expect(sendsFor(standIn, id)).toHaveLength(1);
   });
 
   it.each([
@@ -210,7 +195,7 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
   ])(
     'never retries the permanent error %s: one attempt, then a dead letter with the reason',
     async (_t, code) => {
-      const id = await queue();
+      const id = await queueReminder(p, p.world.hcps.br1a.id);
       standIn.standalone.sandbox.injectFault({ kind: 'error', code });
       const workers = workersFor(p, standIn.client);
       await workers.runOnce();
@@ -218,11 +203,11 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
         p.clock.advance(30 * 60_000);
         await workers.runOnce();
       }
-      expect(await messageRow(id)).toMatchObject({ status: 'failed', error_code: code });
-      const row = await outboxRow(id);
+      expect(await messageRow(p, id)).toMatchObject({ status: 'failed', error_code: code });
+      const row = await outboxRowOf(p, id);
       expect(row).toMatchObject({ state: 'dead', attempts: 1 });
       expect(row.last_error).toContain(String(code));
-      expect(sendsFor(id)).toHaveLength(0);
+      expect(sendsFor(standIn, id)).toHaveLength(0);
       const dead = await p.app.inject({
         method: 'GET',
         url: '/api/outbox/dead?limit=200',
@@ -241,27 +226,27 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
     ['130429 (throughput)', 130429],
     ['131056 (pair rate)', 131056],
   ])('retries the rate limit %s with jittered backoff and sends exactly once', async (_t, code) => {
-    const id = await queue();
+    const id = await queueReminder(p, p.world.hcps.br1a.id);
     standIn.standalone.sandbox.injectFault({ kind: 'error', code }, 3);
     const delays: number[] = [];
     const workers = workersFor(p, standIn.client, { backoffBaseMs: 2000 });
-    for (let i = 0; i < 10 && sendsFor(id).length === 0; i++) {
+    for (let i = 0; i < 10 && sendsFor(standIn, id).length === 0; i++) {
       await workers.runOnce();
-      const row = await outboxRow(id);
+      const row = await outboxRowOf(p, id);
       if (row.state === 'pending') delays.push(Date.parse(row.available_at) - p.clock.now().getTime());
       p.clock.advance(10 * 60_000);
     }
-    expect(sendsFor(id)).toHaveLength(1);
+    expect(sendsFor(standIn, id)).toHaveLength(1);
     expect(delays).toHaveLength(3);
     // Full jitter: each wait lies in [0, base·2^attempt] (at least 250 ms), capped at 5 minutes.
     delays.forEach((d, i) => {
       expect(d).toBeGreaterThanOrEqual(250);
       expect(d).toBeLessThanOrEqual(Math.min(2000 * 2 ** (i + 1), 5 * 60_000));
     });
-    expect(await outboxRow(id)).toMatchObject({ state: 'done', attempts: 4 });
+    expect(await outboxRowOf(p, id)).toMatchObject({ state: 'done', attempts: 4 });
     await standIn.standalone.sandbox.drain();
     await webhookProcessorOf(p.context)?.drain();
-    expect((await messageRow(id)).status).toBe('read');
+    expect((await messageRow(p, id)).status).toBe('read');
   });
 
   describe('the per-number rate (RELIABILITY 16)', () => {
@@ -285,12 +270,12 @@ describe.each(DIALECTS)('the send path under faults on %s', (dialect) => {
 
     async function queueAll(): Promise<string[]> {
       const ids: string[] = [];
-      for (const hcpId of hcpIds) ids.push(await queue(hcpId));
+      for (const hcpId of hcpIds) ids.push(await queueReminder(p, hcpId));
       return ids;
     }
 
     async function drain(workers: ReturnType<typeof workersFor>, ids: string[]) {
-      for (let i = 0; i < 200 && ids.some((id) => sendsFor(id).length === 0); i++) {
+      for (let i = 0; i < 200 && ids.some((id) => sendsFor(standIn, id).length === 0); i++) {
         await workers.runOnce();
         p.clock.advance(100);
       }
