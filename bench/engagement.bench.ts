@@ -14,6 +14,7 @@ import type { Dialect, InteractionsTable } from '../src/platform/database/index.
 import { createLogger } from '../src/platform/logging/index.js';
 import { DIALECTS, openTestStore } from '../src/test-support/index.js';
 import { signWebhookBody } from '../src/whatsapp/index.js';
+import { envelope } from '../src/whatsapp/webhook-fixtures.test-support.js';
 import { ms, ratio, summarise, table, timeAlternating, timeCalls, type BenchModule } from './bench-kit.js';
 
 /**
@@ -106,7 +107,19 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
     // Webhook deliveries acknowledged while the import runs (in the same process, the harder case).
     const acks: number[] = [];
     for (let n = 0; importing; n++) {
-      const body = statusDelivery(`${dialect}${n}`);
+      // A status for a message Parley does not know: stored and acknowledged like any other.
+      const body = JSON.stringify(
+        envelope({
+          statuses: [
+            {
+              id: `wamid.BENCH${dialect}${n}`,
+              status: 'delivered',
+              timestamp: '1751142888',
+              recipient_id: '5511987654321',
+            },
+          ],
+        }),
+      );
       const t0 = performance.now();
       const res = await parley.app.inject({
         method: 'POST',
@@ -318,32 +331,3 @@ export const bench: BenchModule = {
     ].join('\n');
   },
 };
-
-/** A Meta status delivery for a message Parley does not know: stored and acknowledged like any other. */
-function statusDelivery(tag: string): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              statuses: [
-                {
-                  id: `wamid.BENCH${tag}`,
-                  status: 'delivered',
-                  timestamp: '1751142888',
-                  recipient_id: '5511987654321',
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
