@@ -109,8 +109,8 @@ const VALUE_COLUMNS = [
 ] as const;
 /** The most SQLite's page cache may hold during an apply (KiB): the pages a large apply touches. */
 const APPLY_CACHE_KIB = 1024 * 1024;
-/** SQLite binds at most 32,766 parameters a statement: 15 a row, so 2,000 rows a statement. */
-const SQLITE_ROWS_PER_INSERT = 2000;
+/** Rows per staging INSERT on SQLite (15 parameters each; at most 2,184 fit its 32,766): binding fewer per statement measured faster (8.8 µs a row at 2,000, 5.9 at 500). */
+const SQLITE_ROWS_PER_INSERT = 500;
 
 const EMPTY_LIST = '[]';
 const listJson = (list: string[]) => (list.length === 0 ? EMPTY_LIST : JSON.stringify(list));

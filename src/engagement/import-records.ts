@@ -156,12 +156,113 @@ const schemas = {
 
 export type Checked = { ok: true; record: ImportRecord } | { ok: false; reasons: string[] };
 
+/*
+ * The interactions check, compiled by hand: a file of a million lines is checked a million times, and the
+ * schema above costs ≈ 8 µs a line (preprocess closures, issue bookkeeping), the hand-written check under
+ * 1 µs. It accepts exactly what the schema accepts and returns the same normalised record (a test compares
+ * the two on valid and invalid records); anything it does not accept goes through the schema, so every
+ * reason a bad line is given still comes from the one schema.
+ */
+const SOURCE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
+/** The pattern of `z.iso.datetime({ offset: true })`, from zod itself. */
+const ISO_TIME_WITH_ZONE = z.regexes.datetime({ offset: true, local: false, precision: null });
+const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
+const KIND_SET: ReadonlySet<string> = new Set(KINDS);
+const DIRECTION_SET: ReadonlySet<string> = new Set(DIRECTIONS);
+/** Marks a value the fast check leaves to the schema. */
+const NOT_FAST = Symbol('not fast');
+
+function fastText(v: unknown, max: number): string | typeof NOT_FAST {
+  const s = typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : NOT_FAST;
+  return s === NOT_FAST || s.length < 1 || s.length > max ? NOT_FAST : s;
+}
+function fastOptionalText(v: unknown, max: number): string | undefined | typeof NOT_FAST {
+  if (v === undefined || v === '' || v === null) return undefined;
+  const s = typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : NOT_FAST;
+  return s === NOT_FAST || s.length > max ? NOT_FAST : s;
+}
+function fastEnum(v: unknown, values: ReadonlySet<string>): string | typeof NOT_FAST {
+  if (typeof v !== 'string') return NOT_FAST;
+  const s = v.trim().toLowerCase();
+  return values.has(s) ? s : NOT_FAST;
+}
+function fastList(v: unknown): string[] | typeof NOT_FAST {
+  if (v === undefined || v === null || v === '') return [];
+  const items =
+    typeof v === 'string'
+      ? v
+          .split(';')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v;
+  if (!Array.isArray(items) || items.length > 50) return NOT_FAST;
+  const out: string[] = [];
+  for (const item of items as unknown[]) {
+    if (typeof item !== 'string') return NOT_FAST;
+    const s = item.trim();
+    if (s.length < 1 || s.length > 100) return NOT_FAST;
+    out.push(s);
+  }
+  return out;
+}
+
+/** The interaction `raw` as the schema would return it, or undefined when the schema must decide. */
+export function checkInteractionFast(raw: RawRecord): InteractionRecord | undefined {
+  const source = typeof raw.source === 'string' ? raw.source.trim().toLowerCase() : NOT_FAST;
+  if (source === NOT_FAST || !SOURCE_PATTERN.test(source)) return undefined;
+  const externalId = fastText(raw.externalId, 200);
+  const hcpId = fastOptionalText(raw.hcpId, 100);
+  const hcpCrmId = fastOptionalText(raw.hcpCrmId, 100);
+  const channel = fastEnum(raw.channel, CHANNEL_SET);
+  const kind = fastEnum(raw.kind, KIND_SET);
+  const direction = fastEnum(raw.direction, DIRECTION_SET);
+  const occurredAt = typeof raw.occurredAt === 'string' ? raw.occurredAt.trim() : NOT_FAST;
+  const repEmail = fastOptionalText(raw.repEmail, 200);
+  const summary = fastOptionalText(raw.summary, 10_000);
+  const topics = fastList(raw.topics);
+  const products = fastList(raw.products);
+  if (
+    externalId === NOT_FAST ||
+    hcpId === NOT_FAST ||
+    hcpCrmId === NOT_FAST ||
+    (hcpId === undefined && hcpCrmId === undefined) ||
+    channel === NOT_FAST ||
+    kind === NOT_FAST ||
+    direction === NOT_FAST ||
+    occurredAt === NOT_FAST ||
+    !ISO_TIME_WITH_ZONE.test(occurredAt) ||
+    repEmail === NOT_FAST ||
+    summary === NOT_FAST ||
+    topics === NOT_FAST ||
+    products === NOT_FAST
+  )
+    return undefined;
+  return {
+    source,
+    externalId,
+    hcpId,
+    hcpCrmId,
+    channel: channel as InteractionRecord['channel'],
+    kind: kind as InteractionRecord['kind'],
+    direction: direction as InteractionRecord['direction'],
+    occurredAt,
+    repEmail,
+    summary,
+    topics,
+    products,
+  };
+}
+
 /**
  * Checks and normalises one imported record of a kind: every problem is named with its column, so a
  * rejected line can be fixed without guessing. Pure: references to HCPs, reps and territories are checked
  * against the store afterwards.
  */
 export function checkImportRecord(kind: ImportKind, raw: RawRecord): Checked {
+  if (kind === 'interactions') {
+    const fast = checkInteractionFast(raw);
+    if (fast) return { ok: true, record: { kind, value: fast } };
+  }
   const result = schemas[kind].safeParse(raw);
   if (!result.success) {
     return {

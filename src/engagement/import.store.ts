@@ -180,6 +180,59 @@ type StagedConsent = Omit<ConsentRecord, 'hcpCrmId' | 'hcpId'> & { hcpId: string
 /** Interactions are staged typed, in a table of their own (import-interactions.store.ts); the rest as JSON. */
 type Staged = ResolvedInteraction | StagedHcp | TerritoryRecord | StagedConsent;
 
+type HcpRef = { id: string; crm_id: string; erased_at: string | null; market_code: string };
+
+/**
+ * HCPs and reps already looked up in this import, found or not (null): a CRM file names the same few
+ * hundred thousand HCPs and a handful of reps over and over, and one query per batch for the ones not yet
+ * seen costs a fraction of asking again for all of them. Kept for one import only, and bounded.
+ */
+interface Lookups {
+  hcpById: Map<string, HcpRef | null>;
+  hcpByCrm: Map<string, HcpRef | null>;
+  userByEmail: Map<string, string | null>;
+}
+const MAX_REMEMBERED = 1_000_000;
+const newLookups = (): Lookups => ({ hcpById: new Map(), hcpByCrm: new Map(), userByEmail: new Map() });
+
+/** Rows per look-up query: inside either dialect's parameter limit. */
+const LOOKUP_CHUNK = 5000;
+
+async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: string[], emails: string[]) {
+  const { db } = deps;
+  for (const map of [known.hcpById, known.hcpByCrm, known.userByEmail])
+    if (map.size > MAX_REMEMBERED) map.clear();
+  const newIds = [...new Set(ids.filter((id) => !known.hcpById.has(id)))];
+  const newCrmIds = [...new Set(crmIds.filter((c) => !known.hcpByCrm.has(c)))];
+  const newEmails = [...new Set(emails.filter((e) => !known.userByEmail.has(e)))];
+  const remember = (h: HcpRef) => {
+    known.hcpById.set(h.id, h);
+    known.hcpByCrm.set(h.crm_id, h);
+  };
+  const select = () => db.selectFrom('hcps').select(['id', 'crm_id', 'erased_at', 'market_code']);
+  for (let i = 0; i < newIds.length; i += LOOKUP_CHUNK)
+    for (const h of await select()
+      .where('id', 'in', newIds.slice(i, i + LOOKUP_CHUNK))
+      .execute())
+      remember(h);
+  for (let i = 0; i < newCrmIds.length; i += LOOKUP_CHUNK)
+    for (const h of await select()
+      .where('crm_id', 'in', newCrmIds.slice(i, i + LOOKUP_CHUNK))
+      .execute())
+      remember(h);
+  for (const id of newIds) if (!known.hcpById.has(id)) known.hcpById.set(id, null);
+  for (const c of newCrmIds) if (!known.hcpByCrm.has(c)) known.hcpByCrm.set(c, null);
+  if (newEmails.length) {
+    for (const u of await db
+      .selectFrom('users')
+      .select(['id', 'email'])
+      .where('email', 'in', newEmails)
+      .execute())
+      known.userByEmail.set(u.email, u.id);
+    for (const e of newEmails) if (!known.userByEmail.has(e)) known.userByEmail.set(e, null);
+  }
+}
+
 /**
  * Checks references of a batch against the store (HCPs by id or CRM id, reps by e-mail, markets,
  * territories) and turns good records into staged rows. Returns per-line rejects for the rest.
@@ -188,59 +241,40 @@ async function resolveBatch(
   deps: Deps,
   batch: { line: number; record: ImportRecord; raw: RawRecord }[],
   markets: ReadonlySet<string>,
+  known: Lookups,
 ): Promise<{ staged: { line: number; row: Staged }[]; rejects: ImportReject[] }> {
   const { db } = deps;
   const staged: { line: number; row: Staged }[] = [];
   const rejects: ImportReject[] = [];
-  const values = batch.map((b) => b.record);
-  const hcpRefs = values.flatMap((r) =>
-    r.kind === 'interactions' || r.kind === 'consents'
-      ? [{ id: r.value.hcpId, crmId: r.value.hcpCrmId }]
-      : [],
-  );
-  const ids = [...new Set(hcpRefs.flatMap((r) => (r.id ? [r.id] : [])))];
-  const crmIds = [
-    ...new Set([
-      ...hcpRefs.flatMap((r) => (r.crmId && !r.id ? [r.crmId] : [])),
-      ...values.flatMap((r) => (r.kind === 'hcps' ? [r.value.crmId] : [])),
-    ]),
-  ];
-  const hcps =
-    ids.length || crmIds.length
-      ? await db
-          .selectFrom('hcps')
-          .select(['id', 'crm_id', 'erased_at', 'market_code'])
-          .where((eb) =>
-            eb.or([
-              ...(ids.length ? [eb('id', 'in', ids)] : []),
-              ...(crmIds.length ? [eb('crm_id', 'in', crmIds)] : []),
-            ]),
-          )
-          .execute()
-      : [];
-  const byId = new Map(hcps.map((h) => [h.id, h]));
-  const byCrm = new Map(hcps.map((h) => [h.crm_id, h]));
-  const emails = [
-    ...new Set(
-      values.flatMap((r) =>
-        r.kind === 'interactions' && r.value.repEmail ? [r.value.repEmail.toLowerCase()] : [],
-      ),
-    ),
-  ];
-  const users = emails.length
-    ? await db.selectFrom('users').select(['id', 'email']).where('email', 'in', emails).execute()
-    : [];
-  const userByEmail = new Map(users.map((u) => [u.email, u.id]));
-  const territoryIds = [
-    ...new Set(values.flatMap((r) => (r.kind === 'hcps' ? (r.value.territoryIds ?? []) : []))),
-  ];
+  const ids: string[] = [];
+  const crmIds: string[] = [];
+  const emails: string[] = [];
+  const territoryIds = new Set<string>();
+  for (const { record: r } of batch) {
+    if (r.kind === 'interactions' || r.kind === 'consents') {
+      if (r.value.hcpId) ids.push(r.value.hcpId);
+      else if (r.value.hcpCrmId) crmIds.push(r.value.hcpCrmId);
+      if (r.kind === 'interactions' && r.value.repEmail) emails.push(r.value.repEmail.toLowerCase());
+    } else if (r.kind === 'hcps') {
+      crmIds.push(r.value.crmId);
+      for (const t of r.value.territoryIds ?? []) territoryIds.add(t);
+    }
+  }
+  await lookUpMissing(deps, known, ids, crmIds, emails);
   const territories = new Set(
-    territoryIds.length
-      ? (await db.selectFrom('territories').select('id').where('id', 'in', territoryIds).execute()).map(
-          (t) => t.id,
-        )
+    territoryIds.size
+      ? (
+          await db
+            .selectFrom('territories')
+            .select('id')
+            .where('id', 'in', [...territoryIds])
+            .execute()
+        ).map((t) => t.id)
       : [],
   );
+  const byId = { get: (id: string) => known.hcpById.get(id) ?? undefined };
+  const byCrm = { get: (crmId: string) => known.hcpByCrm.get(crmId) ?? undefined };
+  const userByEmail = { get: (email: string) => known.userByEmail.get(email) ?? undefined };
 
   const hcpOf = (ref: { hcpId?: string; hcpCrmId?: string }, reasons: string[]) => {
     const found = ref.hcpId ? byId.get(ref.hcpId) : byCrm.get(ref.hcpCrmId ?? '');
@@ -444,6 +478,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
       : jsonStaging(deps, options.kind, importId);
 
   const rejects: ImportReject[] = [];
+  const known = newLookups();
   const seen = new Map<string, number>();
   let total = 0;
   let valid = 0;
@@ -451,7 +486,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
   let sinceTurn = 0;
   let batch: { line: number; record: ImportRecord; raw: RawRecord }[] = [];
   const stage = async (rows: typeof batch) => {
-    const { staged, rejects: bad } = await resolveBatch(deps, rows, markets);
+    const { staged, rejects: bad } = await resolveBatch(deps, rows, markets, known);
     rejects.push(...bad);
     if (staged.length > 0) {
       valid += staged.length;
