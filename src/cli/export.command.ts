@@ -2,14 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { stringify } from 'csv-stringify';
-import {
-  EXPORT_COLUMNS,
-  EXPORT_KINDS,
-  exportRecordPages,
-  toCsvRow,
-  type ExportKind,
-} from '../engagement/index.js';
+import { EXPORT_KINDS, exportText, type ExportKind } from '../engagement/index.js';
 import { openStore } from '../platform/database/index.js';
 import type { Command } from './commands.js';
 
@@ -65,26 +58,12 @@ export function exportCommandWith(io: { stdout: Writable; err(text: string): voi
       const store = await openStore(config.databaseUrl);
       const out = parsed.values.out ? createWriteStream(parsed.values.out) : io.stdout;
       try {
-        const pages = exportRecordPages(store.db, kind as ExportKind, { since: sinceIso?.toISOString() });
-        if (format === 'jsonl') {
-          // One write per page (thousands of lines), not per record: far fewer stream calls.
-          for await (const page of pages) {
-            let chunk = '';
-            for (const r of page) chunk += `${JSON.stringify(r)}\n`;
-            await write(out, chunk);
-          }
-        } else {
-          const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS[kind as ExportKind]] });
-          csv.pipe(out, { end: false });
-          for await (const page of pages) {
-            for (const r of page) {
-              if (!csv.write(toCsvRow(kind as ExportKind, r)))
-                await new Promise<void>((resolve) => csv.once('drain', resolve));
-            }
-          }
-          csv.end();
-          await finished(csv);
-        }
+        // One write per page (thousands of lines), not per record: far fewer stream calls.
+        for await (const text of exportText(store, kind as ExportKind, {
+          since: sinceIso?.toISOString(),
+          format,
+        }))
+          await write(out, text);
         if (out !== io.stdout) {
           out.end();
           await finished(out);

@@ -1,4 +1,12 @@
-import type { DbOrTx } from '../platform/database/index.js';
+import type { DbOrTx, Store } from '../platform/database/index.js';
+import {
+  INTERACTION_ROW_COLUMNS,
+  ListMemo,
+  csvLine,
+  interactionRecordOf,
+  type InteractionNames,
+  type InteractionRow,
+} from './export-lines.js';
 
 export const EXPORT_KINDS = ['interactions', 'consents', 'messages'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
@@ -197,6 +205,41 @@ async function lookUpMissing<V>(
     for (const [id, value] of await read(list.slice(i, i + LOOKUP_CHUNK))) cache.set(id, value);
 }
 
+/** Reads into `lookups` the HCPs' CRM ids, reps' e-mails and templates not yet in it. */
+async function lookUpNames(
+  db: DbOrTx,
+  lookups: FeedLookups,
+  hcpIds: Iterable<string>,
+  repIds: Iterable<string | null>,
+  templateIds: Iterable<string | null>,
+): Promise<void> {
+  await lookUpMissing(lookups.crmIds, hcpIds, async (ids) =>
+    (await db.selectFrom('hcps').select(['id', 'crm_id']).where('id', 'in', ids).execute()).map((h) => [
+      h.id,
+      h.crm_id,
+    ]),
+  );
+  await lookUpMissing(lookups.emails, repIds, async (ids) => {
+    const found = new Map(
+      (await db.selectFrom('users').select(['id', 'email']).where('id', 'in', ids).execute()).map((u) => [
+        u.id,
+        u.email,
+      ]),
+    );
+    // A rep id with no user (as a left join gives): no e-mail, and not asked for again.
+    return ids.map((id) => [id, found.get(id) ?? null]);
+  });
+  await lookUpMissing(lookups.templates, templateIds, async (ids) =>
+    (
+      await db
+        .selectFrom('templates')
+        .select(['id', 'key', 'version', 'approval_code'])
+        .where('id', 'in', ids)
+        .execute()
+    ).map((t) => [t.id, { key: t.key, version: t.version, approval_code: t.approval_code }]),
+  );
+}
+
 /**
  * One page of interactions changed after `position` (by `(updated_at, id)`) and no later than `until`.
  * Reading in that order with the last key as the next start gives every change once: a row updated
@@ -254,40 +297,12 @@ export async function readInteractionFeed(
     .limit(options.limit)
     .execute();
   const lookups = options.lookups ?? newFeedLookups();
-  await lookUpMissing(
-    lookups.crmIds,
+  await lookUpNames(
+    db,
+    lookups,
     rows.map((r) => r.hcp_id),
-    async (ids) =>
-      (await db.selectFrom('hcps').select(['id', 'crm_id']).where('id', 'in', ids).execute()).map((h) => [
-        h.id,
-        h.crm_id,
-      ]),
-  );
-  await lookUpMissing(
-    lookups.emails,
     rows.map((r) => r.rep_id),
-    async (ids) => {
-      const found = new Map(
-        (await db.selectFrom('users').select(['id', 'email']).where('id', 'in', ids).execute()).map((u) => [
-          u.id,
-          u.email,
-        ]),
-      );
-      // A rep id with no user (as a left join gives): no e-mail, and not asked for again.
-      return ids.map((id) => [id, found.get(id) ?? null]);
-    },
-  );
-  await lookUpMissing(
-    lookups.templates,
     rows.map((r) => r.template_id),
-    async (ids) =>
-      (
-        await db
-          .selectFrom('templates')
-          .select(['id', 'key', 'version', 'approval_code'])
-          .where('id', 'in', ids)
-          .execute()
-      ).map((t) => [t.id, { key: t.key, version: t.version, approval_code: t.approval_code }]),
   );
   const assetLists = rows.map((r) => listOf(r.asset_ids_json));
   const codes = await assetCodesOf(db, assetLists);
@@ -500,4 +515,88 @@ export function toCsvRow(kind: ExportKind, record: ExportRecord): string[] {
     if (Array.isArray(v)) return v.join(';');
     return String(v);
   });
+}
+
+/** The store as a whole export reads it: queries through Kysely, bulk pages as arrays. */
+export type ExportSource = Pick<Store, 'db' | 'readArrays'>;
+
+/**
+ * Every interaction's record, in id order, a page at a time: the fast path of a whole export. The same
+ * keyset pages and look-ups as `exportRecordPages`, but rows come from the driver as arrays and become
+ * records in export-lines.ts (no row objects, lists parsed once per distinct text), and the next page is
+ * asked for before this one is turned into records, so that PostgreSQL reads it while Node works.
+ */
+async function* interactionRecordPagesById(
+  store: ExportSource,
+  limit: number,
+): AsyncGenerator<InteractionExportRecord[]> {
+  const names = {
+    ...newFeedLookups(),
+    assetCodes: new Map<string, string | null>(),
+  } satisfies InteractionNames;
+  const lists = new ListMemo();
+  const pageAfter = (id: string | null): Promise<InteractionRow[]> => {
+    let qb = store.db.selectFrom('interactions').select(INTERACTION_ROW_COLUMNS);
+    if (id !== null) qb = qb.where('id', '>', id);
+    const page = store.readArrays(qb.orderBy('id').limit(limit).compile()) as Promise<InteractionRow[]>;
+    // Read ahead: a page not awaited (the caller stopped early) must not become an unhandled rejection.
+    page.catch(() => {});
+    return page;
+  };
+  let next = pageAfter(null);
+  for (;;) {
+    const rows = await next;
+    const full = rows.length === limit;
+    if (full) next = pageAfter(rows[rows.length - 1]![0]);
+    await lookUpNames(
+      store.db,
+      names,
+      rows.map((r) => r[1]),
+      rows.map((r) => r[6]),
+      rows.map((r) => r[12]),
+    );
+    await lookUpMissing(
+      names.assetCodes,
+      rows.flatMap((r) => (r[13] === '[]' ? [] : lists.listOf(r[13]))),
+      async (ids) =>
+        (
+          await store.db
+            .selectFrom('assets')
+            .select(['id', 'approval_code', 'key', 'version'])
+            .where('id', 'in', ids)
+            .execute()
+        ).map((a) => [a.id, a.approval_code ?? `${a.key}@${a.version}`]),
+    );
+    const records: InteractionExportRecord[] = [];
+    for (const row of rows) {
+      const record = interactionRecordOf(row, names, lists);
+      if (record) records.push(record);
+    }
+    if (records.length > 0) yield records;
+    if (!full) return;
+  }
+}
+
+/**
+ * A whole export as text, a page of lines at a time (one string per page, for one write each): JSON
+ * Lines, or CSV with a header of the kind's columns. The bytes of `JSON.stringify` of each record of
+ * `exportRecords` / csv-stringify of its `toCsvRow`; every interaction (no `since`) takes the fast path.
+ */
+export async function* exportText(
+  store: ExportSource,
+  kind: ExportKind,
+  options: { since?: string; format: 'jsonl' | 'csv'; pageSize?: number },
+): AsyncGenerator<string> {
+  const { format } = options;
+  if (format === 'csv') yield csvLine(EXPORT_COLUMNS[kind]);
+  const pages: AsyncGenerator<ExportRecord[]> =
+    kind === 'interactions' && options.since === undefined
+      ? interactionRecordPagesById(store, options.pageSize ?? EXPORT_PAGE)
+      : exportRecordPages(store.db, kind, options);
+  for await (const page of pages) {
+    let text = '';
+    if (format === 'jsonl') for (const record of page) text += `${JSON.stringify(record)}\n`;
+    else for (const record of page) text += csvLine(toCsvRow(kind, record));
+    yield text;
+  }
 }

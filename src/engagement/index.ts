@@ -6,7 +6,14 @@ export type { ImportKind, ImportMapping } from './import-records.js';
 export { loadImportMapping } from './import-mapping.js';
 export { runImport } from './import.store.js';
 export type { ImportFormat, ImportOptions, ImportReject, ImportSummary } from './import.store.js';
-export { EXPORT_COLUMNS, EXPORT_KINDS, exportRecordPages, exportRecords, toCsvRow } from './export.store.js';
+export {
+  EXPORT_COLUMNS,
+  EXPORT_KINDS,
+  exportRecordPages,
+  exportRecords,
+  exportText,
+  toCsvRow,
+} from './export.store.js';
 export type { ExportKind, ExportRecord } from './export.store.js';
 export { listTimeline } from './timeline.store.js';
 export type { TimelineItem, TimelineQuery } from './timeline.store.js';
