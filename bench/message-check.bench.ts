@@ -219,6 +219,7 @@ async function seedOutboundHistory(db: Db, now: Date, phoneNumberId: string): Pr
         body_enc: null,
         asset_ids_json: '[]',
         provenance_json: '{"kind":"rep"}',
+        send_kind: 'rep',
         status: statuses[Math.floor(next() * statuses.length)]!,
         status_at: created,
         error_code: null,

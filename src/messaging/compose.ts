@@ -20,7 +20,13 @@ import {
   type Tx,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
-import { decide, type Decision, type DecisionContext, type DecisionRequest } from '../policy/index.js';
+import {
+  decide,
+  repMessagesInCap,
+  type Decision,
+  type DecisionContext,
+  type DecisionRequest,
+} from '../policy/index.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
 import type { MessageProvenance } from './message-provenance.js';
 import { messageView, type MessageView } from './messages.store.js';
@@ -89,8 +95,8 @@ export function snapshotOf(context: DecisionContext, decision: Decision): string
     preferences: context.preferences ?? null,
     hcpMessages: context.hcpMessages,
     // A rep's counter holds every message the rep sent in the look-back (hundreds on a busy day): only
-    // what the rep cap reads is kept, so a check does not write tens of kilobytes.
-    repMessages: context.repMessages.map((m) => ({ at: m.at, status: m.status, kind: m.kind })),
+    // the ones the rep cap counts, and of each only what it reads, so a check does not write kilobytes.
+    repMessages: repMessagesInCap(context).map((m) => ({ at: m.at, status: m.status, kind: m.kind })),
     lastInboundAt: context.lastInboundAt ?? null,
     template: context.template
       ? {
@@ -161,7 +167,12 @@ export async function checkMessage(
   const now = body.at ? new Date(body.at) : ctx.clock.now();
   const request = toDecisionRequest(principal, body);
   const phoneNumberId = await sendingNumberFor(ctx.db, ctx, hcp.market);
-  const context = await loadDecisionContext(ctx.db, ctx, { request, now, phoneNumberId });
+  const context = await loadDecisionContext(ctx.db, ctx, {
+    request,
+    now,
+    phoneNumberId,
+    known: { hcp, repTerritoryIds: principal.territoryIds },
+  });
   const decision = decide(request, context);
   await storeDecision(ctx.db, {
     principal,
@@ -387,6 +398,7 @@ async function composeInTransaction(
     body_enc: ctx.cipher.seal(text),
     asset_ids_json: JSON.stringify(content.assets.map((a) => a.id)),
     provenance_json: JSON.stringify(provenance),
+    send_kind: provenance.kind,
     status,
     status_at: iso,
     error_code: null,

@@ -240,6 +240,7 @@ async function queueOne(
     body_enc: ctx.cipher.seal(text),
     asset_ids_json: '[]',
     provenance_json: JSON.stringify(provenance),
+    send_kind: provenance.kind,
     status,
     status_at: iso,
     error_code: null,

@@ -8,6 +8,7 @@ import {
   readPreferences,
   type ContactPreferences,
 } from '../consent/index.js';
+import type { Hcp } from '../hcps/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
 import {
   currentRulebook,
@@ -39,45 +40,43 @@ export async function loadDecisionContext(
     excludeMessageId?: string;
     /** Content already loaded by the caller (a send renders it too). */
     content?: { template: Template | undefined; assets: Asset[] };
+    /**
+     * The HCP as the caller has just read it (a check, outside any transaction), with the territories the
+     * rep works as their principal holds them: saves reading both again. A send reads both afresh inside
+     * its transaction, after locking the HCP.
+     */
+    known?: { hcp: Hcp; repTerritoryIds: readonly string[] };
   },
 ): Promise<DecisionContext> {
   const { request, now } = input;
-  const hcp = await db
-    .selectFrom('hcps')
-    .selectAll()
-    .where('id', '=', request.hcpId)
-    .executeTakeFirstOrThrow();
-  const [{ rulebook }, market, assignment, entries, holds, preferences, optIns, windowRow] =
-    await Promise.all([
-      currentRulebook(db),
-      db.selectFrom('markets').selectAll().where('code', '=', hcp.market_code).executeTakeFirstOrThrow(),
-      db
-        .selectFrom('hcp_territories')
-        .innerJoin('user_territories', 'user_territories.territory_id', 'hcp_territories.territory_id')
-        .select('hcp_territories.hcp_id')
-        .where('hcp_territories.hcp_id', '=', hcp.id)
-        .where('user_territories.user_id', '=', request.repId)
-        .executeTakeFirst(),
-      listConsentEntries(db, hcp.id),
-      openConsentHoldsOf(db, hcp.id),
-      readPreferences(db, hcp.id),
-      optInRequestTimes(db, hcp.id),
-      db
-        .selectFrom('service_windows')
-        .select('last_inbound_at')
-        .where('hcp_id', '=', hcp.id)
-        .where('phone_number_id', '=', input.phoneNumberId)
-        .executeTakeFirst(),
-    ]);
+  const { known } = input;
+  const hcp: HcpForDecision = known?.hcp ?? (await readHcp(db, ctx, request.hcpId));
+  const [{ rulebook }, market, assigned, entries, holds, preferences, optIns, windowRow] = await Promise.all([
+    currentRulebook(db),
+    db.selectFrom('markets').selectAll().where('code', '=', hcp.market).executeTakeFirstOrThrow(),
+    known
+      ? known.hcp.territoryIds.some((t) => known.repTerritoryIds.includes(t))
+      : isAssigned(db, hcp.id, request.repId),
+    listConsentEntries(db, hcp.id),
+    openConsentHoldsOf(db, hcp.id),
+    readPreferences(db, hcp.id),
+    optInRequestTimes(db, hcp.id),
+    db
+      .selectFrom('service_windows')
+      .select('last_inbound_at')
+      .where('hcp_id', '=', hcp.id)
+      .where('phone_number_id', '=', input.phoneNumberId)
+      .executeTakeFirst(),
+  ]);
 
-  const rules = rulesForMarket(rulebook, hcp.market_code);
+  const rules = rulesForMarket(rulebook, hcp.market);
   const since = new Date(now.getTime() - lookbackHours(rules) * 3600_000).toISOString();
   const repSince = new Date(
     now.getTime() - Math.max(rules.frequency.per_rep.rolling_hours, 48) * 3600_000,
   ).toISOString();
   const [hcpRows, repRows] = await Promise.all([
-    recentOutbound(db, 'hcp_id', hcp.id, since),
-    recentOutbound(db, 'rep_id', request.repId, repSince),
+    recentOutboundToHcp(db, hcp.id, since),
+    recentOutboundOfRep(db, request.repId, repSince),
   ]);
 
   const content =
@@ -98,7 +97,7 @@ export async function loadDecisionContext(
         .execute()
     : [];
 
-  const number = hcp.whatsapp_number_enc ? ctx.cipher.open(hcp.whatsapp_number_enc) : null;
+  const number = hcp.whatsappNumber;
   const consent: ConsentMatrix = {};
   for (const c of currentConsent(entries, now)) {
     (consent[c.channel] ??= {})[c.purpose] = {
@@ -126,14 +125,14 @@ export async function loadDecisionContext(
     hcp: {
       id: hcp.id,
       name: hcp.name,
-      market: hcp.market_code,
+      market: hcp.market,
       language: hcp.language,
-      timeZone: hcp.time_zone,
+      timeZone: hcp.timeZone,
       hasWhatsappNumber: number !== null,
       callingCode: number ? callingCodeOf(number) : null,
-      whatsappStatus: hcp.whatsapp_status,
-      marketingStopped: hcp.marketing_stopped === 1,
-      assignedToRep: assignment !== undefined,
+      whatsappStatus: hcp.whatsappStatus,
+      marketingStopped: hcp.marketingStopped,
+      assignedToRep: assigned,
     },
     market: {
       code: market.code,
@@ -154,6 +153,62 @@ export async function loadDecisionContext(
   };
 }
 
+type HcpForDecision = Pick<
+  Hcp,
+  | 'id'
+  | 'name'
+  | 'market'
+  | 'language'
+  | 'timeZone'
+  | 'whatsappNumber'
+  | 'whatsappStatus'
+  | 'marketingStopped'
+>;
+
+/** What a decision needs of the HCP, read unscoped: the caller has settled visibility already. */
+async function readHcp(
+  db: DbOrTx,
+  ctx: Pick<ParleyContext, 'cipher'>,
+  hcpId: string,
+): Promise<HcpForDecision> {
+  const row = await db
+    .selectFrom('hcps')
+    .select([
+      'id',
+      'name',
+      'market_code',
+      'language',
+      'time_zone',
+      'whatsapp_number_enc',
+      'whatsapp_status',
+      'marketing_stopped',
+    ])
+    .where('id', '=', hcpId)
+    .executeTakeFirstOrThrow();
+  return {
+    id: row.id,
+    name: row.name,
+    market: row.market_code,
+    language: row.language,
+    timeZone: row.time_zone,
+    whatsappNumber: row.whatsapp_number_enc ? ctx.cipher.open(row.whatsapp_number_enc) : null,
+    whatsappStatus: row.whatsapp_status,
+    marketingStopped: row.marketing_stopped === 1,
+  };
+}
+
+/** Whether the rep works one of the HCP's territories. */
+async function isAssigned(db: DbOrTx, hcpId: string, repId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('hcp_territories')
+    .innerJoin('user_territories', 'user_territories.territory_id', 'hcp_territories.territory_id')
+    .select('hcp_territories.hcp_id')
+    .where('hcp_territories.hcp_id', '=', hcpId)
+    .where('user_territories.user_id', '=', repId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 function expiryOf(
   entries: Awaited<ReturnType<typeof listConsentEntries>>,
   entryId: string | null | undefined,
@@ -162,12 +217,11 @@ function expiryOf(
   return entries.find((e) => e.id === entryId)?.expiresAt ?? null;
 }
 
-async function recentOutbound(
-  db: DbOrTx,
-  column: 'hcp_id' | 'rep_id',
-  id: string,
-  since: string,
-): Promise<RecentMessage[]> {
+/**
+ * The HCP's outbound messages of the look-back (and older ones still scheduled or held: they count at their
+ * send time), with their template keys for the duplicate rule. An HCP has a handful.
+ */
+async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Promise<RecentMessage[]> {
   const outbound = () =>
     db
       .selectFrom('messages')
@@ -175,38 +229,77 @@ async function recentOutbound(
       .select([
         'messages.id',
         'messages.rep_id',
-        'messages.hcp_id',
         'messages.created_at',
         'messages.send_at',
         'messages.status',
-        'messages.provenance_json',
+        'messages.send_kind',
         'templates.key as template_key',
       ])
-      .where(`messages.${column}`, '=', id)
+      .where('messages.hcp_id', '=', hcpId)
       .where('messages.direction', '=', 'outbound');
-  const [rows, scheduled] = await Promise.all([
+  const [rows, held] = await Promise.all([
     outbound().where('messages.created_at', '>=', since).execute(),
-    // Scheduled messages created earlier still count at their send time: include them too.
     outbound()
-      .where('messages.status', 'in', ['scheduled', 'pending_review'])
+      .where('messages.status', 'in', HELD_STATUSES)
       .where('messages.created_at', '<', since)
       .execute(),
   ]);
-  return [...rows, ...scheduled].map((r) => ({
+  return [...rows, ...held].map((r) => ({
     id: r.id,
     repId: r.rep_id,
-    hcpId: r.hcp_id,
-    at: r.send_at && r.send_at > r.created_at ? r.send_at : r.created_at,
+    hcpId,
+    at: sendTimeOf(r),
     status: r.status,
     templateKey: r.template_key,
-    kind: kindOf(r.provenance_json),
+    kind: kindOf(r.send_kind),
   }));
 }
 
-function kindOf(provenanceJson: string): RecentMessage['kind'] {
-  const kind = (JSON.parse(provenanceJson) as { kind?: string }).kind;
-  return kind === 'opt_out_confirmation' || kind === 'reply_in_window' || kind === 'medical_information'
-    ? kind
+/**
+ * The rep's outbound messages of the look-back, and older ones still scheduled or held. A busy rep has
+ * hundreds a day, so only what the rep cap reads is selected, all of it held by the messages_rep_counter
+ * index (migration 0015): the look-back read never touches the table.
+ */
+async function recentOutboundOfRep(db: DbOrTx, repId: string, since: string): Promise<RecentMessage[]> {
+  const outbound = () =>
+    db
+      .selectFrom('messages')
+      .select(['id', 'created_at', 'send_at', 'status', 'send_kind'])
+      .where('rep_id', '=', repId)
+      .where('direction', '=', 'outbound');
+  const [rows, held] = await Promise.all([
+    outbound().where('created_at', '>=', since).execute(),
+    // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics, off
+    // that covering index for this read: its (rep, status, …) index is a short range per held status,
+    // where the covering one would be the rep's whole history before the look-back.
+    outbound()
+      .select('hcp_id')
+      .where('status', 'in', HELD_STATUSES)
+      .where('created_at', '<', since)
+      .execute(),
+  ]);
+  return [...rows, ...held].map((r) => ({
+    id: r.id,
+    repId,
+    at: sendTimeOf(r),
+    status: r.status,
+    kind: kindOf(r.send_kind),
+  }));
+}
+
+/** Messages waiting to go (a send time ahead, or a compliance review): they count before they are sent. */
+const HELD_STATUSES = ['scheduled', 'pending_review'];
+
+function sendTimeOf(r: { created_at: string; send_at: string | null }): string {
+  return r.send_at && r.send_at > r.created_at ? r.send_at : r.created_at;
+}
+
+/** A message's cap kind. A row without one counts as the rep's own message: the side that counts. */
+function kindOf(sendKind: string | null): RecentMessage['kind'] {
+  return sendKind === 'opt_out_confirmation' ||
+    sendKind === 'reply_in_window' ||
+    sendKind === 'medical_information'
+    ? sendKind
     : 'rep';
 }
 

@@ -185,6 +185,7 @@ async function queueMessages(
         body_enc: body,
         asset_ids_json: '[]',
         provenance_json: JSON.stringify(provenance),
+        send_kind: 'rep',
         status: 'queued',
         status_at: iso,
         error_code: null,

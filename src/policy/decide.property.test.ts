@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { decide } from './decide.js';
+import { decide, repMessagesInCap } from './decide.js';
 import type { ConsentStatus, DecisionContext, DecisionRequest, RecentMessage } from './decision-context.js';
 import { baseContext, baseRequest, CONFIRMATION, NOW, sent, shippedRulebook } from './decide.fixtures.js';
 import { MESSAGE_TYPES, PURPOSES, type Purpose } from './rulebook-schema.js';
@@ -195,6 +195,45 @@ describe('decide() properties', () => {
         expect(new Set(days).size).toBe(days.length);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('decides the same on the rep messages a snapshot keeps as on the whole 48-hour read', () => {
+    // A low rep cap, so that the rep's history decides often; quiet hours off, so that it is reached.
+    const rulebook = shippedRulebook({
+      quiet_hours: { enabled: false },
+      frequency: { per_rep: { rolling_hours: 24, max_in_rolling: 3 } },
+    });
+    const repMessage = fc.record({
+      hoursFromNow: fc.integer({ min: -48, max: 36 }),
+      status: fc.constantFrom('queued', 'scheduled', 'sent', 'read', 'failed', 'cancelled', 'pending_review'),
+      kind: fc.constantFrom('rep' as const, 'reply_in_window' as const, 'opt_out_confirmation' as const),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(repMessage, { maxLength: 12 }),
+        fc.option(fc.integer({ min: 1, max: 48 * 60 })),
+        (history, scheduleMinutes) => {
+          const now = Date.parse(NOW);
+          const context = baseContext({
+            rulebook,
+            repMessages: history.map((m) =>
+              sent(new Date(now + m.hoursFromNow * HOUR).toISOString(), {
+                repId: 'usr_rep1',
+                status: m.status,
+                kind: m.kind,
+              }),
+            ),
+          });
+          const sendAt =
+            scheduleMinutes === null ? undefined : new Date(now + scheduleMinutes * 60_000).toISOString();
+          const request = baseRequest({ repId: 'usr_rep1', ...(sendAt ? { sendAt } : {}) });
+          const kept = repMessagesInCap(context);
+          expect(kept.length).toBeLessThanOrEqual(context.repMessages.length);
+          expect(decide(request, { ...context, repMessages: kept })).toEqual(decide(request, context));
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });

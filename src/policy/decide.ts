@@ -246,6 +246,23 @@ export function decide(request: DecisionRequest, context: DecisionContext): Deci
 }
 
 /** How far back the counters handed to `decide()` must reach, in hours, for a market's rules. */
+/**
+ * Of the rep's recent messages, those the rep cap can count from `now` on: counted statuses and kinds, at
+ * or after now − the rep's rolling window. What a decision's snapshot keeps of the rep's history (a busy
+ * rep's 48-hour read has hundreds); `decide()` gives the same answer on these as on the full read.
+ */
+export function repMessagesInCap(context: DecisionContext): RecentMessage[] {
+  const rules = rulesForMarket(context.rulebook, context.hcp.market);
+  const freq = rules.frequency;
+  const from = Date.parse(context.now) - freq.per_rep.rolling_hours * HOUR;
+  return context.repMessages.filter(
+    (m) =>
+      Date.parse(m.at) >= from &&
+      freq.counted_statuses.includes(m.status as (typeof freq.counted_statuses)[number]) &&
+      (m.kind === 'rep' || !freq.exempt.includes(m.kind)),
+  );
+}
+
 export function lookbackHours(rules: Rules): number {
   return Math.max(
     rules.frequency.per_hcp.rolling_hours,

@@ -1,4 +1,4 @@
-export { decide, lookbackHours } from './decide.js';
+export { decide, lookbackHours, repMessagesInCap } from './decide.js';
 export type { Decision, DecisionAlternative, DecisionReason } from './decide.js';
 export type {
   ConsentMatrix,

@@ -10,6 +10,7 @@ import * as sendBasis from './migrations/0010-send-basis.js';
 import * as messageCounterIndexes from './migrations/0012-message-counter-indexes.js';
 import * as webhookIndexes from './migrations/0013-webhook-indexes.js';
 import * as webhookInboxGroupCommit from './migrations/0014-webhook-inbox-group-commit.js';
+import * as messageCounterCovering from './migrations/0015-message-counter-covering.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '0012-message-counter-indexes': messageCounterIndexes,
   '0013-webhook-indexes': webhookIndexes,
   '0014-webhook-inbox-group-commit': webhookInboxGroupCommit,
+  '0015-message-counter-covering': messageCounterCovering,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

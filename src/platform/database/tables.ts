@@ -251,6 +251,11 @@ export interface MessagesTable {
   body_enc: string | null; // rendered or received text, sealed
   asset_ids_json: Json;
   provenance_json: Json; // template key/version/approval code, asset versions and codes: immutable
+  /**
+   * Outbound: the provenance's `kind` (`rep`, or a cap-exempt kind such as `opt_out_confirmation`), copied
+   * so the counters read it from an index (migration 0015); null for inbound messages.
+   */
+  send_kind: string | null;
   status: string;
   status_at: Iso;
   error_code: number | null;
