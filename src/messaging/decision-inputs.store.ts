@@ -76,7 +76,11 @@ export async function loadDecisionContext(
   ).toISOString();
   const [hcpRows, repRows] = await Promise.all([
     recentOutboundToHcp(db, hcp.id, since),
-    recentOutboundOfRep(db, request.repId, repSince),
+    recentOutboundOfRep(db, request.repId, {
+      since: repSince,
+      capFrom: new Date(now.getTime() - rules.frequency.per_rep.rolling_hours * 3600_000).toISOString(),
+      counted: rules.frequency.counted_statuses,
+    }),
   ]);
 
   const content =
@@ -256,11 +260,17 @@ async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Pr
 }
 
 /**
- * The rep's outbound messages of the look-back, and older ones still scheduled or held. A busy rep has
- * hundreds a day, so only what the rep cap reads is selected, all of it held by the messages_rep_counter
- * index (migration 0015): the look-back read never touches the table.
+ * The rep's outbound messages that the rep cap can count from now on: created in the look-back (or older
+ * and still scheduled or held), of a counted status, going at or after `capFrom` (now − the rep's rolling
+ * window). A busy rep has hundreds a day, so the look-back read selects only what the cap reads and is
+ * answered from the messages_rep_counter index alone (migration 0015), never the table.
  */
-async function recentOutboundOfRep(db: DbOrTx, repId: string, since: string): Promise<RecentMessage[]> {
+async function recentOutboundOfRep(
+  db: DbOrTx,
+  repId: string,
+  window: { since: string; capFrom: string; counted: readonly string[] },
+): Promise<RecentMessage[]> {
+  const { since, capFrom } = window;
   const outbound = () =>
     db
       .selectFrom('messages')
@@ -268,7 +278,12 @@ async function recentOutboundOfRep(db: DbOrTx, repId: string, since: string): Pr
       .where('rep_id', '=', repId)
       .where('direction', '=', 'outbound');
   const [rows, held] = await Promise.all([
-    outbound().where('created_at', '>=', since).execute(),
+    outbound()
+      .where('created_at', '>=', since)
+      .where('status', 'in', [...window.counted])
+      // Its send time, the later of created_at and send_at, at or after capFrom.
+      .where((eb) => eb.or([eb('created_at', '>=', capFrom), eb('send_at', '>=', capFrom)]))
+      .execute(),
     // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics, off
     // that covering index for this read: its (rep, status, …) index is a short range per held status,
     // where the covering one would be the rep's whole history before the look-back.
