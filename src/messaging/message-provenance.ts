@@ -38,6 +38,15 @@ export interface MessageProvenance {
   kind: string;
 }
 
+/** A provenance as shown to a role that may not read message bodies: parameter names, no values. */
+export type ProvenanceWithoutValues = Omit<MessageProvenance, 'bodyParameters'> & {
+  bodyParameters: Array<{ name: string }>;
+};
+
+export function withoutParameterValues(p: MessageProvenance): ProvenanceWithoutValues {
+  return { ...p, bodyParameters: p.bodyParameters.map(({ name }) => ({ name })) };
+}
+
 export interface ButtonPayloads {
   optOut: string;
   optInYes: string;

@@ -10,7 +10,11 @@ import {
   type Page,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
-import type { MessageProvenance } from './message-provenance.js';
+import {
+  withoutParameterValues,
+  type MessageProvenance,
+  type ProvenanceWithoutValues,
+} from './message-provenance.js';
 import { enqueue, recordHistory } from './outbox.store.js';
 
 /** A message as the API shows it (CONTRACT.md "Message"), with its provenance. */
@@ -28,7 +32,11 @@ export interface MessageView {
   statusHistory: Array<{ status: string; at: string; detail?: string }>;
   wamid: string | null;
   error: { code: number | null; title: string | null; detail: string | null } | null;
-  provenance: MessageProvenance;
+  /**
+   * What it carried. For a role that may not read message bodies the parameter values (pieces of the
+   * body: the HCP's name, a time) are left out, as `text` and `parameters` are; their names stay.
+   */
+  provenance: MessageProvenance | ProvenanceWithoutValues;
   decisionId: string | null;
   sendAt: string | null;
   createdAt: string;
@@ -68,6 +76,7 @@ export async function messageView(
     .sort((a, b) => a.at.localeCompare(b.at))
     // Parley records `sent` on acceptance and Meta confirms it by webhook: one entry per status is enough.
     .filter((h) => (seen.has(h.status) ? false : (seen.add(h.status), true)));
+  const provenance = JSON.parse(row.provenance_json) as MessageProvenance;
   return {
     id: row.id,
     hcpId: row.hcp_id,
@@ -87,7 +96,7 @@ export async function messageView(
       row.error_code !== null || row.error_title !== null
         ? { code: row.error_code, title: row.error_title, detail: row.error_detail }
         : null,
-    provenance: JSON.parse(row.provenance_json) as MessageProvenance,
+    provenance: canReadBodies ? provenance : withoutParameterValues(provenance),
     decisionId: row.decision_id,
     sendAt: row.send_at,
     createdAt: row.created_at,

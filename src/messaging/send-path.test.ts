@@ -166,6 +166,34 @@ describe.each(DIALECTS)('the send path on %s', (dialect) => {
     expect(timeline).toEqual([{ kind: 'message', status: 'sent' }]);
   });
 
+  it('shows a role that may not read message bodies what a message carried, without its parameter values', async () => {
+    const template = await approvedTemplate(p);
+    const res = await send({
+      hcpId: p.world.hcps.br1a.id,
+      templateId: template.id,
+      parameters: { hora: '16:45' },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const read = async (user: 'rep1' | 'admin') =>
+      p.app.inject({
+        method: 'GET',
+        url: `/api/messages/${res.json().message.id}`,
+        headers: { authorization: `Bearer ${await p.world.tokenFor(user)}` },
+      });
+    const byRep = await read('rep1');
+    expect(byRep.json().provenance.bodyParameters).toEqual([
+      { name: 'hcp_name', value: 'Dra. Ana Souza' },
+      { name: 'hora', value: '16:45' },
+    ]);
+    const byAdmin = await read('admin');
+    expect(byAdmin.statusCode, byAdmin.body).toBe(200);
+    expect(byAdmin.json()).toMatchObject({ text: null, parameters: null });
+    expect(byAdmin.json().provenance.bodyParameters).toEqual([{ name: 'hcp_name' }, { name: 'hora' }]);
+    expect(byAdmin.json().provenance.template.key).toBe(template.key);
+    expect(byAdmin.body).not.toContain('Ana Souza');
+    expect(byAdmin.body).not.toContain('16:45');
+  });
+
   it('refuses with 422 and the reasons when the policy denies, storing the decision and a blocked attempt', async () => {
     const template = await approvedTemplate(p);
     const res = await send({
