@@ -118,7 +118,7 @@ describe.each(DIALECTS)('the fast whole-interactions export on %s', (dialect) =>
     expect(expected).toContain('"He said ""call me back"", then left"');
   });
 
-  it('takes the record builder for changes since a time, with the same lines', async () => {
+  it('takes the record builder for changes since a time, with the same lines in both formats', async () => {
     const since = '2026-03-04T00:00:05.000Z';
     const records = [];
     for await (const record of exportRecords(p.context.db, 'interactions', { since })) records.push(record);
@@ -126,6 +126,25 @@ describe.each(DIALECTS)('the fast whole-interactions export on %s', (dialect) =>
     expect(await textOf(exportText(p.store, 'interactions', { format: 'jsonl', since }))).toBe(
       records.map((r) => `${JSON.stringify(r)}\n`).join(''),
     );
+    expect(await textOf(exportText(p.store, 'interactions', { format: 'csv', since }))).toBe(
+      stringify(
+        records.map((r) => toCsvRow('interactions', r)),
+        { header: true, columns: [...EXPORT_COLUMNS.interactions] },
+      ),
+    );
+  });
+
+  it('writes consents and messages as csv-stringify would, header first, even with no rows', async () => {
+    for (const kind of ['consents', 'messages'] as const) {
+      const records = [];
+      for await (const record of exportRecords(p.context.db, kind)) records.push(record);
+      expect(await textOf(exportText(p.store, kind, { format: 'csv' }))).toBe(
+        stringify(
+          records.map((r) => toCsvRow(kind, r)),
+          { header: true, columns: [...EXPORT_COLUMNS[kind]] },
+        ),
+      );
+    }
   });
 });
 
