@@ -28,7 +28,7 @@ import {
   type DecisionRequest,
 } from '../policy/index.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
-import type { MessageProvenance } from './message-provenance.js';
+import { provenanceForStorage, storedProvenance, type MessageProvenance } from './message-provenance.js';
 import { messageView, type MessageView } from './messages.store.js';
 import { enqueue, recordHistory } from './outbox.store.js';
 
@@ -397,7 +397,7 @@ async function composeInTransaction(
     parameters_enc: body.parameters ? ctx.cipher.seal(JSON.stringify(body.parameters)) : null,
     body_enc: ctx.cipher.seal(text),
     asset_ids_json: JSON.stringify(content.assets.map((a) => a.id)),
-    provenance_json: JSON.stringify(provenance),
+    provenance_json: provenanceForStorage(provenance, ctx.cipher),
     send_kind: provenance.kind,
     status,
     status_at: iso,
@@ -461,7 +461,7 @@ export async function redecideQueued(
   message: MessagesTable,
   now: Date,
 ): Promise<Decision> {
-  const provenance = JSON.parse(message.provenance_json) as MessageProvenance;
+  const provenance = storedProvenance(message.provenance_json);
   if (!message.hcp_id || !message.rep_id) throw new Error(`message ${message.id} has no HCP or rep`);
   const request: DecisionRequest = {
     repId: message.rep_id,

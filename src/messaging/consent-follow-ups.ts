@@ -12,7 +12,7 @@ import {
 import { decide, type Decision, type DecisionRequest } from '../policy/index.js';
 import { sendingNumberFor, snapshotOf } from './compose.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
-import type { MessageProvenance } from './message-provenance.js';
+import { provenanceForStorage, type MessageProvenance } from './message-provenance.js';
 import { enqueue, recordHistory } from './outbox.store.js';
 
 /**
@@ -239,7 +239,7 @@ async function queueOne(
     parameters_enc: null,
     body_enc: ctx.cipher.seal(text),
     asset_ids_json: '[]',
-    provenance_json: JSON.stringify(provenance),
+    provenance_json: provenanceForStorage(provenance, ctx.cipher),
     send_kind: provenance.kind,
     status,
     status_at: iso,

@@ -1,3 +1,4 @@
+import type { PersonalDataCipher } from '../platform/crypto/index.js';
 import type { SendRequest } from '../whatsapp/index.js';
 
 /**
@@ -43,8 +44,55 @@ export type ProvenanceWithoutValues = Omit<MessageProvenance, 'bodyParameters'> 
   bodyParameters: Array<{ name: string }>;
 };
 
-export function withoutParameterValues(p: MessageProvenance): ProvenanceWithoutValues {
-  return { ...p, bodyParameters: p.bodyParameters.map(({ name }) => ({ name })) };
+/**
+ * An outbound message's provenance as `messages.provenance_json` holds it (an inbound message's holds
+ * non-personal facts of another shape, passed through as they are): everything in clear but the parameter values, which
+ * are pieces of the message body (the HCP's name, a time) and so sealed like the body, in one value beside
+ * their names. Rows written before values were sealed, and rows whose values erasure or retention replaced,
+ * hold `{ name, value }` in clear and no sealed value.
+ */
+export type StoredProvenance = Omit<MessageProvenance, 'bodyParameters'> & {
+  bodyParameters: Array<{ name: string; value?: string }>;
+  sealedParameterValues?: string;
+};
+
+export function provenanceForStorage(p: MessageProvenance, cipher: Pick<PersonalDataCipher, 'seal'>): string {
+  const stored: StoredProvenance = {
+    ...p,
+    bodyParameters: p.bodyParameters.map(({ name }) => ({ name })),
+    ...(p.bodyParameters.length > 0
+      ? { sealedParameterValues: cipher.seal(JSON.stringify(p.bodyParameters.map((b) => b.value))) }
+      : {}),
+  };
+  return JSON.stringify(stored);
+}
+
+/** The stored provenance without opening anything: for what it says besides the parameter values. */
+export function storedProvenance(json: string): StoredProvenance {
+  return JSON.parse(json) as StoredProvenance;
+}
+
+/** The stored provenance with its parameter values opened. */
+export function provenanceFromStorage(
+  json: string,
+  cipher: Pick<PersonalDataCipher, 'open'>,
+): MessageProvenance {
+  const { sealedParameterValues, ...stored } = storedProvenance(json);
+  if (!Array.isArray(stored.bodyParameters)) return stored as MessageProvenance; // inbound: facts only
+  const values = sealedParameterValues
+    ? (JSON.parse(cipher.open(sealedParameterValues)) as string[])
+    : stored.bodyParameters.map((b) => b.value ?? '');
+  return {
+    ...stored,
+    bodyParameters: stored.bodyParameters.map((b, i) => ({ name: b.name, value: values[i] ?? '' })),
+  };
+}
+
+/** The stored provenance as a role that may not read message bodies sees it: names, no values. */
+export function provenanceNamesOnly(json: string): ProvenanceWithoutValues {
+  const { sealedParameterValues: _sealed, ...stored } = storedProvenance(json);
+  if (!Array.isArray(stored.bodyParameters)) return stored; // inbound: facts only
+  return { ...stored, bodyParameters: stored.bodyParameters.map(({ name }) => ({ name })) };
 }
 
 export interface ButtonPayloads {

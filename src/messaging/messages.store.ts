@@ -11,7 +11,9 @@ import {
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import {
-  withoutParameterValues,
+  provenanceFromStorage,
+  provenanceNamesOnly,
+  storedProvenance,
   type MessageProvenance,
   type ProvenanceWithoutValues,
 } from './message-provenance.js';
@@ -76,7 +78,6 @@ export async function messageView(
     .sort((a, b) => a.at.localeCompare(b.at))
     // Parley records `sent` on acceptance and Meta confirms it by webhook: one entry per status is enough.
     .filter((h) => (seen.has(h.status) ? false : (seen.add(h.status), true)));
-  const provenance = JSON.parse(row.provenance_json) as MessageProvenance;
   return {
     id: row.id,
     hcpId: row.hcp_id,
@@ -96,7 +97,9 @@ export async function messageView(
       row.error_code !== null || row.error_title !== null
         ? { code: row.error_code, title: row.error_title, detail: row.error_detail }
         : null,
-    provenance: canReadBodies ? provenance : withoutParameterValues(provenance),
+    provenance: canReadBodies
+      ? provenanceFromStorage(row.provenance_json, ctx.cipher)
+      : provenanceNamesOnly(row.provenance_json),
     decisionId: row.decision_id,
     sendAt: row.send_at,
     createdAt: row.created_at,
@@ -181,7 +184,7 @@ export async function settleReview(
     }
     const now = ctx.clock.now();
     const iso = now.toISOString();
-    const provenance = JSON.parse(row.provenance_json) as MessageProvenance;
+    const provenance = storedProvenance(row.provenance_json);
     if (verdict === 'approve') {
       const sendAt = row.send_at && row.send_at > iso ? new Date(row.send_at) : now;
       const status = sendAt > now ? 'scheduled' : 'queued';

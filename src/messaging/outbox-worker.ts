@@ -19,7 +19,13 @@ import {
   type CloudApiClient,
   type SendOutcome,
 } from '../whatsapp/index.js';
-import { buildSendRequest, type MessageProvenance } from './message-provenance.js';
+import {
+  buildSendRequest,
+  provenanceFromStorage,
+  storedProvenance,
+  type MessageProvenance,
+  type StoredProvenance,
+} from './message-provenance.js';
 import {
   claimDue,
   haltSends,
@@ -455,7 +461,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
     decision: Decision,
     now: Date,
   ): Promise<string | null | undefined> {
-    const provenance = JSON.parse(m.provenance_json) as MessageProvenance;
+    const provenance = storedProvenance(m.provenance_json);
     if (provenance.kind === 'opt_out_confirmation') return provenance.consentEntryId ?? undefined;
     if (!decision.purpose || !m.hcp_id) return null;
     const entries = await listConsentEntries(db, m.hcp_id);
@@ -469,7 +475,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
   async function withdrawnSinceClaim(row: ClaimedRow, basis: string | null): Promise<boolean> {
     const m = row.message;
     if (!m.hcp_id || basis === null) return false;
-    const provenance = JSON.parse(m.provenance_json) as MessageProvenance;
+    const provenance = storedProvenance(m.provenance_json);
     if (provenance.kind === 'opt_out_confirmation') return false;
     const now = ctx.clock.now();
     const entries = await listConsentEntries(ctx.db, m.hcp_id);
@@ -513,7 +519,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
       await cancelBeforeSending(row);
       return;
     }
-    const provenance = JSON.parse(row.message.provenance_json) as MessageProvenance;
+    const provenance = provenanceFromStorage(row.message.provenance_json, ctx.cipher);
     const request = buildSendRequest({
       messageId: row.message.id,
       to: prepared.to,
@@ -601,7 +607,7 @@ export function startOutboxWorkers(ctx: Ctx, options: OutboxWorkerOptions): Outb
 function sendBasis(
   entries: ConsentEntry[],
   purpose: ConsentPurpose,
-  provenance: MessageProvenance,
+  provenance: Pick<StoredProvenance, 'template'>,
   now: Date,
 ): string | null {
   const granted = consentBasisAt(entries, 'whatsapp', purpose, now);

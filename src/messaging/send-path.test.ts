@@ -147,7 +147,27 @@ describe.each(DIALECTS)('the send path on %s', (dialect) => {
       type: 'template',
       to: '+5511987654321',
       biz_opaque_callback_data: message.id,
+      template: {
+        components: [
+          {
+            type: 'body',
+            parameters: [
+              { type: 'text', text: 'Dra. Ana Souza', parameter_name: 'hcp_name' },
+              { type: 'text', text: '15:30', parameter_name: 'hora' },
+            ],
+          },
+        ],
+      },
     });
+    // The values are pieces of the body: sealed at rest like it, beside their names in clear.
+    const { provenance_json } = await p.context.db
+      .selectFrom('messages')
+      .select('provenance_json')
+      .where('id', '=', message.id)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(provenance_json).bodyParameters).toEqual([{ name: 'hcp_name' }, { name: 'hora' }]);
+    expect(provenance_json).not.toContain('Ana Souza');
+    expect(provenance_json).not.toContain('15:30');
 
     const after = await p.app.inject({
       method: 'GET',

@@ -28,6 +28,21 @@ describe('scrubbing personal strings out of stored text', () => {
     expect(scrubText(text, needles)).toBe(expected);
   });
 
+  it('erases sealed provenance parameter values too: sealed is not erased while the key opens them', () => {
+    const p = JSON.stringify({
+      template: { key: 'visit_reminder' },
+      bodyParameters: [{ name: 'hcp_name' }, { name: 'hora' }],
+      sealedParameterValues: 'v1.sealed-bytes',
+    });
+    expect(JSON.parse(provenanceWithoutValues(p))).toEqual({
+      template: { key: 'visit_reminder' },
+      bodyParameters: [
+        { name: 'hcp_name', value: ERASED },
+        { name: 'hora', value: ERASED },
+      ],
+    });
+  });
+
   it('erases provenance parameter values but keeps their names and the template', () => {
     const p = JSON.stringify({
       template: { key: 'k' },

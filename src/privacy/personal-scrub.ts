@@ -51,8 +51,12 @@ export function provenanceWithoutValues(provenanceJson: string, replacement = ER
     return provenanceJson;
   }
   if (!parsed || typeof parsed !== 'object') return provenanceJson;
-  const p = parsed as { bodyParameters?: Array<{ name: string; value: string }> };
+  const { sealedParameterValues: _sealed, ...p } = parsed as {
+    bodyParameters?: Array<{ name: string; value?: string }>;
+    sealedParameterValues?: string;
+  };
   if (!Array.isArray(p.bodyParameters)) return provenanceJson;
+  // The sealed values go too: sealed is not erased while the key can still open them.
   return JSON.stringify({
     ...p,
     bodyParameters: p.bodyParameters.map((b) => ({ name: b.name, value: replacement })),
