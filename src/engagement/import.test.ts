@@ -134,6 +134,23 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     expect(await p.context.db.selectFrom('import_staging').select('line').execute()).toEqual([]);
   });
 
+  it('names an unknown HCP or rep on every line that uses it, in whichever batch (look-ups are remembered)', async () => {
+    const line = (n: number, crmId: string, email: string) =>
+      `lookups,U-${n},${crmId},f2f,call,outbound,2026-02-0${n}T10:00:00Z,${email},,,`;
+    const bad = (n: number) => line(n, 'NOPE', 'ghost@test.parley');
+    const fine = (n: number) => line(n, 'CRM-BR1A', 'rep1@test.parley');
+    // Batches of two lines: the unknown CRM id and e-mail come back in the second and third batch.
+    const csv = [header, bad(1), fine(2), fine(3), bad(4), bad(5)].join('\n');
+    const summary = await run('interactions', 'csv', csv, { skipInvalid: true });
+    expect(summary.rejects.map((r) => r.line)).toEqual([2, 5, 6]);
+    for (const r of summary.rejects) {
+      expect(r.reasons).toContain('hcpCrmId: no HCP with CRM id NOPE');
+      expect(r.reasons).toContain('repEmail: no user ghost@test.parley');
+    }
+    expect(summary.inserted).toBe(2);
+    expect(await count('lookups')).toBe(2);
+  });
+
   it('applies the good rows with skipInvalid and lists the rejects', async () => {
     const csv = [header, good(1), 'crm,C-2,NOPE,f2f,call,outbound,2026-02-02T10:00:00Z,,,,', good(3)].join(
       '\n',
