@@ -391,28 +391,29 @@ function replacementFor(
   return replacement && replacement.version > Number(row.version) ? replacement : null;
 }
 
+/**
+ * The keys whose rows are not in force now: only those can have a replacement to name, so a decision on
+ * an approved template (the usual case) reads no other version.
+ */
+function keysWithoutApprovedVersion(
+  rows: readonly { key: string; status: ContentStatus; expires_at: string | null }[],
+  now: Date,
+): string[] {
+  return rows.filter((r) => effectiveStatus(r.status, r.expires_at, now) !== 'approved').map((r) => r.key);
+}
+
 /** Templates with their replacements as of `now`. */
 export async function templatesWithReplacements(
   db: DbOrTx,
   rows: TemplatesTable[],
   now: Date,
 ): Promise<Template[]> {
-  const current = await currentVersions(
-    db,
-    'template',
-    rows.map((r) => r.key),
-    now,
-  );
+  const current = await currentVersions(db, 'template', keysWithoutApprovedVersion(rows, now), now);
   return rows.map((r) => toTemplate(r, now, replacementFor(current, r, now)));
 }
 
 export async function assetsWithReplacements(db: DbOrTx, rows: AssetsTable[], now: Date): Promise<Asset[]> {
-  const current = await currentVersions(
-    db,
-    'asset',
-    rows.map((r) => r.key),
-    now,
-  );
+  const current = await currentVersions(db, 'asset', keysWithoutApprovedVersion(rows, now), now);
   return rows.map((r) => toAsset(r, now, replacementFor(current, r, now)));
 }
 
