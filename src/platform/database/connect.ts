@@ -19,7 +19,9 @@ export interface Store {
   /**
    * A compiled select's rows as arrays of column values, in select order, for bulk reads (a 10M-row
    * export) where the drivers' row objects cost more than the read itself. Not part of a Kysely
-   * transaction: SQLite's one connection as it stands, or any pooled PostgreSQL connection.
+   * transaction: SQLite's one connection as it stands, or any pooled PostgreSQL connection. On SQLite it
+   * bypasses Kysely's lock on that connection, so it would read inside a transaction the same process has
+   * open: use it only where none can be (the `parley export` command's own process).
    */
   readArrays(query: CompiledQuery): Promise<unknown[][]>;
   close(): Promise<void>;
