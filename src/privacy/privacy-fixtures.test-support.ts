@@ -202,17 +202,22 @@ export async function everyStoredText(
   db: Db,
   schema?: string,
 ): Promise<Array<{ table: string; column: string; value: string }>> {
-  // On PostgreSQL the introspection lists every schema's tables (other suites' stores too).
-  const tables = (await db.introspection.getTables()).filter(
-    (t) => schema === undefined || t.schema === schema,
-  );
+  // On PostgreSQL, only this store's schema: Kysely's introspection reads every schema's catalogue, and
+  // fails when another suite drops its schema at that moment.
+  const tables =
+    schema === undefined
+      ? (await db.introspection.getTables()).map((t) => t.name)
+      : (
+          await sql<{ name: string }>`select table_name as name from information_schema.tables
+            where table_schema = ${schema} and table_type = 'BASE TABLE'`.execute(db)
+        ).rows.map((r) => r.name);
   const out: Array<{ table: string; column: string; value: string }> = [];
-  for (const t of tables) {
-    if (t.name.startsWith('parley_migrations')) continue;
-    const rows = await sql<Record<string, unknown>>`select * from ${sql.table(t.name)}`.execute(db);
+  for (const name of tables) {
+    if (name.startsWith('parley_migrations')) continue;
+    const rows = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(db);
     for (const row of rows.rows)
       for (const [column, value] of Object.entries(row))
-        if (typeof value === 'string') out.push({ table: t.name, column, value });
+        if (typeof value === 'string') out.push({ table: name, column, value });
   }
   return out;
 }
