@@ -35,12 +35,13 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Brings the schema up to date; returns the names of the migrations it ran. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  const schema = await postgresSchemaOf(db);
   const migrator = new Migrator({
     db,
     provider,
     // On PostgreSQL, Kysely looks for its tables in every schema unless told which: a test store in its
     // own schema would then see another suite's lock table, skip creating its own and fail.
-    migrationTableSchema: await postgresSchemaOf(db),
+    migrationTableSchema: schema,
     migrationTableName: 'parley_migrations',
     migrationLockTableName: 'parley_migrations_lock',
   });
@@ -50,7 +51,7 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest();
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    if (attempt < 5 && isOtherSchemaVanished(error)) {
+    if (attempt < 5 && isOtherSchemaVanished(error, schema)) {
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
       continue;
     }
@@ -58,10 +59,16 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   }
 }
 
-function isOtherSchemaVanished(error: unknown): boolean {
+/** Whether a failed migration run failed on another schema vanishing under it: then it is safe to repeat. */
+export function isOtherSchemaVanished(error: unknown, ownSchema: string | undefined): boolean {
   const e = error as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  // A table of a schema dropped between the catalogue's list and its look-up: `relation "other.t"`.
+  const vanishedTableSchema = e.code === '42P01' ? /relation "([^".]+)\./.exec(message)?.[1] : undefined;
   return (
-    e.code === '3F000' || (typeof e.message === 'string' && /schema ".+" does not exist/.test(e.message))
+    e.code === '3F000' ||
+    /schema ".+" does not exist/.test(message) ||
+    (vanishedTableSchema !== undefined && vanishedTableSchema !== ownSchema)
   );
 }
 
