@@ -1,11 +1,12 @@
 import { fork } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
 import { openStore, type Dialect } from '../src/platform/database/index.js';
 import { DIALECTS } from '../src/test-support/index.js';
 import {
   killParley,
+  postDelivery,
   signedTextDelivery,
   startParleyProcess,
   throwAwayDatabase,
@@ -45,30 +46,6 @@ interface Load {
   upMs: number;
   okWhileUp: number;
   offeredWhileUp: number;
-}
-
-function post(agent: Agent, port: number, d: SignedDelivery): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/webhooks/whatsapp',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': d.signature },
-        timeout: 15_000,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0)); // reset, refused: not acknowledged
-    req.end(d.body);
-  });
 }
 
 /**
@@ -168,7 +145,7 @@ async function replay(port: number, deliveries: readonly SignedDelivery[], concu
       for (;;) {
         const d = deliveries[next++];
         if (!d) return;
-        while ((await post(agent, port, d)) !== 200) {
+        while ((await postDelivery(`http://127.0.0.1:${port}`, d, { agent, timeoutMs: 15_000 })) !== 200) {
           retries += 1;
           if (retries > deliveries.length) throw new Error('the replay keeps failing');
           await sleep(50);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -113,6 +114,37 @@ export interface SignedDelivery {
   sha256: string;
   /** The `X-Hub-Signature-256` header value. */
   signature: string;
+}
+
+/**
+ * POSTs one signed delivery to Parley's webhook at `base` (`http://127.0.0.1:<port>`): the HTTP status, or 0
+ * when no answer came (refused, reset, the process killed, nothing within `timeoutMs` in all): not
+ * acknowledged, as Meta would see it. An `agent` shares keep-alive connections among many deliveries.
+ */
+export function postDelivery(
+  base: string,
+  d: Pick<SignedDelivery, 'body' | 'signature'>,
+  options: { timeoutMs: number; agent?: Agent },
+): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      new URL('/webhooks/whatsapp', base),
+      {
+        method: 'POST',
+        ...(options.agent ? { agent: options.agent } : {}),
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': d.signature },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
+    const deadline = setTimeout(() => req.destroy(), options.timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('error', () => resolve(0));
+    req.end(d.body);
+  });
 }
 
 /**

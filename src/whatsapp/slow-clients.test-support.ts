@@ -1,6 +1,6 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { signedTextDelivery, type SignedDelivery } from './parley-process.test-support.js';
+import { postDelivery, signedTextDelivery, type SignedDelivery } from './parley-process.test-support.js';
 
 /**
  * Hostile slow clients (slowloris) and a steady flow of signed valid deliveries, over real sockets, for
@@ -120,26 +120,7 @@ export async function flowDeliveries(
       options.onEach?.();
       const d = signedTextDelivery(options.tag, i, appSecret);
       const t0 = performance.now();
-      const status = await new Promise<number>((resolve) => {
-        const req = request(
-          {
-            agent,
-            host: '127.0.0.1',
-            port,
-            method: 'POST',
-            path: '/webhooks/whatsapp',
-            headers: { 'content-type': 'application/json', 'x-hub-signature-256': d.signature },
-            timeout: 10_000,
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('timeout', () => req.destroy());
-        req.on('error', () => resolve(0));
-        req.end(d.body);
-      });
+      const status = await postDelivery(`http://127.0.0.1:${port}`, d, { agent, timeoutMs: 10_000 });
       return { status, ms: performance.now() - t0, sha256: d.sha256 };
     }),
   );

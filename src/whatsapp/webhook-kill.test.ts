@@ -3,9 +3,11 @@ import { openStore, type Store } from '../platform/database/index.js';
 import { DIALECTS } from '../test-support/index.js';
 import {
   killParley as kill,
+  postDelivery,
   signedTextDelivery,
   startParleyProcess,
   throwAwayDatabase,
+  type SignedDelivery,
 } from './parley-process.test-support.js';
 
 /**
@@ -21,20 +23,7 @@ function delivery(i: number) {
   return signedTextDelivery('KILL', i, SECRET);
 }
 
-async function post(base: string, { body, signature }: { body: string; signature: string }): Promise<number> {
-  try {
-    const res = await fetch(`${base}/webhooks/whatsapp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0; // the connection died with the process: not acknowledged
-  }
-}
+const post = (base: string, d: SignedDelivery) => postDelivery(base, d, { timeoutMs: 10_000 });
 
 describe.each(DIALECTS)('kill -9 in the middle of deliveries on %s', (dialect) => {
   const cleanups: Array<() => Promise<void>> = [];

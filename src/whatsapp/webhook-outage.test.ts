@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../platform/database/index.js';
 import {
   killParley,
+  postDelivery,
   signedTextDelivery,
   startParleyProcess,
   throwAwayDatabase,
@@ -74,20 +75,7 @@ async function startProxy(targetPort: number): Promise<Proxy> {
   };
 }
 
-async function post(base: string, d: SignedDelivery): Promise<number> {
-  try {
-    const res = await fetch(`${base}/webhooks/whatsapp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature-256': d.signature },
-      body: d.body,
-      signal: AbortSignal.timeout(20_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
+const post = (base: string, d: SignedDelivery) => postDelivery(base, d, { timeoutMs: 20_000 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
