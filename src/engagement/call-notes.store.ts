@@ -1,4 +1,4 @@
-import { openCase, triageText, type KnownProduct } from '../assistant/index.js';
+import { openCase, triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
 import type { ParleyContext } from '../context.js';
 import type { Tx } from '../platform/database/index.js';
 
@@ -26,18 +26,38 @@ export async function triageCallNote(
     genericName: p.generic_name,
   }));
   const result = triageText(input.note, products);
+  return openCallNoteCases(tx, ctx, { ...input, note: input.note, triage: result, market });
+}
+
+/**
+ * Opens a case for each finding of a call note's triage (done already: here, or while an import staged
+ * the note). Returns the cases opened.
+ */
+export async function openCallNoteCases(
+  tx: Tx,
+  ctx: Pick<ParleyContext, 'cipher' | 'clock' | 'audit'>,
+  input: {
+    hcpId: string;
+    interactionId: string;
+    note: string;
+    occurredAt: string;
+    triage: TriageResult;
+    market: string | null;
+  },
+): Promise<number> {
   const now = ctx.clock.now().toISOString();
-  for (const finding of result.findings) {
+  for (const finding of input.triage.findings) {
     await openCase(tx, ctx, {
       finding,
       hcpId: input.hcpId,
       messageId: null,
       interactionId: input.interactionId,
       verbatim: input.note,
-      product: result.product,
-      marketCode: market,
+      product: input.triage.product,
+      marketCode: input.market,
+      // The company knew when the rep heard it: the clock starts at the call (never later than now).
       awareAt: input.occurredAt < now ? input.occurredAt : now,
     });
   }
-  return result.findings.length;
+  return input.triage.findings.length;
 }

@@ -1,5 +1,6 @@
 import { CompiledQuery, PostgresAdapter, type QueryResult } from 'kysely';
-import { openCase, triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
+import { triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
+import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
 import type { Db, DbOrTx, Tx } from '../platform/database/index.js';
@@ -304,20 +305,14 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
       triage_json: string;
     }[]) {
       const triage = JSON.parse(n.triage_json) as TriageStaged;
-      for (const finding of triage.findings) {
-        await openCase(tx, deps, {
-          finding,
-          hcpId: n.hcp_id,
-          messageId: null,
-          interactionId: n.id,
-          verbatim: n.summary,
-          product: triage.product,
-          marketCode: triage.market,
-          // The company knew when the rep heard it: the clock starts at the call (never later than now).
-          awareAt: n.occurred_at < now ? n.occurred_at : now,
-        });
-        cases++;
-      }
+      cases += await openCallNoteCases(tx, deps, {
+        hcpId: n.hcp_id,
+        interactionId: n.id,
+        note: n.summary,
+        occurredAt: n.occurred_at,
+        triage,
+        market: triage.market,
+      });
     }
     const { rows: count } = await exec(`select count(*) as n from ${table}`, []);
     const staged = Number((count[0] as { n: number | string }).n);
