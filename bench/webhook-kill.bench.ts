@@ -9,6 +9,7 @@ import {
   postDelivery,
   signedTextDelivery,
   startParleyProcess,
+  storedDeliveryShas,
   throwAwayDatabase,
   type SignedDelivery,
 } from '../src/whatsapp/parley-process.test-support.js';
@@ -157,16 +158,6 @@ async function replay(port: number, deliveries: readonly SignedDelivery[], concu
   return { ms: performance.now() - started, retries };
 }
 
-async function storedShas(url: string): Promise<Set<string>> {
-  const store = await openStore(url);
-  try {
-    const rows = await store.db.selectFrom('webhook_inbox').select('body_sha256').execute();
-    return new Set(rows.map((r) => r.body_sha256));
-  } finally {
-    await store.close();
-  }
-}
-
 interface Final {
   inboxRows: number;
   distinctInbox: number;
@@ -278,7 +269,7 @@ async function soak(dialect: Dialect, log: (line: string) => void): Promise<Soak
       });
       await killParley(parley);
       // With the process gone: every 200 of this round is in the inbox.
-      const stored = await storedShas(db.url);
+      const stored = await storedDeliveryShas(db.url);
       const ackedMissing = [...ackedThisRound].filter((sha) => !stored.has(sha)).length;
       rounds.push({ ...load, killAtMs, startMs, ackedMissing });
       log(

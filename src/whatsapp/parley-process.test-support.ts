@@ -5,7 +5,7 @@ import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Dialect } from '../platform/database/index.js';
+import { openStore, type Dialect } from '../platform/database/index.js';
 import { childEnvironment, TEST_POSTGRES_URL } from '../test-support/index.js';
 import { signWebhookBody } from './webhook-signature.js';
 
@@ -114,6 +114,49 @@ export interface SignedDelivery {
   sha256: string;
   /** The `X-Hub-Signature-256` header value. */
   signature: string;
+}
+
+/** The body hashes of every delivery the store's inbox holds (a retried one once). */
+export async function storedDeliveryShas(url: string): Promise<Set<string>> {
+  const store = await openStore(url);
+  try {
+    const rows = await store.db.selectFrom('webhook_inbox').select('body_sha256').execute();
+    return new Set(rows.map((r) => r.body_sha256));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Waits (up to `timeoutMs`) until no stored delivery is pending, then reads what processing left: every
+ * inbox row's state and body hash, and the wamid of every inbound message.
+ */
+export async function afterProcessing(
+  url: string,
+  options: { timeoutMs: number; pollMs: number },
+): Promise<{ inbox: Array<{ state: string; body_sha256: string }>; inboundWamids: Array<string | null> }> {
+  const store = await openStore(url);
+  try {
+    for (let waited = 0; waited < options.timeoutMs; waited += options.pollMs) {
+      const pending = await store.db
+        .selectFrom('webhook_inbox')
+        .select('id')
+        .where('state', '=', 'pending')
+        .limit(1)
+        .execute();
+      if (pending.length === 0) break;
+      await new Promise((r) => setTimeout(r, options.pollMs));
+    }
+    const inbox = await store.db.selectFrom('webhook_inbox').select(['state', 'body_sha256']).execute();
+    const messages = await store.db
+      .selectFrom('messages')
+      .select('wamid')
+      .where('direction', '=', 'inbound')
+      .execute();
+    return { inbox, inboundWamids: messages.map((m) => m.wamid) };
+  } finally {
+    await store.close();
+  }
 }
 
 /**

@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../platform/database/index.js';
 import { DIALECTS } from '../test-support/index.js';
 import {
   killParley as kill,
+  afterProcessing,
   postDelivery,
   signedTextDelivery,
   startParleyProcess,
+  storedDeliveryShas,
   throwAwayDatabase,
   type SignedDelivery,
 } from './parley-process.test-support.js';
@@ -56,13 +57,7 @@ describe.each(DIALECTS)('kill -9 in the middle of deliveries on %s', (dialect) =
       await kill(running).catch(() => undefined);
 
       // With the process gone: every 200 is in the inbox.
-      const store: Store = await openStore(db.url);
-      const stored = new Set(
-        (await store.db.selectFrom('webhook_inbox').select('body_sha256').execute()).map(
-          (r) => r.body_sha256,
-        ),
-      );
-      await store.close();
+      const stored = await storedDeliveryShas(db.url);
       expect([...acknowledged].filter((sha) => !stored.has(sha))).toEqual([]);
     }
     expect(acknowledged.size).toBeGreaterThan(0);
@@ -73,29 +68,10 @@ describe.each(DIALECTS)('kill -9 in the middle of deliveries on %s', (dialect) =
     cleanups.push(() => kill(last).catch(() => undefined));
     for (const d of deliveries) expect(await post(last.base, d)).toBe(200);
 
-    const store = await openStore(db.url);
-    try {
-      for (let i = 0; i < 200; i++) {
-        const pending = await store.db
-          .selectFrom('webhook_inbox')
-          .select('id')
-          .where('state', '=', 'pending')
-          .execute();
-        if (pending.length === 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      // Every delivery is stored, retries too (the events, keyed by Meta's ids, make a retry a no-op).
-      const inbox = await store.db.selectFrom('webhook_inbox').select(['state', 'body_sha256']).execute();
-      expect(new Set(inbox.map((r) => r.body_sha256))).toEqual(new Set(deliveries.map((d) => d.sha256)));
-      expect(inbox.every((r) => r.state === 'processed')).toBe(true);
-      const messages = await store.db
-        .selectFrom('messages')
-        .select('wamid')
-        .where('direction', '=', 'inbound')
-        .execute();
-      expect(messages.map((m) => m.wamid).sort()).toEqual(deliveries.map((d) => d.wamid).sort());
-    } finally {
-      await store.close();
-    }
+    const { inbox, inboundWamids } = await afterProcessing(db.url, { timeoutMs: 20_000, pollMs: 100 });
+    // Every delivery is stored, retries too (the events, keyed by Meta's ids, make a retry a no-op).
+    expect(new Set(inbox.map((r) => r.body_sha256))).toEqual(new Set(deliveries.map((d) => d.sha256)));
+    expect(inbox.every((r) => r.state === 'processed')).toBe(true);
+    expect(inboundWamids.sort()).toEqual(deliveries.map((d) => d.wamid).sort());
   }, 120_000);
 });

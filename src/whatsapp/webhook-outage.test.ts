@@ -1,8 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../platform/database/index.js';
 import {
   killParley,
+  afterProcessing,
   postDelivery,
   signedTextDelivery,
   startParleyProcess,
@@ -140,29 +140,9 @@ describe('PostgreSQL stopped under load (through a proxy the test cuts)', () => 
       expect(status).toBe(200);
     }
 
-    const store = await openStore(db.url);
-    try {
-      for (let waited = 0; waited < 60_000; waited += 250) {
-        const pending = await store.db
-          .selectFrom('webhook_inbox')
-          .select('id')
-          .where('state', '=', 'pending')
-          .limit(1)
-          .execute();
-        if (pending.length === 0) break;
-        await sleep(250);
-      }
-      const inbox = await store.db.selectFrom('webhook_inbox').select(['state', 'body_sha256']).execute();
-      expect(new Set(inbox.map((r) => r.body_sha256))).toEqual(new Set(deliveries.map((d) => d.sha256)));
-      expect(inbox.filter((r) => r.state !== 'processed')).toEqual([]);
-      const messages = await store.db
-        .selectFrom('messages')
-        .select('wamid')
-        .where('direction', '=', 'inbound')
-        .execute();
-      expect(messages.map((m) => m.wamid).sort()).toEqual(deliveries.map((d) => d.wamid).sort());
-    } finally {
-      await store.close();
-    }
+    const { inbox, inboundWamids } = await afterProcessing(db.url, { timeoutMs: 60_000, pollMs: 250 });
+    expect(new Set(inbox.map((r) => r.body_sha256))).toEqual(new Set(deliveries.map((d) => d.sha256)));
+    expect(inbox.filter((r) => r.state !== 'processed')).toEqual([]);
+    expect(inboundWamids.sort()).toEqual(deliveries.map((d) => d.wamid).sort());
   }, 120_000);
 });
