@@ -8,7 +8,7 @@ import {
   readPreferences,
   type ContactPreferences,
 } from '../consent/index.js';
-import type { Hcp } from '../hcps/index.js';
+import { findHcpById, type Hcp } from '../hcps/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
 import {
   currentRulebook,
@@ -50,7 +50,8 @@ export async function loadDecisionContext(
 ): Promise<DecisionContext> {
   const { request, now } = input;
   const { known } = input;
-  const hcp: HcpForDecision = known?.hcp ?? (await readHcp(db, ctx, request.hcpId));
+  const hcp = known?.hcp ?? (await findHcpById(db, ctx, request.hcpId));
+  if (!hcp) throw new Error(`no HCP ${request.hcpId} to decide for`);
   const [{ rulebook }, market, assigned, entries, holds, preferences, optIns, windowRow] = await Promise.all([
     currentRulebook(db),
     db.selectFrom('markets').selectAll().where('code', '=', hcp.market).executeTakeFirstOrThrow(),
@@ -154,50 +155,6 @@ export async function loadDecisionContext(
     products: products.map((p) => ({ id: p.id, name: p.name, piAssetKey: p.pi_asset_key })),
     optInRequests,
     consentHold: holds[0] ? { since: holds[0].createdAt, reason: holds[0].reason } : null,
-  };
-}
-
-type HcpForDecision = Pick<
-  Hcp,
-  | 'id'
-  | 'name'
-  | 'market'
-  | 'language'
-  | 'timeZone'
-  | 'whatsappNumber'
-  | 'whatsappStatus'
-  | 'marketingStopped'
->;
-
-/** What a decision needs of the HCP, read unscoped: the caller has settled visibility already. */
-async function readHcp(
-  db: DbOrTx,
-  ctx: Pick<ParleyContext, 'cipher'>,
-  hcpId: string,
-): Promise<HcpForDecision> {
-  const row = await db
-    .selectFrom('hcps')
-    .select([
-      'id',
-      'name',
-      'market_code',
-      'language',
-      'time_zone',
-      'whatsapp_number_enc',
-      'whatsapp_status',
-      'marketing_stopped',
-    ])
-    .where('id', '=', hcpId)
-    .executeTakeFirstOrThrow();
-  return {
-    id: row.id,
-    name: row.name,
-    market: row.market_code,
-    language: row.language,
-    timeZone: row.time_zone,
-    whatsappNumber: row.whatsapp_number_enc ? ctx.cipher.open(row.whatsapp_number_enc) : null,
-    whatsappStatus: row.whatsapp_status,
-    marketingStopped: row.marketing_stopped === 1,
   };
 }
 
