@@ -245,7 +245,6 @@ export function decide(request: DecisionRequest, context: DecisionContext): Deci
   return decision;
 }
 
-/** How far back the counters handed to `decide()` must reach, in hours, for a market's rules. */
 /**
  * Of the rep's recent messages, those the rep cap can count from `now` on: counted statuses and kinds, at
  * or after now − the rep's rolling window. What a decision's snapshot keeps of the rep's history (a busy
@@ -255,14 +254,18 @@ export function repMessagesInCap(context: DecisionContext): RecentMessage[] {
   const rules = rulesForMarket(context.rulebook, context.hcp.market);
   const freq = rules.frequency;
   const from = Date.parse(context.now) - freq.per_rep.rolling_hours * HOUR;
-  return context.repMessages.filter(
-    (m) =>
-      Date.parse(m.at) >= from &&
-      freq.counted_statuses.includes(m.status as (typeof freq.counted_statuses)[number]) &&
-      (m.kind === 'rep' || !freq.exempt.includes(m.kind)),
-  );
+  const counted = countedBy(freq);
+  return context.repMessages.filter((m) => Date.parse(m.at) >= from && counted(m));
 }
 
+/** Whether a message counts against a cap: a counted status (a reservation or a send), not an exempt kind. */
+function countedBy(freq: Rules['frequency']): (m: RecentMessage) => boolean {
+  return (m) =>
+    freq.counted_statuses.includes(m.status as (typeof freq.counted_statuses)[number]) &&
+    (m.kind === 'rep' || !freq.exempt.includes(m.kind));
+}
+
+/** How far back the counters handed to `decide()` must reach, in hours, for a market's rules. */
 export function lookbackHours(rules: Rules): number {
   return Math.max(
     rules.frequency.per_hcp.rolling_hours,
@@ -543,9 +546,7 @@ function timingOf(
 ) {
   const { hcp } = context;
   const freq = rules.frequency;
-  const counted = (m: RecentMessage) =>
-    freq.counted_statuses.includes(m.status as (typeof freq.counted_statuses)[number]) &&
-    (m.kind === 'rep' || !freq.exempt.includes(m.kind));
+  const counted = countedBy(freq);
   const hcpTimes = context.hcpMessages.filter(counted).map((m) => Date.parse(m.at));
   const repTimes = context.repMessages.filter(counted).map((m) => Date.parse(m.at));
   const hcpDays = hcpTimes.map((x) => localDate(x, hcp.timeZone));
