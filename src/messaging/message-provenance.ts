@@ -45,11 +45,11 @@ export type ProvenanceWithoutValues = Omit<MessageProvenance, 'bodyParameters'> 
 };
 
 /**
- * An outbound message's provenance as `messages.provenance_json` holds it (an inbound message's holds
- * non-personal facts of another shape, passed through as they are): everything in clear but the parameter values, which
- * are pieces of the message body (the HCP's name, a time) and so sealed like the body, in one value beside
- * their names. Rows written before values were sealed, and rows whose values erasure or retention replaced,
- * hold `{ name, value }` in clear and no sealed value.
+ * An outbound message's provenance as `messages.provenance_json` holds it: everything in clear but the
+ * parameter values, which are pieces of the message body (the HCP's name, a time) and so sealed like the
+ * body, in one value beside their names. Rows written before values were sealed, and rows whose values
+ * erasure or retention replaced, hold `{ name, value }` in clear and no sealed value. (An inbound
+ * message's holds non-personal facts of another shape, passed through as they are.)
  */
 export type StoredProvenance = Omit<MessageProvenance, 'bodyParameters'> & {
   bodyParameters: Array<{ name: string; value?: string }>;
