@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LEXICONS } from './triage-lexicons.js';
 import { normaliseForTriage, triageText } from './triage.js';
 
 const PRODUCTS = [
@@ -105,6 +106,54 @@ describe('first triage', () => {
         for (const f of result.findings) for (const m of f.matched) expect(m).toMatch(/^(en|es|pt|hi-Latn):/);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('finds exactly what testing every lexicon pattern finds (the first-word index only skips)', () => {
+    // The oracle: every entry of every lexicon as its own pattern, tested on the whole text, in order.
+    const oracle = Object.entries(LEXICONS).flatMap(([language, lexicon]) =>
+      Object.values(lexicon).flatMap((entries) =>
+        entries.map((entry) => {
+          const words = entry
+            .split(' ')
+            .map((w) =>
+              w.endsWith('*')
+                ? `${w.slice(0, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\p{L}\\p{N}]*`
+                : w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+            );
+          const pattern = new RegExp(`(?<![\\p{L}\\p{N}])${words.join(' ')}(?![\\p{L}\\p{N}])`, 'u');
+          return { label: `${language}:${entry}`, pattern };
+        }),
+      ),
+    );
+    const matchedByOracle = (text: string) => {
+      const plain = normaliseForTriage(text).replace(/\?/g, ' ').replace(/ +/g, ' ');
+      return oracle.filter((o) => o.pattern.test(plain)).map((o) => o.label);
+    };
+    // Texts made of lexicon words (whole, cut short, or with a stem's ending), other words and
+    // punctuation: where near-misses and multi-word entries are.
+    const lexiconWords = [
+      ...new Set(
+        Object.values(LEXICONS)
+          .flatMap((lexicon) => Object.values(lexicon).flat())
+          .flatMap((entry) => entry.split(' ')),
+      ),
+    ];
+    const word = fc.oneof(
+      fc.constantFrom(...lexiconWords).map((w) => w.replace('*', '')),
+      fc.constantFrom(...lexiconWords).map((w) => w.replace('*', 'ing')),
+      fc.constantFrom(...lexiconWords).map((w) => w.replace('*', '').slice(0, -1)),
+      fc.constantFrom('the', 'patient', 'Glucorin', 'ÉL', 'nao', 'x1', ''),
+    );
+    const text = fc
+      .array(fc.tuple(word, fc.constantFrom(' ', ' ', ', ', '? ', '-', '! ')), { maxLength: 12 })
+      .map((parts) => parts.map(([w, sep]) => w + sep).join(''));
+    fc.assert(
+      fc.property(text, (t) => {
+        const found = triageText(t).findings.flatMap((f) => f.matched);
+        expect(new Set(found)).toEqual(new Set(matchedByOracle(t)));
+      }),
+      { numRuns: 3000 },
     );
   });
 });

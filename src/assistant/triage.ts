@@ -54,6 +54,8 @@ export function normaliseForTriage(text: string): string {
 
 interface CompiledEntry {
   signal: TriageSignal;
+  /** The lexicon entry as written (`side effect*`). */
+  entry: string;
   label: string;
   pattern: RegExp;
 }
@@ -71,11 +73,45 @@ const COMPILED: CompiledEntry[] = Object.entries(LEXICONS).flatMap(([language, l
   Object.entries(lexicon).flatMap(([signal, entries]) =>
     entries.map((entry) => ({
       signal: signal as TriageSignal,
+      entry,
       label: `${language as TriageLanguage}:${entry}`,
       pattern: compile(entry),
     })),
   ),
 );
+
+/**
+ * Which entries could match a text, from its words alone: an entry can only match where its first word
+ * does, since normalised text is words of letters and digits with one space between them. That is the
+ * whole word for a plain first word, a word's start for a stem (`rash*`). Most texts (a call note, a
+ * thank-you) then run a handful of the patterns instead of every one of them; the patterns still decide.
+ */
+const ENTRIES_BY_FIRST_WORD = new Map<string, number[]>();
+const ENTRIES_BY_FIRST_STEM: { stem: string; entries: number[] }[] = [];
+COMPILED.forEach(({ entry }, index) => {
+  const first = entry.split(' ')[0]!;
+  if (first.endsWith('*')) {
+    const stem = first.slice(0, -1);
+    const known = ENTRIES_BY_FIRST_STEM.find((s) => s.stem === stem);
+    if (known) known.entries.push(index);
+    else ENTRIES_BY_FIRST_STEM.push({ stem, entries: [index] });
+  } else ENTRIES_BY_FIRST_WORD.set(first, [...(ENTRIES_BY_FIRST_WORD.get(first) ?? []), index]);
+});
+
+/** Marks the entries (indexes into COMPILED) whose first word occurs in `plain`. */
+function candidateEntries(plain: string): boolean[] {
+  const candidates = new Array<boolean>(COMPILED.length).fill(false);
+  const words = new Set(plain.split(' '));
+  for (const word of words) for (const i of ENTRIES_BY_FIRST_WORD.get(word) ?? []) candidates[i] = true;
+  for (const { stem, entries } of ENTRIES_BY_FIRST_STEM) {
+    for (const word of words) {
+      if (!word.startsWith(stem)) continue;
+      for (const i of entries) candidates[i] = true;
+      break;
+    }
+  }
+  return candidates;
+}
 
 const ADVERSE_EVENT_SIGNALS: ReadonlySet<TriageSignal> = new Set<AdverseEventSignal>([
   'adverse_reaction',
@@ -107,8 +143,9 @@ export function triageText(text: string, products: readonly KnownProduct[] = [])
   };
   const isQuestion = normalised.includes('?') || QUESTION_OPENERS.test(normalised);
   const plain = normalised.replace(/\?/g, ' ').replace(/ +/g, ' ');
-  for (const entry of COMPILED) {
-    if (!entry.pattern.test(plain)) continue;
+  const candidates = candidateEntries(plain);
+  for (const [i, entry] of COMPILED.entries()) {
+    if (!candidates[i] || !entry.pattern.test(plain)) continue;
     if (ADVERSE_EVENT_SIGNALS.has(entry.signal)) {
       add('adverse_event', entry.signal, entry.label);
       if (entry.signal === 'off_label_use' && isQuestion)
@@ -129,10 +166,26 @@ export function triageText(text: string, products: readonly KnownProduct[] = [])
 function namedProduct(normalised: string, products: readonly KnownProduct[]): string | null {
   for (const p of products) {
     for (const name of [p.name, p.genericName]) {
-      if (!name) continue;
-      const n = normaliseForTriage(name);
-      if (n && compile(n).test(normalised)) return p.name;
+      const pattern = name ? productPattern(name) : null;
+      if (pattern?.test(normalised)) return p.name;
     }
   }
   return null;
+}
+
+/**
+ * A product name's pattern, compiled once: a market names the same few products in every text, and
+ * compiling a Unicode-aware pattern costs more than testing it. Bounded, for a catalogue that keeps
+ * changing in a long-running process.
+ */
+const productPatterns = new Map<string, RegExp | null>();
+function productPattern(name: string): RegExp | null {
+  let pattern = productPatterns.get(name);
+  if (pattern === undefined) {
+    const normalised = normaliseForTriage(name);
+    pattern = normalised ? compile(normalised) : null;
+    if (productPatterns.size >= 10_000) productPatterns.clear();
+    productPatterns.set(name, pattern);
+  }
+  return pattern;
 }
