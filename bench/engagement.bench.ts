@@ -56,7 +56,7 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
     const { db } = ctx;
     log(`${dialect}: seeding ${HCPS} HCPs, ${INTERACTIONS} interactions`);
     await seedDemoWorld(ctx, { seed: 1, hcps: HCPS, interactions: INTERACTIONS });
-    const hcps = await db.selectFrom('hcps').select(['id', 'crm_id']).orderBy('id').execute();
+    const hcps = await db.selectFrom('hcps').select(['id', 'seq', 'crm_id']).orderBy('id').execute();
     const total = Number(
       (
         await db
@@ -216,6 +216,7 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
       return {
         id: `int_bench_base_${i}`,
         hcp_id: hcps[i % hcps.length]!.id,
+        hcp_seq: hcps[i % hcps.length]!.seq,
         channel: 'f2f',
         direction: 'outbound',
         kind: 'call',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { nextHcpSeqs } from '../hcps/index.js';
 import { insertOutbound, insertTemplate } from './consent-fixtures.test-support.js';
 import { foldConsent } from './consent-ledger.js';
 import { checkOptInRequestLimits } from './opt-in-limits.js';
@@ -207,6 +208,7 @@ describe.each(DIALECTS)('applyWhatsappConsentReply on %s', (dialect) => {
         .insertInto('hcps')
         .values({
           id: `hcp_fresh_${effect}`,
+          seq: (await nextHcpSeqs(p.context.db, 1))[0]!,
           crm_id: `CRM-${effect}`,
           name: 'Dr. Fresh',
           specialty: null,

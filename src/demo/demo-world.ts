@@ -500,11 +500,12 @@ function momentWithin(random: DemoRandom, window: readonly [number, number], mar
 /**
  * HCP `hcp`'s history: exactly `count` interactions over the year before `now`, across the channels it
  * uses (an email may be opened and clicked, a WhatsApp template may get a reply). Ids continue from
- * `firstSequence`. Lazy: rows are produced as they are consumed.
+ * `firstSequence`; `hcpSeq` is the seq the store gave the HCP. Lazy: rows are produced as they are consumed.
  */
 export function* interactionsFor(
   options: DemoWorldOptions,
   hcp: DemoHcp,
+  hcpSeq: number,
   count: number,
   firstSequence: number,
   library: DemoLibrary,
@@ -536,6 +537,7 @@ export function* interactionsFor(
     return {
       id,
       hcp_id: hcp.id,
+      hcp_seq: hcpSeq,
       occurred_at: iso,
       rep_id: hcp.repId,
       summary: null,

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
-import { numberIndex, normaliseEmail } from '../hcps/index.js';
+import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
 import type { Database, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
@@ -99,10 +99,11 @@ async function insertInBatches<T extends keyof Database & string>(
   }
 }
 
-function hcpRow(deps: Pick<ParleyContext, 'cipher'>, hcp: DemoHcp, at: string): HcpsTable {
+function hcpRow(deps: Pick<ParleyContext, 'cipher'>, hcp: DemoHcp, seq: number, at: string): HcpsTable {
   const e164 = hcp.whatsappNumber;
   return {
     id: hcp.id,
+    seq,
     crm_id: hcp.crmId,
     name: hcp.name,
     specialty: hcp.specialty,
@@ -242,10 +243,16 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
           rowsInTransaction += interactionCountFor(world, next) + 3;
           next++;
         }
+        const seqs = await nextHcpSeqs(tx, hcps.length);
+        const seqOf = (i: number) => {
+          const seq = seqs[i];
+          if (seq === undefined) throw new Error('fewer seqs than HCPs');
+          return seq;
+        };
         await insertInBatches(
           tx,
           'hcps',
-          hcps.map((h) => hcpRow(deps, h, at)),
+          hcps.map((h, i) => hcpRow(deps, h, seqOf(i), at)),
         );
         await insertInBatches(
           tx,
@@ -259,7 +266,15 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
         summary.hcps += hcps.length;
         for (const [i, hcp] of hcps.entries()) {
           const count = interactionCountFor(world, hcp.index);
-          for (const row of interactionsFor(world, hcp, count, sequence, library, ledgers[i] ?? [])) {
+          for (const row of interactionsFor(
+            world,
+            hcp,
+            seqOf(i),
+            count,
+            sequence,
+            library,
+            ledgers[i] ?? [],
+          )) {
             pendingInteractions.push(row);
             if (pendingInteractions.length >= 5_000) await flushInteractions(tx);
           }

@@ -277,6 +277,9 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
         },
       ])
       .execute();
+    const seqOf = new Map(
+      (await db.selectFrom('hcps').select(['id', 'seq']).execute()).map((h) => [h.id, h.seq]),
+    );
     const interaction = (
       id: string,
       hcp: string,
@@ -288,6 +291,7 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
     ) => ({
       id,
       hcp_id: hcp,
+      hcp_seq: seqOf.get(hcp) ?? 0,
       channel,
       direction: 'outbound' as const,
       kind,

@@ -29,7 +29,7 @@ describe.each(DIALECTS)('the fast whole-interactions export on %s', (dialect) =>
     p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
     await seedDemoWorld(p.context, { seed: 5, hcps: 40, interactions: 1200 });
     const db = p.context.db;
-    const [hcp] = await db.selectFrom('hcps').select('id').orderBy('id').limit(1).execute();
+    const [hcp] = await db.selectFrom('hcps').select(['id', 'seq']).orderBy('id').limit(1).execute();
     const [rep] = await db.selectFrom('users').select('id').where('role', '=', 'rep').limit(1).execute();
     const [template] = await db.selectFrom('templates').select('id').limit(1).execute();
     const assets = await db.selectFrom('assets').select('id').limit(2).execute();
@@ -39,6 +39,7 @@ describe.each(DIALECTS)('the fast whole-interactions export on %s', (dialect) =>
     const row = (n: number, fields: Partial<InteractionsTable>): InteractionsTable => ({
       id: `int_zz_awkward_${String(n).padStart(3, '0')}`,
       hcp_id: hcp!.id,
+      hcp_seq: hcp!.seq,
       channel: 'phone',
       direction: 'outbound',
       kind: 'call',

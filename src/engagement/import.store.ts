@@ -4,7 +4,7 @@ import { setImmediate as turnOfTheEventLoop } from 'node:timers/promises';
 import { parse } from 'csv-parse';
 import type { AuditActor, AuditEntry } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
-import { normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
+import { nextHcpSeqs, normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
 import { newId } from '../platform/crypto/index.js';
 import type { Db, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
 import {
@@ -176,11 +176,11 @@ interface StagedHcp {
   segment: string | null;
   territoryIds: string[] | null;
 }
-type StagedConsent = Omit<ConsentRecord, 'hcpCrmId' | 'hcpId'> & { hcpId: string };
+type StagedConsent = Omit<ConsentRecord, 'hcpCrmId' | 'hcpId'> & { hcpId: string; hcpSeq: number };
 /** Interactions are staged typed, in a table of their own (import-interactions.store.ts); the rest as JSON. */
 type Staged = ResolvedInteraction | StagedHcp | TerritoryRecord | StagedConsent;
 
-type HcpRef = { id: string; crm_id: string; erased_at: string | null; market_code: string };
+type HcpRef = { id: string; seq: number; crm_id: string; erased_at: string | null; market_code: string };
 
 /**
  * HCPs and reps already looked up in this import, found or not (null): a CRM file names the same few
@@ -209,7 +209,7 @@ async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: 
     known.hcpById.set(h.id, h);
     known.hcpByCrm.set(h.crm_id, h);
   };
-  const select = () => db.selectFrom('hcps').select(['id', 'crm_id', 'erased_at', 'market_code']);
+  const select = () => db.selectFrom('hcps').select(['id', 'seq', 'crm_id', 'erased_at', 'market_code']);
   for (let i = 0; i < newIds.length; i += LOOKUP_CHUNK)
     for (const h of await select()
       .where('id', 'in', newIds.slice(i, i + LOOKUP_CHUNK))
@@ -298,6 +298,7 @@ async function resolveBatch(
             source: v.source,
             externalId: v.externalId,
             hcpId: hcp.id,
+            hcpSeq: hcp.seq,
             market: hcp.market_code,
             channel: v.channel,
             kind: v.kind,
@@ -313,10 +314,11 @@ async function resolveBatch(
       }
       case 'consents': {
         const v = record.value;
-        const hcpId = hcpOf(v, reasons)?.id;
-        if (hcpId) {
+        const hcp = hcpOf(v, reasons);
+        if (hcp) {
           row = {
-            hcpId,
+            hcpId: hcp.id,
+            hcpSeq: hcp.seq,
             channel: v.channel,
             purpose: v.purpose,
             status: v.status,
@@ -685,7 +687,7 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
   const territoriesOf = new Map<string, string[]>();
   for (const a of assigned)
     territoriesOf.set(a.hcp_id, [...(territoriesOf.get(a.hcp_id) ?? []), a.territory_id]);
-  const inserts: HcpsTable[] = [];
+  const inserts: Omit<HcpsTable, 'seq'>[] = [];
   const links: { hcp_id: string; territory_id: string }[] = [];
   const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   for (const r of rows) {
@@ -795,7 +797,16 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
       },
     });
   }
-  await insertInChunks(inserts, 400, (chunk) => tx.insertInto('hcps').values(chunk).execute());
+  const seqs = await nextHcpSeqs(tx, inserts.length);
+  await insertInChunks(
+    inserts.map((h, i) => {
+      const seq = seqs[i];
+      if (seq === undefined) throw new Error('fewer seqs than new HCPs');
+      return { ...h, seq };
+    }),
+    400,
+    (chunk) => tx.insertInto('hcps').values(chunk).execute(),
+  );
   await insertInChunks(links, 1000, (chunk) => tx.insertInto('hcp_territories').values(chunk).execute());
   return result;
 }
@@ -890,9 +901,11 @@ async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise
   }
   await insertInChunks(inserts, 500, (chunk) => tx.insertInto('consent_entries').values(chunk).execute());
   // Each entry sits on the HCP's timeline, as consent recorded in Parley does.
+  const seqOf = new Map(rows.map((r) => [r.hcpId, r.hcpSeq]));
   const timeline: InteractionsTable[] = inserts.map((e) => ({
     id: newId('int'),
     hcp_id: e.hcp_id,
+    hcp_seq: seqOf.get(e.hcp_id) ?? Number.NaN,
     channel: e.channel === 'email' ? 'email' : e.channel === 'whatsapp' ? 'whatsapp' : 'phone',
     direction: 'internal',
     kind: 'consent_change',

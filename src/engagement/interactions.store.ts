@@ -1,6 +1,7 @@
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
-import type { DbOrTx, InteractionsTable } from '../platform/database/index.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, DbOrTx, InteractionsTable } from '../platform/database/index.js';
 
 /** One event on an HCP's cross-channel timeline (CONTRACT.md "Interaction"). */
 export interface Interaction {
@@ -76,6 +77,9 @@ export async function recordInteraction(
   const now = ctx.clock.now().toISOString();
   const values = {
     hcp_id: input.hcpId,
+    // The HCP's seq, which the timeline index is keyed by, read in the same statement.
+    hcp_seq: (eb: ExpressionBuilder<Database, 'interactions'>) =>
+      eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', input.hcpId),
     channel: input.channel,
     direction: input.direction,
     kind: input.kind,

@@ -53,38 +53,7 @@ export async function listTimeline(
   hcpId: string,
   query: TimelineQuery,
 ): Promise<Page<TimelineItem>> {
-  let qb = db
-    .selectFrom('interactions')
-    .leftJoin('users', 'users.id', 'interactions.rep_id')
-    .selectAll('interactions')
-    .select('users.name as rep_name')
-    .where('interactions.hcp_id', '=', hcpId);
-  if (query.channel?.length) qb = qb.where('interactions.channel', 'in', query.channel);
-  if (query.kind?.length) qb = qb.where('interactions.kind', 'in', query.kind);
-  if (query.from) qb = qb.where('interactions.occurred_at', '>=', query.from);
-  if (query.to) qb = qb.where('interactions.occurred_at', '<', query.to);
-  if (query.repId) qb = qb.where('interactions.rep_id', '=', query.repId);
-  if (query.product) {
-    const pattern = jsonListElementPattern(query.product);
-    qb = qb.where(sql<boolean>`${sql.ref('interactions.products_json')} like ${pattern} escape '\\'`);
-  }
-  if (query.cursor) {
-    const key = decodeCursor(query.cursor);
-    if (!key || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
-      throw new DomainError('bad_request', 'cursor is not valid; start again without it');
-    const [at, id] = key;
-    // A row-value comparison, not `a < x OR (a = x AND b < y)`: PostgreSQL turns it into one range of the
-    // (hcp_id, occurred_at, id) index and reads it backwards with the limit, where the OR form makes it
-    // collect and sort every older row of the HCP; SQLite uses the index either way.
-    qb = qb.where((eb) =>
-      eb(eb.refTuple('interactions.occurred_at', 'interactions.id'), '<', eb.tuple(at, id)),
-    );
-  }
-  const rows = await qb
-    .orderBy('interactions.occurred_at', 'desc')
-    .orderBy('interactions.id', 'desc')
-    .limit(query.limit + 1)
-    .execute();
+  const rows = await timelineQuery(db, hcpId, query).execute();
   const pageRows = rows.slice(0, query.limit);
   const templateIds = [...new Set(pageRows.flatMap((r) => (r.template_id ? [r.template_id] : [])))];
   const assetIds = [...new Set(pageRows.flatMap((r) => JSON.parse(r.asset_ids_json) as string[]))];
@@ -139,4 +108,43 @@ export async function listTimeline(
       };
     },
   );
+}
+
+/** The select of one timeline page (one row more than the limit, to tell whether another page follows). */
+export function timelineQuery(db: DbOrTx, hcpId: string, query: TimelineQuery) {
+  let qb = db
+    .selectFrom('interactions')
+    .leftJoin('users', 'users.id', 'interactions.rep_id')
+    .selectAll('interactions')
+    .select('users.name as rep_name')
+    // By the HCP's seq, the key of the timeline index (hcp_seq, occurred_at), read once by the subquery.
+    .where('interactions.hcp_seq', '=', (eb) =>
+      eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId),
+    );
+  if (query.channel?.length) qb = qb.where('interactions.channel', 'in', query.channel);
+  if (query.kind?.length) qb = qb.where('interactions.kind', 'in', query.kind);
+  if (query.from) qb = qb.where('interactions.occurred_at', '>=', query.from);
+  if (query.to) qb = qb.where('interactions.occurred_at', '<', query.to);
+  if (query.repId) qb = qb.where('interactions.rep_id', '=', query.repId);
+  if (query.product) {
+    const pattern = jsonListElementPattern(query.product);
+    qb = qb.where(sql<boolean>`${sql.ref('interactions.products_json')} like ${pattern} escape '\\'`);
+  }
+  if (query.cursor) {
+    const key = decodeCursor(query.cursor);
+    if (!key || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
+      throw new DomainError('bad_request', 'cursor is not valid; start again without it');
+    const [at, id] = key;
+    // The index is (hcp_seq, occurred_at), without id: `occurred_at <= at` is the range both stores read
+    // backwards with the limit, and the row-value comparison drops the rows of that first moment that
+    // were already on the page (the OR form `a < x OR (a = x AND b < y)` made PostgreSQL collect and sort
+    // every older row of the HCP).
+    qb = qb
+      .where('interactions.occurred_at', '<=', at)
+      .where((eb) => eb(eb.refTuple('interactions.occurred_at', 'interactions.id'), '<', eb.tuple(at, id)));
+  }
+  return qb
+    .orderBy('interactions.occurred_at', 'desc')
+    .orderBy('interactions.id', 'desc')
+    .limit(query.limit + 1);
 }

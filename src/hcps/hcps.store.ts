@@ -8,6 +8,7 @@ import {
   decodeCursor,
   ilike,
   isUniqueViolation,
+  nextIdentityValues,
   pageOf,
   type DbOrTx,
   type HcpsTable,
@@ -71,6 +72,14 @@ function emailIndex(deps: Pick<ParleyContext, 'cipher'>, email: string): string 
   return deps.cipher.blindIndex(`email:${normaliseEmail(email)}`);
 }
 
+/**
+ * The `seq` of each of `count` HCPs about to be inserted, in the caller's transaction: the one place HCP
+ * seqs are handed out (createHcp, the HCP import, the demo seed). Ascending; consecutive on SQLite.
+ */
+export function nextHcpSeqs(tx: DbOrTx, count: number): Promise<number[]> {
+  return nextIdentityValues(tx, 'hcps', 'seq', count);
+}
+
 /** Creates an HCP (admin, import, seed); audited, personal values sealed. */
 export async function createHcp(
   db: DbOrTx,
@@ -87,7 +96,7 @@ export async function createHcp(
     ]);
   }
   await checkPlacement(db, input);
-  const row = {
+  const fields = {
     id,
     crm_id: input.crmId ?? `PARLEY-${id.slice(-12).toUpperCase()}`,
     name: input.name,
@@ -111,7 +120,12 @@ export async function createHcp(
     updated_at: now,
   };
   const write = async (tx: DbOrTx) => {
-    await tx.insertInto('hcps').values(row).execute();
+    const [seq] = await nextHcpSeqs(tx, 1);
+    if (seq === undefined) throw new Error('no seq for a new HCP');
+    await tx
+      .insertInto('hcps')
+      .values({ ...fields, seq })
+      .execute();
     if (input.territoryIds.length > 0) {
       await tx
         .insertInto('hcp_territories')
@@ -124,13 +138,13 @@ export async function createHcp(
       target: { type: 'hcp', id },
       subjectId: id,
       after: {
-        crmId: row.crm_id,
-        market: row.market_code,
-        language: row.language,
-        timeZone: row.time_zone,
+        crmId: fields.crm_id,
+        market: fields.market_code,
+        language: fields.language,
+        timeZone: fields.time_zone,
         territoryIds: input.territoryIds,
       },
-      personal: { name: row.name, whatsappNumber: e164 ?? null, email: input.email ?? null },
+      personal: { name: fields.name, whatsappNumber: e164 ?? null, email: input.email ?? null },
     });
   };
   try {
@@ -143,7 +157,7 @@ export async function createHcp(
       ]);
     throw error;
   }
-  return toHcp(deps, row, input.territoryIds);
+  return toHcp(deps, fields, input.territoryIds);
 }
 
 /**
@@ -187,7 +201,11 @@ async function checkPlacement(db: DbOrTx, input: Pick<NewHcp, 'market' | 'territ
     );
 }
 
-function toHcp(deps: Pick<ParleyContext, 'cipher'>, row: HcpsTable, territoryIds: string[]): Hcp {
+function toHcp(
+  deps: Pick<ParleyContext, 'cipher'>,
+  row: Omit<HcpsTable, 'seq'>,
+  territoryIds: string[],
+): Hcp {
   return {
     id: row.id,
     crmId: row.crm_id,

@@ -5,6 +5,7 @@ export {
   findHcpByWhatsappNumber,
   findVisibleHcp,
   listVisibleHcps,
+  nextHcpSeqs,
   normaliseEmail,
   normaliseNumber,
   numberIndex,

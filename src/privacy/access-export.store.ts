@@ -74,7 +74,8 @@ export async function exportHcpData(
     await db
       .selectFrom('interactions')
       .selectAll()
-      .where('hcp_id', '=', hcpId)
+      // By the HCP's seq: the timeline index's key (there is no index on hcp_id alone).
+      .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
       .orderBy('occurred_at')
       .orderBy('id')
       .execute()

@@ -148,7 +148,8 @@ async function erase(
   const interactions = await tx
     .selectFrom('interactions')
     .select(['id', 'summary'])
-    .where('hcp_id', '=', hcpId)
+    // By the HCP's seq: the timeline index's key (there is no index on hcp_id alone).
+    .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
     .where('summary', 'is not', null)
     .execute();
   for (const i of interactions) if (i.summary) needles.add(i.summary);
@@ -191,7 +192,12 @@ async function erase(
   }
   count('cases', cases.length);
   if (interactions.length > 0) {
-    await tx.updateTable('interactions').set({ summary: null }).where('hcp_id', '=', hcpId).execute();
+    await tx
+      .updateTable('interactions')
+      .set({ summary: null })
+      .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
+      .where('summary', 'is not', null)
+      .execute();
   }
   count('interactionSummaries', interactions.length);
 

@@ -98,9 +98,15 @@ describe.each(DIALECTS)('the retention job on %s (RELIABILITY 29)', (dialect) =>
       })
       .execute();
     const now = '2026-03-03T14:00:00.000Z';
+    const { seq: br1aSeq } = await p.context.db
+      .selectFrom('hcps')
+      .select('seq')
+      .where('id', '=', br1a.id)
+      .executeTakeFirstOrThrow();
     const interaction = (id: string) => ({
       id,
       hcp_id: br1a.id,
+      hcp_seq: br1aSeq,
       channel: 'f2f' as const,
       direction: 'outbound' as const,
       kind: 'call' as const,

@@ -1,5 +1,5 @@
-import { sql, type SelectQueryBuilder } from 'kysely';
-import type { Dialect } from './connect.js';
+import { PostgresAdapter, sql, type SelectQueryBuilder } from 'kysely';
+import type { Dialect, DbOrTx } from './connect.js';
 
 /**
  * The few places where SQLite and PostgreSQL differ, kept here so no other folder writes dialect SQL.
@@ -41,4 +41,32 @@ export function ilike(dialect: Dialect, column: string, needle: string) {
   return dialect === 'postgres'
     ? sql<boolean>`${sql.ref(column)} ilike ${pattern} escape '\\'`
     : sql<boolean>`${sql.ref(column)} like ${pattern} escape '\\'`; // SQLite's LIKE ignores ASCII case
+}
+
+/**
+ * `count` new values of an integer key that PostgreSQL generates (an identity column) and Parley assigns on
+ * SQLite, in ascending order. PostgreSQL takes them from the column's sequence, so concurrent writers never
+ * collide (another writer's values may fall between them). SQLite has one writer: the values follow the
+ * highest stored one, consecutively, so the caller must be inside the transaction that inserts them. A
+ * value is never handed out twice as long as rows of the table are not deleted (HCPs never are).
+ */
+export async function nextIdentityValues(
+  db: DbOrTx,
+  table: 'hcps',
+  column: 'seq',
+  count: number,
+): Promise<number[]> {
+  if (count <= 0) return [];
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    const { rows } = await sql<{
+      value: number;
+    }>`select nextval(pg_get_serial_sequence(${table}, ${column}))::integer
+        as value from generate_series(1, ${count}) order by 1`.execute(db);
+    return rows.map((r) => r.value);
+  }
+  const { rows } = await sql<{ top: number | null }>`select max(${sql.ref(column)}) as top from ${sql.table(
+    table,
+  )}`.execute(db);
+  const first = (rows[0]?.top ?? 0) + 1;
+  return Array.from({ length: count }, (_, i) => first + i);
 }

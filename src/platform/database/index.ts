@@ -1,7 +1,13 @@
 export { dropPostgresSchema, openStore } from './connect.js';
 export type { Db, DbOrTx, Dialect, OpenOptions, Store, Tx } from './connect.js';
-export { migrateToLatest } from './migrate.js';
-export { forUpdate, forUpdateSkipLocked, ilike, isUniqueViolation } from './dialect-sql.js';
+export { migrateTo, migrateToLatest } from './migrate.js';
+export {
+  forUpdate,
+  forUpdateSkipLocked,
+  ilike,
+  isUniqueViolation,
+  nextIdentityValues,
+} from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export type { Page } from './pagination.js';
 export type * from './tables.js';

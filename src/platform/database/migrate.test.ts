@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { isOtherSchemaVanished } from './migrate.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, TEST_POSTGRES_URL } from '../../test-support/index.js';
+import { dropPostgresSchema, openStore, type Store } from './connect.js';
+import { nextIdentityValues } from './dialect-sql.js';
+import { isOtherSchemaVanished, migrateTo, migrateToLatest } from './migrate.js';
 
 /**
  * Kysely's migrator reads the catalogue of every PostgreSQL schema before it starts; test suites drop their
@@ -30,5 +38,92 @@ describe('a migration run that another schema vanished under', () => {
       isOtherSchemaVanished({ code: '42P01', message: 'relation "service_windows" does not exist' }, 't_2'),
     ).toBe(false);
     expect(isOtherSchemaVanished({ code: '23505', message: 'duplicate key value' }, 't_2')).toBe(false);
+  });
+});
+
+/**
+ * 0016 gives every HCP a seq and every interaction its HCP's, for the narrow timeline index: rows written
+ * before it ran must come out of it with the right values, and what is written after must follow on.
+ */
+describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dialect) => {
+  let store: Store;
+  let destroy: () => Promise<void>;
+  beforeAll(async () => {
+    if (dialect === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'parley-migrate-'));
+      store = await openStore(`sqlite:${join(dir, 'parley.db')}`, { backgroundCheckpoints: false });
+      destroy = async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      };
+    } else {
+      const schema = `t_${randomBytes(6).toString('hex')}`;
+      store = await openStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
+      destroy = async () => {
+        await store.close();
+        await dropPostgresSchema(TEST_POSTGRES_URL, schema);
+      };
+    }
+  });
+  afterAll(async () => {
+    await destroy?.();
+  });
+
+  it('numbers existing HCPs, gives their interactions the same seq, and replaces the timeline index', async () => {
+    const { db } = store;
+    expect(await migrateTo(db, '0015-message-counter-covering')).toContain('0015-message-counter-covering');
+    const at = '2026-01-01T00:00:00.000Z';
+    await sql`insert into markets (code, name, languages_json, time_zone, weekend_days_json, holidays_json,
+        legal_regime, data_residency, created_at)
+      values ('BR', 'Brazil', '["pt-BR"]', 'America/Sao_Paulo', '[6,7]', '[]', 'lgpd', 'br', ${at})`.execute(
+      db,
+    );
+    // Ids in an order other than the order written, so a seq by id order would show.
+    const hcpIds = ['hcp_c', 'hcp_a', 'hcp_d', 'hcp_b'];
+    for (const id of hcpIds)
+      await sql`insert into hcps (id, crm_id, name, market_code, language, time_zone, whatsapp_status,
+          marketing_stopped, legal_hold, created_at, updated_at)
+        values (${id}, ${`CRM-${id}`}, ${id}, 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
+        db,
+      );
+    for (let i = 0; i < 20; i++) {
+      const hcpId = hcpIds[(i * 3) % hcpIds.length]!;
+      await sql`insert into interactions (id, hcp_id, channel, direction, kind, occurred_at, topics_json,
+          products_json, source, external_id, asset_ids_json, created_at, updated_at)
+        values (${`int_${String(i).padStart(2, '0')}`}, ${hcpId}, 'f2f', 'outbound', 'call',
+          ${new Date(Date.UTC(2026, 0, 1 + i)).toISOString()}, '[]', '[]', 'before', ${String(i)}, '[]', ${at}, ${at})`.execute(
+        db,
+      );
+    }
+
+    expect(await migrateToLatest(db)).toContain('0016-narrow-timeline');
+
+    const hcps = await db.selectFrom('hcps').select(['id', 'seq']).execute();
+    const seqById = new Map(hcps.map((h) => [h.id, h.seq]));
+    // In the order the HCPs were written (SQLite: rowid order; PostgreSQL: the table's physical order).
+    expect(hcpIds.map((id) => seqById.get(id))).toEqual([1, 2, 3, 4]);
+    const interactions = await db.selectFrom('interactions').select(['id', 'hcp_id', 'hcp_seq']).execute();
+    expect(interactions).toHaveLength(20);
+    for (const i of interactions) expect(i.hcp_seq).toBe(seqById.get(i.hcp_id));
+
+    // After the migration, new HCPs follow on from the existing ones on both stores.
+    const [next] = await db.transaction().execute((tx) => nextIdentityValues(tx, 'hcps', 'seq', 1));
+    expect(next).toBe(5);
+
+    const indexColumns =
+      dialect === 'sqlite'
+        ? (
+            await sql<{ name: string }>`select name from pragma_index_info('interactions_timeline')`.execute(
+              db,
+            )
+          ).rows
+        : (
+            await sql<{ name: string }>`select a.attname as name
+              from pg_index i join pg_class c on c.oid = i.indexrelid
+              join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+              where c.relname = 'interactions_timeline' and c.relnamespace = current_schema()::regnamespace
+              order by array_position(i.indkey::int2[], a.attnum)`.execute(db)
+          ).rows;
+    expect(indexColumns.map((c) => c.name)).toEqual(['hcp_seq', 'occurred_at']);
   });
 });

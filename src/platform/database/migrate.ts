@@ -1,4 +1,11 @@
-import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Migrator,
+  PostgresAdapter,
+  sql,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+} from 'kysely';
 import type { Db } from './connect.js';
 import * as foundation from './migrations/0001-foundation.js';
 import * as auditAppendOnly from './migrations/0002-audit-append-only.js';
@@ -11,6 +18,7 @@ import * as messageCounterIndexes from './migrations/0012-message-counter-indexe
 import * as webhookIndexes from './migrations/0013-webhook-indexes.js';
 import * as webhookInboxGroupCommit from './migrations/0014-webhook-inbox-group-commit.js';
 import * as messageCounterCovering from './migrations/0015-message-counter-covering.js';
+import * as narrowTimeline from './migrations/0016-narrow-timeline.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -29,12 +37,29 @@ const migrations: Record<string, Migration> = {
   '0013-webhook-indexes': webhookIndexes,
   '0014-webhook-inbox-group-commit': webhookInboxGroupCommit,
   '0015-message-counter-covering': messageCounterCovering,
+  '0016-narrow-timeline': narrowTimeline,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Brings the schema up to date; returns the names of the migrations it ran. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  return runMigrator(db, (migrator) => migrator.migrateToLatest());
+}
+
+/**
+ * Brings the schema up to the named migration and no further: for tests of a migration on rows written
+ * before it ran.
+ */
+export async function migrateTo(db: Db, name: string): Promise<string[]> {
+  if (!(name in migrations)) throw new Error(`no migration ${name}`);
+  return runMigrator(db, (migrator) => migrator.migrateTo(name));
+}
+
+async function runMigrator(
+  db: Db,
+  run: (migrator: Migrator) => Promise<MigrationResultSet>,
+): Promise<string[]> {
   const schema = await postgresSchemaOf(db);
   const migrator = new Migrator({
     db,
@@ -49,7 +74,7 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   // else at that moment (test suites dropping theirs side by side) fails the read. Nothing was done
   // yet, so the same call is safe to repeat.
   for (let attempt = 1; ; attempt++) {
-    const { error, results } = await migrator.migrateToLatest();
+    const { error, results } = await run(migrator);
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     if (attempt < 5 && isOtherSchemaVanished(error, schema)) {
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));

@@ -83,6 +83,8 @@ export interface SessionsTable {
 
 export interface HcpsTable {
   id: string;
+  /** A small integer key of the HCP's own (unique, never reused) that its interactions carry: hcps.seq. */
+  seq: number;
   crm_id: string;
   name: string;
   specialty: string | null;
@@ -209,6 +211,7 @@ export interface ContentSignaturesTable {
 export interface InteractionsTable {
   id: string;
   hcp_id: string;
+  hcp_seq: number; // the HCP's seq: the timeline index is (hcp_seq, occurred_at), narrower than by hcp_id
   channel: 'whatsapp' | 'email' | 'f2f' | 'virtual' | 'phone' | 'event' | 'web';
   direction: 'inbound' | 'outbound' | 'internal';
   kind:

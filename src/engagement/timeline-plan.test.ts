@@ -1,0 +1,66 @@
+import { CompiledQuery } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemoWorld } from '../demo/index.js';
+import { encodeCursor } from '../platform/database/index.js';
+import { ManualClock } from '../platform/clock/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { timelineQuery, type TimelineQuery } from './timeline.store.js';
+
+/**
+ * A timeline page must stay an index range read backwards and stopped by the limit: on the large world a
+ * plan that reads or sorts every interaction of the HCP (or of the table) is what turns 2 ms into 200. The
+ * plans are read on a seeded world with fresh statistics, as the planner sees a real store.
+ */
+describe.each(DIALECTS)('the timeline query plan on %s', (dialect) => {
+  let p: TestParley;
+  let hcpId: string;
+  beforeAll(async () => {
+    p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
+    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
+    const busiest = await p.context.db
+      .selectFrom('interactions')
+      .select('hcp_id')
+      .groupBy('hcp_id')
+      .orderBy((eb) => eb.fn.countAll(), 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    hcpId = busiest.hcp_id;
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  const planOf = async (query: TimelineQuery): Promise<string> => {
+    const compiled = timelineQuery(p.context.db, hcpId, query).compile();
+    const explain = dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
+    const { rows } = await p.context.db.executeQuery(
+      CompiledQuery.raw(explain + compiled.sql, [...compiled.parameters]),
+    );
+    return rows
+      .map((r) =>
+        String(
+          (r as { detail?: string; 'QUERY PLAN'?: string }).detail ??
+            (r as { 'QUERY PLAN'?: string })['QUERY PLAN'],
+        ),
+      )
+      .join('\n');
+  };
+
+  it.each<[string, TimelineQuery]>([
+    ['the first page', { limit: 20 }],
+    ['a later page (cursor)', { limit: 20, cursor: encodeCursor(['2025-12-01T10:00:00.000Z', 'int_zzz']) }],
+    ['a page of one channel', { limit: 20, channel: ['f2f', 'phone'] }],
+  ])('reads %s backwards along the (hcp_seq, occurred_at) index', async (_name, query) => {
+    const plan = await planOf(query);
+    if (dialect === 'sqlite') {
+      expect(plan).toMatch(/SEARCH interactions USING INDEX interactions_timeline \(hcp_seq=\?/);
+      // Ties of one moment are put in id order; the whole result is never sorted.
+      expect(plan).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);
+      expect(plan).not.toMatch(/SCAN interactions/);
+    } else {
+      expect(plan.split('\n')[0]).toMatch(/^Limit/);
+      expect(plan).toMatch(/Index Scan Backward using interactions_timeline on interactions/);
+      expect(plan).not.toMatch(/Seq Scan on interactions|Bitmap Heap Scan on interactions|\n\s*->\s+Sort/);
+    }
+  });
+});
