@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { newId, hashToken, newToken } from '../platform/crypto/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
 import type { Principal, Role } from './principal.js';
@@ -63,17 +64,29 @@ export async function resolveSession(db: DbOrTx, token: string, now: Date): Prom
   });
 }
 
+/**
+ * The principal's scope: their markets and territories, read in one statement (a union of the two
+ * lists), since every authenticated request reads both.
+ */
 export async function loadPrincipal(
   db: DbOrTx,
   user: { id: string; email: string; name: string; role: Role; sessionId: string },
 ): Promise<Principal> {
-  const [markets, territories] = await Promise.all([
-    db.selectFrom('user_markets').select('market_code').where('user_id', '=', user.id).execute(),
-    db.selectFrom('user_territories').select('territory_id').where('user_id', '=', user.id).execute(),
-  ]);
-  return {
-    ...user,
-    marketCodes: markets.map((m) => m.market_code).sort(),
-    territoryIds: territories.map((t) => t.territory_id).sort(),
-  };
+  const scope = await db
+    .selectFrom('user_markets')
+    .select([sql.lit('market').as('kind'), 'market_code as code'])
+    .where('user_id', '=', user.id)
+    .unionAll(
+      db
+        .selectFrom('user_territories')
+        .select([sql.lit('territory').as('kind'), 'territory_id as code'])
+        .where('user_id', '=', user.id),
+    )
+    .execute();
+  const codesOf = (kind: string) =>
+    scope
+      .filter((s) => s.kind === kind)
+      .map((s) => s.code)
+      .sort();
+  return { ...user, marketCodes: codesOf('market'), territoryIds: codesOf('territory') };
 }

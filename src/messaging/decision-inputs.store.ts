@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { contentForMessage, type Asset, type Template } from '../content/index.js';
 import {
@@ -11,7 +12,7 @@ import {
 import { findHcpById, type Hcp } from '../hcps/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
 import {
-  currentRulebook,
+  latestRulebook,
   lookbackHours,
   rulesForMarket,
   type ConsentMatrix,
@@ -26,8 +27,8 @@ import {
 /**
  * Builds the inputs of `decide()` from the store for one proposed message (a check, a send, or a queued
  * message the worker claims). Every read is an indexed range or a key look-up — the counters read the
- * HCP's and the rep's recent outbound messages (index messages(hcp_id, direction, created_at) and
- * messages(rep_id, created_at)) within the rulebook's look-back, never the history.
+ * HCP's and the rep's recent outbound messages (the covering indexes messages_hcp_counter and
+ * messages_rep_counter) within the rulebook's look-back, never the history.
  */
 export async function loadDecisionContext(
   db: DbOrTx,
@@ -52,8 +53,8 @@ export async function loadDecisionContext(
   const { known } = input;
   const hcp = known?.hcp ?? (await findHcpById(db, ctx, request.hcpId));
   if (!hcp) throw new Error(`no HCP ${request.hcpId} to decide for`);
-  const [{ rulebook }, market, assigned, entries, holds, preferences, optIns, windowRow] = await Promise.all([
-    currentRulebook(db),
+  const [rulebook, market, assigned, entries, holds, preferences, optIns, windowRow] = await Promise.all([
+    latestRulebook(db),
     db.selectFrom('markets').selectAll().where('code', '=', hcp.market).executeTakeFirstOrThrow(),
     known
       ? known.hcp.territoryIds.some((t) => known.repTerritoryIds.includes(t))
@@ -77,7 +78,7 @@ export async function loadDecisionContext(
   ).toISOString();
   const [hcpRows, repRows] = await Promise.all([
     recentOutboundToHcp(db, hcp.id, since),
-    recentOutboundOfRep(db, request.repId, {
+    recentOutboundOfRep(db, request.repId, input.excludeMessageId, {
       since: repSince,
       capFrom: new Date(now.getTime() - rules.frequency.per_rep.rolling_hours * 3600_000).toISOString(),
       counted: rules.frequency.counted_statuses,
@@ -148,7 +149,7 @@ export async function loadDecisionContext(
     consent,
     preferences: preferences ? toDecisionPreferences(preferences) : null,
     hcpMessages: exclude(hcpRows),
-    repMessages: exclude(repRows),
+    repMessages: repRows,
     lastInboundAt: windowRow?.last_inbound_at ?? null,
     template: template ?? null,
     assets,
@@ -198,14 +199,14 @@ async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Pr
       ])
       .where('messages.hcp_id', '=', hcpId)
       .where('messages.direction', '=', 'outbound');
-  const [rows, held] = await Promise.all([
-    outbound().where('messages.created_at', '>=', since).execute(),
-    outbound()
-      .where('messages.status', 'in', HELD_STATUSES)
-      .where('messages.created_at', '<', since)
-      .execute(),
-  ]);
-  return [...rows, ...held].map((r) => ({
+  // One statement, two index ranges: the look-back, and what is still held from before it.
+  const rows = await outbound()
+    .where('messages.created_at', '>=', since)
+    .unionAll(
+      outbound().where('messages.status', 'in', HELD_STATUSES).where('messages.created_at', '<', since),
+    )
+    .execute();
+  return rows.map((r) => ({
     id: r.id,
     repId: r.rep_id,
     hcpId,
@@ -225,33 +226,35 @@ async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Pr
 async function recentOutboundOfRep(
   db: DbOrTx,
   repId: string,
+  excludeMessageId: string | undefined,
   window: { since: string; capFrom: string; counted: readonly string[] },
 ): Promise<RecentMessage[]> {
   const { since, capFrom } = window;
-  const outbound = () =>
-    db
+  // Without their ids (a busy rep has hundreds of rows, and the cap needs only when, what status and what
+  // kind): a queued message decided again is left out here instead.
+  const outbound = () => {
+    const q = db
       .selectFrom('messages')
-      .select(['id', 'created_at', 'send_at', 'status', 'send_kind'])
+      .select(['created_at', 'send_at', 'status', 'send_kind'])
       .where('rep_id', '=', repId)
       .where('direction', '=', 'outbound');
-  const [rows, held] = await Promise.all([
-    outbound()
-      .where('created_at', '>=', since)
-      .where('status', 'in', [...window.counted])
-      // Its send time, the later of created_at and send_at, at or after capFrom.
-      .where((eb) => eb.or([eb('created_at', '>=', capFrom), eb('send_at', '>=', capFrom)]))
-      .execute(),
-    // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics, off
-    // that covering index for this read: its (rep, status, …) index is a short range per held status,
-    // where the covering one would be the rep's whole history before the look-back.
-    outbound()
-      .select('hcp_id')
-      .where('status', 'in', HELD_STATUSES)
-      .where('created_at', '<', since)
-      .execute(),
-  ]);
-  return [...rows, ...held].map((r) => ({
-    id: r.id,
+    return excludeMessageId === undefined ? q : q.where('id', '!=', excludeMessageId);
+  };
+  // One statement, two index ranges (a union, each arm planned on its own).
+  const rows = await outbound()
+    .select(sql<string | null>`null`.as('hcp_id'))
+    .where('created_at', '>=', since)
+    .where('status', 'in', [...window.counted])
+    // Its send time, the later of created_at and send_at, at or after capFrom.
+    .where((eb) => eb.or([eb('created_at', '>=', capFrom), eb('send_at', '>=', capFrom)]))
+    .unionAll(
+      // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics, off
+      // that covering index for this arm: its (rep, status, …) index is a short range per held status,
+      // where the covering one would be the rep's whole history before the look-back.
+      outbound().select('hcp_id').where('status', 'in', HELD_STATUSES).where('created_at', '<', since),
+    )
+    .execute();
+  return rows.map((r) => ({
     repId,
     at: sendTimeOf(r),
     status: r.status,

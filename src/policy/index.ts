@@ -33,6 +33,7 @@ export type {
 export { registerRulebookRoutes } from './rulebook.routes.js';
 export {
   currentRulebook,
+  latestRulebook,
   ensureRulebook,
   listRulebookVersions,
   rulebookVersion,

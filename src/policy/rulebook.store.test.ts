@@ -4,7 +4,7 @@ import { ManualClock } from '../platform/clock/index.js';
 import { createPersonalDataCipher } from '../platform/crypto/index.js';
 import { DIALECTS, openTestStore, type TestStore } from '../test-support/index.js';
 import { DEFAULT_RULEBOOK_YAML } from './default-rulebook.js';
-import { currentRulebook, ensureRulebook, saveRulebook } from './rulebook.store.js';
+import { currentRulebook, ensureRulebook, latestRulebook, saveRulebook } from './rulebook.store.js';
 
 describe.each(DIALECTS)('the rulebook store on %s', (dialect) => {
   let store: TestStore;
@@ -22,6 +22,7 @@ describe.each(DIALECTS)('the rulebook store on %s', (dialect) => {
 
   it('has no rulebook before the first start', async () => {
     await expect(currentRulebook(store.db)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(latestRulebook(store.db)).rejects.toMatchObject({ code: 'unavailable' });
   });
 
   it('installs the default once, however many instances start at the same moment', async () => {
@@ -57,5 +58,36 @@ describe.each(DIALECTS)('the rulebook store on %s', (dialect) => {
       .executeTakeFirst();
     expect(first?.yaml).toBe(DEFAULT_RULEBOOK_YAML);
     expect((await deps.audit.verify(store.db)).ok).toBe(true);
+  });
+
+  it('gives decisions the latest version, read again when a newer one is saved, in a store of its own', async () => {
+    const before = await latestRulebook(store.db);
+    expect(before.version).toBe(2);
+    expect(before.document.global.format.max_assets).toBe(1);
+    // Version 2 of another store is another text: its rules are its own.
+    const other = await openTestStore(dialect);
+    try {
+      await ensureRulebook(other.db, deps);
+      await saveRulebook(
+        other.db,
+        deps,
+        { id: 'usr_compliance', role: 'compliance' },
+        { yaml: DEFAULT_RULEBOOK_YAML.replace('max_assets: 2', 'max_assets: 0'), comment: 'no assets' },
+      );
+      const otherRules = await latestRulebook(other.db);
+      expect(otherRules.version).toBe(2);
+      expect(otherRules.document.global.format.max_assets).toBe(0);
+    } finally {
+      await other.destroy();
+    }
+    await saveRulebook(
+      store.db,
+      deps,
+      { id: 'usr_compliance', role: 'compliance' },
+      { yaml: DEFAULT_RULEBOOK_YAML.replace('max_assets: 2', 'max_assets: 3'), comment: 'three' },
+    );
+    const after = await store.db.transaction().execute((tx) => latestRulebook(tx));
+    expect(after.version).toBe(3);
+    expect(after.document.global.format.max_assets).toBe(3);
   });
 });

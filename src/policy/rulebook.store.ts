@@ -97,6 +97,32 @@ export async function currentRulebook(db: DbOrTx): Promise<{ stored: RulebookVer
   return { stored: toVersion(row), rulebook: parsedOf(row) };
 }
 
+// The rules of each version a decision has read, per store: a version never changes once stored, and a
+// store is known by its Kysely adapter (one per store, shared by its transactions), since tests run
+// several stores in one process.
+const rulesByStore = new WeakMap<object, Map<number, Rulebook>>();
+
+/**
+ * The latest version's rules, parsed: what every decision reads. Reads only the latest version's number
+ * once that version has been read here: its text (several kilobytes) is not read again for each message.
+ */
+export async function latestRulebook(db: DbOrTx): Promise<Rulebook> {
+  const store = db.getExecutor().adapter;
+  const known = rulesByStore.get(store) ?? new Map<number, Rulebook>();
+  rulesByStore.set(store, known);
+  const latest = await db
+    .selectFrom('rulebooks')
+    .select('version')
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!latest) throw new DomainError('unavailable', 'No rulebook is installed yet.');
+  const rules = known.get(latest.version) ?? (await rulebookVersion(db, latest.version))?.rulebook;
+  if (!rules) throw new DomainError('unavailable', 'No rulebook is installed yet.');
+  known.set(latest.version, rules);
+  return rules;
+}
+
 /** One stored version, or undefined. */
 export async function rulebookVersion(
   db: DbOrTx,
