@@ -111,6 +111,19 @@ describe.each(DIALECTS)('the WhatsApp webhook on %s', (dialect) => {
       expect(p.logs.join()).not.toContain('forged text');
     });
 
+    it('answers Meta without browser security headers, which every other route sends', async () => {
+      const raw = JSON.stringify({ object: 'whatsapp_business_account', entry: [] });
+      const webhook = await postWebhook(p, raw, signWebhookBody(raw, TEST_APP_SECRET));
+      expect(webhook.statusCode).toBe(200);
+      expect(webhook.headers['content-security-policy']).toBeUndefined();
+      expect(webhook.headers['x-content-type-options']).toBeUndefined();
+      const health = await p.app.inject({ method: 'GET', url: '/healthz' });
+      expect(health.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(health.headers['x-content-type-options']).toBe('nosniff');
+      expect(health.headers['referrer-policy']).toBe('no-referrer');
+      expect(health.headers['cross-origin-resource-policy']).toBe('same-origin');
+    });
+
     it('verifies a body with non-ASCII text, escapes, odd key order and trailing space as sent', async () => {
       const wamid = newWamid();
       const raw =
