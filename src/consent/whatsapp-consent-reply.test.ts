@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareHcpRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { nextHcpSeqs } from '../hcps/index.js';
 import { insertOutbound, insertTemplate } from './consent-fixtures.test-support.js';
 import { foldConsent } from './consent-ledger.js';
@@ -207,28 +207,12 @@ describe.each(DIALECTS)('applyWhatsappConsentReply on %s', (dialect) => {
       await p.context.db
         .insertInto('hcps')
         .values({
-          id: `hcp_fresh_${effect}`,
+          ...bareHcpRow({
+            id: `hcp_fresh_${effect}`,
+            crmId: `CRM-${effect}`,
+            at: p.clock.now().toISOString(),
+          }),
           seq: (await nextHcpSeqs(p.context.db, 1))[0]!,
-          crm_id: `CRM-${effect}`,
-          name: 'Dr. Fresh',
-          specialty: null,
-          institution: null,
-          market_code: 'BR',
-          language: 'pt-BR',
-          time_zone: 'America/Sao_Paulo',
-          whatsapp_number_enc: null,
-          whatsapp_number_bidx: null,
-          wa_id_bidx: null,
-          bsuid: null,
-          whatsapp_status: 'active',
-          marketing_stopped: 0,
-          email_enc: null,
-          email_bidx: null,
-          segment: null,
-          legal_hold: 0,
-          erased_at: null,
-          created_at: p.clock.now().toISOString(),
-          updated_at: p.clock.now().toISOString(),
         })
         .returning('id')
         .executeTakeFirstOrThrow()

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordInteraction, runImport } from '../engagement/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareHcpRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { createHcp, nextHcpSeqs } from './hcps.store.js';
 
 /**
@@ -102,29 +102,7 @@ describe.each(DIALECTS)('HCP seqs on %s', (dialect) => {
     const insert = () =>
       p.context.db
         .insertInto('hcps')
-        .values({
-          id: 'hcp_without_seq',
-          crm_id: 'NO-SEQ',
-          name: 'Dr. No Seq',
-          specialty: null,
-          institution: null,
-          market_code: 'BR',
-          language: 'pt-BR',
-          time_zone: 'America/Sao_Paulo',
-          whatsapp_number_enc: null,
-          whatsapp_number_bidx: null,
-          wa_id_bidx: null,
-          bsuid: null,
-          whatsapp_status: 'active',
-          marketing_stopped: 0,
-          email_enc: null,
-          email_bidx: null,
-          segment: null,
-          legal_hold: 0,
-          erased_at: null,
-          created_at: at,
-          updated_at: at,
-        } as never)
+        .values(bareHcpRow({ id: 'hcp_without_seq', crmId: 'NO-SEQ', at }) as never)
         .execute();
     if (dialect === 'sqlite') {
       await expect(insert()).rejects.toThrow(/NOT NULL constraint failed: hcps.seq/);

@@ -3,8 +3,39 @@ import { createHcp, type Hcp } from '../hcps/index.js';
 import type { Role } from '../identity/index.js';
 import { createSession } from '../identity/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
+import type { HcpsTable } from '../platform/database/index.js';
 
 export const TEST_PASSWORD = 'correct horse battery';
+
+/**
+ * An HCP row as a test writes it straight into the table (no territories, nothing personal), for tests of
+ * what the store itself does with such a row; everything else creates HCPs through `createHcp`.
+ */
+export function bareHcpRow(row: { id: string; crmId: string; at: string }): Omit<HcpsTable, 'seq'> {
+  return {
+    id: row.id,
+    crm_id: row.crmId,
+    name: 'Dr. Bare Row',
+    specialty: null,
+    institution: null,
+    market_code: 'BR',
+    language: 'pt-BR',
+    time_zone: 'America/Sao_Paulo',
+    whatsapp_number_enc: null,
+    whatsapp_number_bidx: null,
+    wa_id_bidx: null,
+    bsuid: null,
+    whatsapp_status: 'active',
+    marketing_stopped: 0,
+    email_enc: null,
+    email_bidx: null,
+    segment: null,
+    legal_hold: 0,
+    erased_at: null,
+    created_at: row.at,
+    updated_at: row.at,
+  };
+}
 
 /**
  * A small, fixed world for tests: three markets, three territories, one user per role (two reps in
