@@ -18,6 +18,7 @@ import {
   type ProvenanceWithoutValues,
 } from './message-provenance.js';
 import { enqueue, recordHistory } from './outbox.store.js';
+import { statusHistoryOf, type StatusStep } from './status-history.js';
 
 /** A message as the API shows it (CONTRACT.md "Message"), with its provenance. */
 export interface MessageView {
@@ -31,7 +32,7 @@ export interface MessageView {
   text: string | null;
   assetIds: string[];
   status: string;
-  statusHistory: Array<{ status: string; at: string; detail?: string }>;
+  statusHistory: StatusStep[];
   wamid: string | null;
   error: { code: number | null; title: string | null; detail: string | null } | null;
   /**
@@ -66,18 +67,14 @@ export async function messageView(
       )
       .execute(),
   ]);
-  const seen = new Set<string>();
-  const statusHistory = [
-    ...history.map((h) => ({ status: h.status, at: h.at, ...(h.detail ? { detail: h.detail } : {}) })),
-    ...statuses.map((s) => ({
+  const statusHistory = statusHistoryOf(
+    history.map((h) => ({ status: h.status, at: h.at, ...(h.detail ? { detail: h.detail } : {}) })),
+    statuses.map((s) => ({
       status: s.status,
       at: s.occurred_at,
       ...(s.error_title ? { detail: s.error_title } : {}),
     })),
-  ]
-    .sort((a, b) => a.at.localeCompare(b.at))
-    // Parley records `sent` on acceptance and Meta confirms it by webhook: one entry per status is enough.
-    .filter((h) => (seen.has(h.status) ? false : (seen.add(h.status), true)));
+  );
   return {
     id: row.id,
     hcpId: row.hcp_id,
