@@ -77,7 +77,7 @@ export async function loadDecisionContext(
     now.getTime() - Math.max(rules.frequency.per_rep.rolling_hours, 48) * 3600_000,
   ).toISOString();
   const [hcpRows, repRows] = await Promise.all([
-    recentOutboundToHcp(db, hcp.id, since),
+    recentOutboundToHcp(db, hcp.id, input.excludeMessageId, since),
     recentOutboundOfRep(db, request.repId, input.excludeMessageId, {
       since: repSince,
       capFrom: new Date(now.getTime() - rules.frequency.per_rep.rolling_hours * 3600_000).toISOString(),
@@ -112,7 +112,6 @@ export async function loadDecisionContext(
       expiresAt: expiryOf(entries, c.entryId),
     };
   }
-  const exclude = (rows: RecentMessage[]) => rows.filter((m) => m.id !== input.excludeMessageId);
   // A queued opt-in request decided again must not count against the opt-in limits either.
   let optInRequests = optIns;
   if (input.excludeMessageId && template?.type === 'opt_in_request') {
@@ -148,7 +147,7 @@ export async function loadDecisionContext(
     },
     consent,
     preferences: preferences ? toDecisionPreferences(preferences) : null,
-    hcpMessages: exclude(hcpRows),
+    hcpMessages: hcpRows,
     repMessages: repRows,
     lastInboundAt: windowRow?.last_inbound_at ?? null,
     template: template ?? null,
@@ -183,7 +182,13 @@ function expiryOf(
  * The HCP's outbound messages of the look-back (and older ones still scheduled or held: they count at their
  * send time), with their template keys for the duplicate rule. An HCP has a handful.
  */
-async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Promise<RecentMessage[]> {
+async function recentOutboundToHcp(
+  db: DbOrTx,
+  hcpId: string,
+  excludeMessageId: string | undefined,
+  since: string,
+): Promise<RecentMessage[]> {
+  // A queued message decided again is left out: it must not count against itself.
   const outbound = () =>
     db
       .selectFrom('messages')
@@ -198,7 +203,8 @@ async function recentOutboundToHcp(db: DbOrTx, hcpId: string, since: string): Pr
         'templates.key as template_key',
       ])
       .where('messages.hcp_id', '=', hcpId)
-      .where('messages.direction', '=', 'outbound');
+      .where('messages.direction', '=', 'outbound')
+      .$if(excludeMessageId !== undefined, (q) => q.where('messages.id', '!=', excludeMessageId!));
   // One statement, two index ranges: the look-back, and what is still held from before it.
   const rows = await outbound()
     .where('messages.created_at', '>=', since)
@@ -231,15 +237,14 @@ async function recentOutboundOfRep(
 ): Promise<RecentMessage[]> {
   const { since, capFrom } = window;
   // Without their ids (a busy rep has hundreds of rows, and the cap needs only when, what status and what
-  // kind): a queued message decided again is left out here instead.
-  const outbound = () => {
-    const q = db
+  // kind); a queued message decided again is left out, as from the HCP's.
+  const outbound = () =>
+    db
       .selectFrom('messages')
       .select(['created_at', 'send_at', 'status', 'send_kind'])
       .where('rep_id', '=', repId)
-      .where('direction', '=', 'outbound');
-    return excludeMessageId === undefined ? q : q.where('id', '!=', excludeMessageId);
-  };
+      .where('direction', '=', 'outbound')
+      .$if(excludeMessageId !== undefined, (q) => q.where('id', '!=', excludeMessageId!));
   // One statement, two index ranges (a union, each arm planned on its own).
   const rows = await outbound()
     .select(sql<string | null>`null`.as('hcp_id'))
