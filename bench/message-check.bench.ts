@@ -161,21 +161,17 @@ export async function measureCheck(
     const plans = await explainDecisionInputs(db, dialect, parley.context, requests[0]!, now, phoneNumberId);
     const h = http.subject;
     const b = http.baseline;
+    // p50, p99 and the p50 against the health check's, for each set of samples.
+    const latencyRow = (what: string, samples: readonly number[], format: (v: number) => string = ms) => [
+      dialect,
+      what,
+      format(p(samples, 0.5)),
+      format(p(samples, 0.99)),
+      ratio(p(samples, 0.5), p(b, 0.5)),
+    ];
     const rows = [
-      [
-        dialect,
-        '`POST /api/messages/check` (HTTP)',
-        ms(p(h, 0.5)),
-        ms(p(h, 0.99)),
-        ratio(p(h, 0.5), p(b, 0.5)),
-      ],
-      [
-        dialect,
-        '`POST /api/messages/check`, server side (request in → answer out)',
-        ms(p(server, 0.5)),
-        ms(p(server, 0.99)),
-        ratio(p(server, 0.5), p(b, 0.5)),
-      ],
+      latencyRow('`POST /api/messages/check` (HTTP)', h),
+      latencyRow('`POST /api/messages/check`, server side (request in → answer out)', server),
       [
         dialect,
         'server CPU time per check and `GET /healthz` pair (all threads; mean, not a percentile)',
@@ -183,28 +179,10 @@ export async function measureCheck(
         '',
         '',
       ],
-      [dialect, '`GET /healthz` (HTTP + one query: baseline)', ms(p(b, 0.5)), ms(p(b, 0.99)), '1.0×'],
-      [
-        dialect,
-        'bare Node HTTP server, same client (the round trip alone)',
-        ms(p(floor, 0.5)),
-        ms(p(floor, 0.99)),
-        ratio(p(floor, 0.5), p(b, 0.5)),
-      ],
-      [
-        dialect,
-        '`loadDecisionContext` alone (in process)',
-        ms(p(inputs, 0.5)),
-        ms(p(inputs, 0.99)),
-        ratio(p(inputs, 0.5), p(b, 0.5)),
-      ],
-      [
-        dialect,
-        'pure `decide()` on the same contexts',
-        p(decideTimes, 0.5).toFixed(3),
-        p(decideTimes, 0.99).toFixed(3),
-        ratio(p(decideTimes, 0.5), p(b, 0.5)),
-      ],
+      latencyRow('`GET /healthz` (HTTP + one query: baseline)', b),
+      latencyRow('bare Node HTTP server, same client (the round trip alone)', floor),
+      latencyRow('`loadDecisionContext` alone (in process)', inputs),
+      latencyRow('pure `decide()` on the same contexts', decideTimes, (v) => v.toFixed(3)),
     ];
     log(
       `${dialect}: check p50 ${ms(p(h, 0.5))} ms p99 ${ms(p(h, 0.99))} ms; healthz p50 ${ms(p(b, 0.5))} ms; server CPU ${ms(cpuPerPair)} ms a pair`,
