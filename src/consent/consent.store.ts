@@ -3,6 +3,7 @@ import type { ParleyContext } from '../context.js';
 import { recordInteraction } from '../engagement/index.js';
 import { newId } from '../platform/crypto/index.js';
 import type { ConsentEntriesTable, ConsentHoldsTable, DbOrTx } from '../platform/database/index.js';
+import { preparedQuery } from '../platform/database/index.js';
 import type {
   ConsentChannel,
   ConsentEntry,
@@ -33,15 +34,17 @@ function toEntry(row: ConsentEntriesTable): ConsentEntry {
 
 /** The HCP's whole ledger, oldest capture first (unscoped: callers have checked visibility). */
 export async function listConsentEntries(db: DbOrTx, hcpId: string): Promise<ConsentEntry[]> {
-  const rows = await db
+  return (await ledgerOf.all(db, { hcpId })).map(toEntry);
+}
+// Every policy check reads the HCP's ledger: built and compiled once.
+const ledgerOf = preparedQuery((db, $: { hcpId: string }) =>
+  db
     .selectFrom('consent_entries')
     .selectAll()
-    .where('hcp_id', '=', hcpId)
+    .where('hcp_id', '=', $.hcpId)
     .orderBy('captured_at')
-    .orderBy('id')
-    .execute();
-  return rows.map(toEntry);
-}
+    .orderBy('id'),
+);
 
 /** A ledger row about to be written: its status already decided (a verbal grant is `pending`). */
 export interface LedgerRow {
@@ -260,15 +263,16 @@ export async function openConsentHold(
 
 /** The HCP's open holds: while any is open, the policy engine holds sends to that HCP. */
 export async function openConsentHoldsOf(db: DbOrTx, hcpId: string): Promise<ConsentHold[]> {
-  const rows = await db
+  return (await openHoldsOf.all(db, { hcpId })).map(toHold);
+}
+const openHoldsOf = preparedQuery((db, $: { hcpId: string }) =>
+  db
     .selectFrom('consent_holds')
     .selectAll()
-    .where('hcp_id', '=', hcpId)
+    .where('hcp_id', '=', $.hcpId)
     .where('status', '=', 'open')
-    .orderBy('created_at')
-    .execute();
-  return rows.map(toHold);
-}
+    .orderBy('created_at'),
+);
 
 /**
  * Closes a hold after a person has read the reply, audited as `consent.hold_resolved`. Recording the
@@ -344,18 +348,19 @@ export async function latestOutboundTemplatedMessage(
  * excluded: the input of `checkOptInRequestLimits`.
  */
 export async function optInRequestTimes(db: DbOrTx, hcpId: string): Promise<string[]> {
-  const rows = await db
+  return (await optInRequestsTo.all(db, { hcpId })).map((r) => r.created_at);
+}
+const optInRequestsTo = preparedQuery((db, $: { hcpId: string }) =>
+  db
     .selectFrom('messages')
     .innerJoin('templates', 'templates.id', 'messages.template_id')
     .select('messages.created_at')
-    .where('messages.hcp_id', '=', hcpId)
+    .where('messages.hcp_id', '=', $.hcpId)
     .where('messages.direction', '=', 'outbound')
     .where('templates.type', '=', 'opt_in_request')
     .where('messages.status', '!=', 'cancelled')
-    .orderBy('messages.created_at')
-    .execute();
-  return rows.map((r) => r.created_at);
-}
+    .orderBy('messages.created_at'),
+);
 
 /** Open holds across all HCPs, oldest first, a page at a time: the human queue. */
 export async function listOpenConsentHolds(

@@ -2,17 +2,17 @@ import type { AuditActor } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
 import type { Hcp } from '../hcps/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
+import { preparedQuery } from '../platform/database/index.js';
 import type { ContactPreferences } from './contact-preferences.js';
 
 /** The HCP's stated preferences, or undefined when none were ever stated. */
 export async function readPreferences(db: DbOrTx, hcpId: string): Promise<ContactPreferences | undefined> {
-  const row = await db
-    .selectFrom('preferences')
-    .select('preferences_json')
-    .where('hcp_id', '=', hcpId)
-    .executeTakeFirst();
+  const row = await preferencesOf.first(db, { hcpId });
   return row ? (JSON.parse(row.preferences_json) as ContactPreferences) : undefined;
 }
+const preferencesOf = preparedQuery((db, $: { hcpId: string }) =>
+  db.selectFrom('preferences').select('preferences_json').where('hcp_id', '=', $.hcpId),
+);
 
 /**
  * Replaces the HCP's preferences, audited as `preferences.updated` with before and after (preferences hold

@@ -5,6 +5,7 @@ import {
   decodeCursor,
   isUniqueViolation,
   pageOf,
+  preparedQuery,
   type AssetsTable,
   type DbOrTx,
   type Page,
@@ -558,11 +559,15 @@ export async function templateForDecision(
   templateId: string,
   now: Date,
 ): Promise<Template | undefined> {
-  const row = await db.selectFrom('templates').selectAll().where('id', '=', templateId).executeTakeFirst();
+  const row = await templateById.first(db, { id: templateId });
   if (!row) return undefined;
   const [template] = await templatesWithReplacements(db, [row], now);
   return template;
 }
+// Every check and send reads its template: built and compiled once (preparedQuery).
+const templateById = preparedQuery((db, $: { id: string }) =>
+  db.selectFrom('templates').selectAll().where('id', '=', $.id),
+);
 
 /** Assets by id for a decision, in the order asked; unknown ids are left out (the caller names them). */
 export async function assetsForDecision(

@@ -10,6 +10,7 @@ import {
   isUniqueViolation,
   nextIdentityValues,
   pageOf,
+  preparedQuery,
   type DbOrTx,
   type HcpsTable,
   type Page,
@@ -228,15 +229,27 @@ function toHcp(
 async function territoriesOf(db: DbOrTx, hcpIds: string[]): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>();
   if (hcpIds.length === 0) return map;
-  const rows = await db
-    .selectFrom('hcp_territories')
-    .select(['hcp_id', 'territory_id'])
-    .where('hcp_id', 'in', hcpIds)
-    .orderBy('territory_id')
-    .execute();
+  // One HCP (every read of a single HCP) is a prepared query; a page of them is built as it comes.
+  const rows =
+    hcpIds.length === 1
+      ? await territoriesOfOne.all(db, { hcpId: hcpIds[0]! })
+      : await db
+          .selectFrom('hcp_territories')
+          .select(['hcp_id', 'territory_id'])
+          .where('hcp_id', 'in', hcpIds)
+          .orderBy('territory_id')
+          .execute();
   for (const r of rows) map.set(r.hcp_id, [...(map.get(r.hcp_id) ?? []), r.territory_id]);
   return map;
 }
+
+const territoriesOfOne = preparedQuery((db, $: { hcpId: string }) =>
+  db
+    .selectFrom('hcp_territories')
+    .select(['hcp_id', 'territory_id'])
+    .where('hcp_id', '=', $.hcpId)
+    .orderBy('territory_id'),
+);
 
 /**
  * The one door to a single HCP for a principal: out of scope and missing look the same (404), and an

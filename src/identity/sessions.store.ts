@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { newId, hashToken, newToken } from '../platform/crypto/index.js';
-import type { DbOrTx } from '../platform/database/index.js';
+import { preparedQuery, type DbOrTx } from '../platform/database/index.js';
 import type { Principal, Role } from './principal.js';
 
 /** Starts a session: the token is returned once and only its hash is stored. */
@@ -38,7 +38,21 @@ export async function revokeSession(db: DbOrTx, sessionId: string, now: Date): P
 
 /** The principal behind a bearer token or session cookie; undefined when unknown, expired or revoked. */
 export async function resolveSession(db: DbOrTx, token: string, now: Date): Promise<Principal | undefined> {
-  const row = await db
+  const row = await sessionByTokenHash.first(db, { tokenHash: hashToken(token) });
+  if (!row || row.revoked_at !== null || row.active !== 1 || row.expires_at <= now.toISOString())
+    return undefined;
+  return loadPrincipal(db, {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    sessionId: row.sessionId,
+  });
+}
+
+// Every authenticated request runs these two reads: built and compiled once (preparedQuery).
+const sessionByTokenHash = preparedQuery((db, $: { tokenHash: string }) =>
+  db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .select([
@@ -51,18 +65,20 @@ export async function resolveSession(db: DbOrTx, token: string, now: Date): Prom
       'users.role',
       'users.active',
     ])
-    .where('sessions.token_hash', '=', hashToken(token))
-    .executeTakeFirst();
-  if (!row || row.revoked_at !== null || row.active !== 1 || row.expires_at <= now.toISOString())
-    return undefined;
-  return loadPrincipal(db, {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    role: row.role,
-    sessionId: row.sessionId,
-  });
-}
+    .where('sessions.token_hash', '=', $.tokenHash),
+);
+const scopeOf = preparedQuery((db, $: { userId: string }) =>
+  db
+    .selectFrom('user_markets')
+    .select([sql.lit('market').as('kind'), 'market_code as code'])
+    .where('user_id', '=', $.userId)
+    .unionAll(
+      db
+        .selectFrom('user_territories')
+        .select([sql.lit('territory').as('kind'), 'territory_id as code'])
+        .where('user_id', '=', $.userId),
+    ),
+);
 
 /**
  * The principal's scope: their markets and territories, read in one statement (a union of the two
@@ -72,17 +88,7 @@ export async function loadPrincipal(
   db: DbOrTx,
   user: { id: string; email: string; name: string; role: Role; sessionId: string },
 ): Promise<Principal> {
-  const scope = await db
-    .selectFrom('user_markets')
-    .select([sql.lit('market').as('kind'), 'market_code as code'])
-    .where('user_id', '=', user.id)
-    .unionAll(
-      db
-        .selectFrom('user_territories')
-        .select([sql.lit('territory').as('kind'), 'territory_id as code'])
-        .where('user_id', '=', user.id),
-    )
-    .execute();
+  const scope = await scopeOf.all(db, { userId: user.id });
   const codesOf = (kind: string) =>
     scope
       .filter((s) => s.kind === kind)

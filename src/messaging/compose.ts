@@ -11,12 +11,15 @@ import {
 import { recordInteraction } from '../engagement/index.js';
 import { findVisibleHcp } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
+import type { Insertable } from 'kysely';
 import { newId } from '../platform/crypto/index.js';
 import {
   forUpdate,
   isUniqueViolation,
+  preparedQuery,
   type DbOrTx,
   type MessagesTable,
+  type PolicyDecisionsTable,
   type Tx,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
@@ -58,15 +61,22 @@ export async function sendingNumberFor(
   ctx: Pick<ParleyContext, 'config'>,
   market: string,
 ): Promise<string> {
-  const row = await db
-    .selectFrom('sending_numbers')
-    .select('phone_number_id')
-    .where('market_code', '=', market)
-    .where('status', '=', 'active')
-    .orderBy('phone_number_id')
-    .executeTakeFirst();
+  const row = await activeSendingNumberOf.first(db, { market });
   return row?.phone_number_id ?? ctx.config.whatsapp.phoneNumberId;
 }
+// Every check and send runs these: built and compiled once (preparedQuery).
+const activeSendingNumberOf = preparedQuery((db, $: { market: string }) =>
+  db
+    .selectFrom('sending_numbers')
+    .select('phone_number_id')
+    .where('market_code', '=', $.market)
+    .where('status', '=', 'active')
+    .orderBy('phone_number_id')
+    .limit(1),
+);
+const insertDecision = preparedQuery((db, $: Insertable<PolicyDecisionsTable>) =>
+  db.insertInto('policy_decisions').values($),
+);
 
 function toDecisionRequest(principal: Principal, body: ProposedMessage): DecisionRequest {
   return {
@@ -133,23 +143,20 @@ async function storeDecision(
   const id = newId('dec');
   // The request is stored without free text: the text is personal data and lives sealed on the message.
   const { text, ...request } = input.body;
-  await tx
-    .insertInto('policy_decisions')
-    .values({
-      id,
-      requested_by: input.principal.id,
-      hcp_id: input.body.hcpId,
-      kind: input.kind,
-      request_json: JSON.stringify({ ...request, hasText: text !== undefined }),
-      outcome: input.decision.outcome,
-      purpose: input.decision.purpose,
-      reasons_json: JSON.stringify(input.decision.reasons),
-      rulebook_version: input.decision.rulebookVersion,
-      snapshot_json: snapshotOf(input.context, input.decision),
-      message_id: input.messageId,
-      decided_at: input.at.toISOString(),
-    })
-    .execute();
+  await insertDecision.execute(tx, {
+    id,
+    requested_by: input.principal.id,
+    hcp_id: input.body.hcpId,
+    kind: input.kind,
+    request_json: JSON.stringify({ ...request, hasText: text !== undefined }),
+    outcome: input.decision.outcome,
+    purpose: input.decision.purpose,
+    reasons_json: JSON.stringify(input.decision.reasons),
+    rulebook_version: input.decision.rulebookVersion,
+    snapshot_json: snapshotOf(input.context, input.decision),
+    message_id: input.messageId,
+    decided_at: input.at.toISOString(),
+  });
   return id;
 }
 

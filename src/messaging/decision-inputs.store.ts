@@ -10,7 +10,7 @@ import {
   type ContactPreferences,
 } from '../consent/index.js';
 import { findHcpById, type Hcp } from '../hcps/index.js';
-import type { DbOrTx } from '../platform/database/index.js';
+import { preparedQuery, type DbOrTx } from '../platform/database/index.js';
 import {
   latestRulebook,
   lookbackHours,
@@ -55,7 +55,7 @@ export async function loadDecisionContext(
   if (!hcp) throw new Error(`no HCP ${request.hcpId} to decide for`);
   const [rulebook, market, assigned, entries, holds, preferences, optIns, windowRow] = await Promise.all([
     latestRulebook(db),
-    db.selectFrom('markets').selectAll().where('code', '=', hcp.market).executeTakeFirstOrThrow(),
+    marketByCode.first(db, { code: hcp.market }),
     known
       ? known.hcp.territoryIds.some((t) => known.repTerritoryIds.includes(t))
       : isAssigned(db, hcp.id, request.repId),
@@ -63,13 +63,9 @@ export async function loadDecisionContext(
     openConsentHoldsOf(db, hcp.id),
     readPreferences(db, hcp.id),
     optInRequestTimes(db, hcp.id),
-    db
-      .selectFrom('service_windows')
-      .select('last_inbound_at')
-      .where('hcp_id', '=', hcp.id)
-      .where('phone_number_id', '=', input.phoneNumberId)
-      .executeTakeFirst(),
+    serviceWindowOf.first(db, { hcpId: hcp.id, phoneNumberId: input.phoneNumberId }),
   ]);
+  if (!market) throw new Error(`no market ${hcp.market} for HCP ${hcp.id}`);
 
   const rules = rulesForMarket(rulebook, hcp.market);
   const since = new Date(now.getTime() - lookbackHours(rules) * 3600_000).toISOString();
@@ -158,6 +154,18 @@ export async function loadDecisionContext(
   };
 }
 
+// The reads every check makes, built and compiled once (preparedQuery).
+const marketByCode = preparedQuery((db, $: { code: string }) =>
+  db.selectFrom('markets').selectAll().where('code', '=', $.code),
+);
+const serviceWindowOf = preparedQuery((db, $: { hcpId: string; phoneNumberId: string }) =>
+  db
+    .selectFrom('service_windows')
+    .select('last_inbound_at')
+    .where('hcp_id', '=', $.hcpId)
+    .where('phone_number_id', '=', $.phoneNumberId),
+);
+
 /** Whether the rep works one of the HCP's territories. */
 async function isAssigned(db: DbOrTx, hcpId: string, repId: string): Promise<boolean> {
   const row = await db
@@ -188,30 +196,7 @@ async function recentOutboundToHcp(
   excludeMessageId: string | undefined,
   since: string,
 ): Promise<RecentMessage[]> {
-  // A queued message decided again is left out: it must not count against itself.
-  const outbound = () =>
-    db
-      .selectFrom('messages')
-      .leftJoin('templates', 'templates.id', 'messages.template_id')
-      .select([
-        'messages.id',
-        'messages.rep_id',
-        'messages.created_at',
-        'messages.send_at',
-        'messages.status',
-        'messages.send_kind',
-        'templates.key as template_key',
-      ])
-      .where('messages.hcp_id', '=', hcpId)
-      .where('messages.direction', '=', 'outbound')
-      .$if(excludeMessageId !== undefined, (q) => q.where('messages.id', '!=', excludeMessageId!));
-  // One statement, two index ranges: the look-back, and what is still held from before it.
-  const rows = await outbound()
-    .where('messages.created_at', '>=', since)
-    .unionAll(
-      outbound().where('messages.status', 'in', HELD_STATUSES).where('messages.created_at', '<', since),
-    )
-    .execute();
+  const rows = await outboundToHcp.all(db, { hcpId, excludeMessageId, since, held: HELD_STATUSES });
   return rows.map((r) => ({
     id: r.id,
     repId: r.rep_id,
@@ -222,6 +207,35 @@ async function recentOutboundToHcp(
     kind: kindOf(r.send_kind),
   }));
 }
+
+const outboundToHcp = preparedQuery(
+  (
+    db,
+    $: { hcpId: string; excludeMessageId: string | undefined; since: string; held: readonly string[] },
+  ) => {
+    // A queued message decided again is left out: it must not count against itself.
+    const outbound = () =>
+      db
+        .selectFrom('messages')
+        .leftJoin('templates', 'templates.id', 'messages.template_id')
+        .select([
+          'messages.id',
+          'messages.rep_id',
+          'messages.created_at',
+          'messages.send_at',
+          'messages.status',
+          'messages.send_kind',
+          'templates.key as template_key',
+        ])
+        .where('messages.hcp_id', '=', $.hcpId)
+        .where('messages.direction', '=', 'outbound')
+        .$if($.excludeMessageId !== undefined, (q) => q.where('messages.id', '!=', $.excludeMessageId!));
+    // One statement, two index ranges: the look-back, and what is still held from before it.
+    return outbound()
+      .where('messages.created_at', '>=', $.since)
+      .unionAll(outbound().where('messages.status', 'in', $.held).where('messages.created_at', '<', $.since));
+  },
+);
 
 /**
  * The rep's outbound messages that the rep cap can count from now on: created in the look-back (or older
@@ -235,30 +249,14 @@ async function recentOutboundOfRep(
   excludeMessageId: string | undefined,
   window: { since: string; capFrom: string; counted: readonly string[] },
 ): Promise<RecentMessage[]> {
-  const { since, capFrom } = window;
-  // Without their ids (a busy rep has hundreds of rows, and the cap needs only when, what status and what
-  // kind); a queued message decided again is left out, as from the HCP's.
-  const outbound = () =>
-    db
-      .selectFrom('messages')
-      .select(['created_at', 'send_at', 'status', 'send_kind'])
-      .where('rep_id', '=', repId)
-      .where('direction', '=', 'outbound')
-      .$if(excludeMessageId !== undefined, (q) => q.where('id', '!=', excludeMessageId!));
-  // One statement, two index ranges (a union, each arm planned on its own).
-  const rows = await outbound()
-    .select(sql<string | null>`null`.as('hcp_id'))
-    .where('created_at', '>=', since)
-    .where('status', 'in', [...window.counted])
-    // Its send time, the later of created_at and send_at, at or after capFrom.
-    .where((eb) => eb.or([eb('created_at', '>=', capFrom), eb('send_at', '>=', capFrom)]))
-    .unionAll(
-      // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics, off
-      // that covering index for this arm: its (rep, status, …) index is a short range per held status,
-      // where the covering one would be the rep's whole history before the look-back.
-      outbound().select('hcp_id').where('status', 'in', HELD_STATUSES).where('created_at', '<', since),
-    )
-    .execute();
+  const rows = await outboundOfRep.all(db, {
+    repId,
+    excludeMessageId,
+    since: window.since,
+    capFrom: window.capFrom,
+    counted: window.counted,
+    held: HELD_STATUSES,
+  });
   return rows.map((r) => ({
     repId,
     at: sendTimeOf(r),
@@ -266,6 +264,45 @@ async function recentOutboundOfRep(
     kind: kindOf(r.send_kind),
   }));
 }
+
+const outboundOfRep = preparedQuery(
+  (
+    db,
+    $: {
+      repId: string;
+      excludeMessageId: string | undefined;
+      since: string;
+      capFrom: string;
+      counted: readonly string[];
+      held: readonly string[];
+    },
+  ) => {
+    // Without their ids (a busy rep has hundreds of rows, and the cap needs only when, what status and what
+    // kind); a queued message decided again is left out, as from the HCP's.
+    const outbound = () =>
+      db
+        .selectFrom('messages')
+        .select(['created_at', 'send_at', 'status', 'send_kind'])
+        .where('rep_id', '=', $.repId)
+        .where('direction', '=', 'outbound')
+        .$if($.excludeMessageId !== undefined, (q) => q.where('id', '!=', $.excludeMessageId!));
+    // One statement, two index ranges (a union, each arm planned on its own).
+    return (
+      outbound()
+        .select(sql<string | null>`null`.as('hcp_id'))
+        .where('created_at', '>=', $.since)
+        .where('status', 'in', $.counted)
+        // Its send time, the later of created_at and send_at, at or after capFrom.
+        .where((eb) => eb.or([eb('created_at', '>=', $.capFrom), eb('send_at', '>=', $.capFrom)]))
+        .unionAll(
+          // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics,
+          // off that covering index for this arm: its (rep, status, …) index is a short range per held
+          // status, where the covering one would be the rep's whole history before the look-back.
+          outbound().select('hcp_id').where('status', 'in', $.held).where('created_at', '<', $.since),
+        )
+    );
+  },
+);
 
 /** Messages waiting to go (a send time ahead, or a compliance review): they count before they are sent. */
 const HELD_STATUSES = ['scheduled', 'pending_review'];

@@ -4,6 +4,7 @@ import {
   decodeCursor,
   isUniqueViolation,
   pageOf,
+  preparedQuery,
   type Db,
   type DbOrTx,
   type Page,
@@ -101,6 +102,10 @@ export async function currentRulebook(db: DbOrTx): Promise<{ stored: RulebookVer
 // store is known by its Kysely adapter (one per store, shared by its transactions), since tests run
 // several stores in one process.
 const rulesByStore = new WeakMap<object, Map<number, Rulebook>>();
+// Read on every check: built and compiled once (preparedQuery).
+const latestVersionNumber = preparedQuery((db) =>
+  db.selectFrom('rulebooks').select('version').orderBy('version', 'desc').limit(1),
+);
 
 /**
  * The latest version's rules, parsed: what every decision reads. Reads only the latest version's number
@@ -110,12 +115,7 @@ export async function latestRulebook(db: DbOrTx): Promise<Rulebook> {
   const store = db.getExecutor().adapter;
   const known = rulesByStore.get(store) ?? new Map<number, Rulebook>();
   rulesByStore.set(store, known);
-  const latest = await db
-    .selectFrom('rulebooks')
-    .select('version')
-    .orderBy('version', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const latest = await latestVersionNumber.first(db, {});
   if (!latest) throw new DomainError('unavailable', 'No rulebook is installed yet.');
   const rules = known.get(latest.version) ?? (await rulebookVersion(db, latest.version))?.rulebook;
   if (!rules) throw new DomainError('unavailable', 'No rulebook is installed yet.');

@@ -9,5 +9,7 @@ export {
   nextIdentityValues,
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
+export { preparedQuery } from './prepared-query.js';
+export type { PreparedQuery } from './prepared-query.js';
 export type { Page } from './pagination.js';
 export type * from './tables.js';

@@ -1,0 +1,112 @@
+import type { CompiledQuery, Kysely } from 'kysely';
+import type { DbOrTx } from './connect.js';
+import type { Database } from './tables.js';
+
+/**
+ * A query Kysely builds and compiles once per store and per shape of its arguments, then runs with new
+ * values: for the few statements a hot request runs every time (a policy check runs sixteen). Building
+ * and compiling a query costs about as much as SQLite's own work on a key look-up, and the garbage it
+ * leaves is most of a request's; the query itself is still written with Kysely's typed builder.
+ *
+ * `build` receives the arguments as placeholders and must use them as values only (`where(col, '=', $.id)`,
+ * `in` lists, inserted values). It runs again for another shape: an argument that is `undefined` stays
+ * `undefined` in `build` (so `$if($.x !== undefined, …)` picks the variant), and an array argument becomes
+ * that many placeholders (so `in` lists compile with the right number of parameters).
+ */
+export function preparedQuery<Args extends Record<string, unknown>, Row>(
+  build: (db: Kysely<Database>, $: Args) => { compile(): CompiledQuery<Row> },
+): PreparedQuery<Args, Row> {
+  const compiledByStore = new WeakMap<object, Map<string, CompiledQuery<Row>>>();
+
+  function compiledFor(db: DbOrTx, args: Args): CompiledQuery<Row> {
+    // The adapter stands for the store: one per Kysely instance, shared by its transactions.
+    const adapter = db.getExecutor().adapter;
+    let byShape = compiledByStore.get(adapter);
+    if (!byShape) compiledByStore.set(adapter, (byShape = new Map()));
+    const shape = shapeOf(args);
+    let compiled = byShape.get(shape);
+    if (!compiled) {
+      compiled = build(db as Kysely<Database>, placeholdersFor(args)).compile();
+      assertEveryArgumentBound(compiled, args);
+      byShape.set(shape, compiled);
+    }
+    return compiled;
+  }
+
+  async function run(db: DbOrTx, args: Args) {
+    const compiled = compiledFor(db, args);
+    const parameters = compiled.parameters.map((p) => (p instanceof Placeholder ? p.valueIn(args) : p));
+    return db.executeQuery<Row>({ ...compiled, parameters });
+  }
+
+  return {
+    async all(db, args) {
+      return (await run(db, args)).rows;
+    },
+    async first(db, args) {
+      return (await run(db, args)).rows[0];
+    },
+    async execute(db, args) {
+      const result = await run(db, args);
+      return { rows: result.rows, affected: Number(result.numAffectedRows ?? 0n) };
+    },
+  };
+}
+
+export interface PreparedQuery<Args, Row> {
+  all(db: DbOrTx, args: Args): Promise<Row[]>;
+  first(db: DbOrTx, args: Args): Promise<Row | undefined>;
+  /** For writes: the rows returned (if any) and how many rows the statement changed. */
+  execute(db: DbOrTx, args: Args): Promise<{ rows: Row[]; affected: number }>;
+}
+
+/** Stands in for an argument (or one element of an array argument) while the query is compiled. */
+class Placeholder {
+  constructor(
+    readonly name: string,
+    readonly index?: number,
+  ) {}
+
+  valueIn(args: Record<string, unknown>): unknown {
+    const value = args[this.name];
+    return this.index === undefined ? value : (value as unknown[])[this.index];
+  }
+}
+
+/** Which variant of the query these arguments need: undefined or not, and each array's length. */
+function shapeOf(args: Record<string, unknown>): string {
+  let shape = '';
+  for (const name of Object.keys(args).sort()) {
+    const value = args[name];
+    shape += `${name}:${value === undefined ? 'u' : Array.isArray(value) ? value.length : 'v'};`;
+  }
+  return shape;
+}
+
+function placeholdersFor<Args extends Record<string, unknown>>(args: Args): Args {
+  const placeholders: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(args)) {
+    placeholders[name] =
+      value === undefined
+        ? undefined
+        : Array.isArray(value)
+          ? value.map((_, i) => new Placeholder(name, i))
+          : new Placeholder(name);
+  }
+  return placeholders as Args;
+}
+
+/**
+ * An argument that `build` used as something other than a value (a table name, an inlined literal, a
+ * condition in JavaScript) would be compiled in with its first value and silently reused: refuse it.
+ */
+function assertEveryArgumentBound(compiled: CompiledQuery, args: Record<string, unknown>): void {
+  const bound = new Set(
+    compiled.parameters.filter((p): p is Placeholder => p instanceof Placeholder).map((p) => p.name),
+  );
+  for (const [name, value] of Object.entries(args)) {
+    const expected = value !== undefined && !(Array.isArray(value) && value.length === 0);
+    if (expected && !bound.has(name))
+      throw new Error(`prepared query: argument "${name}" is not used as a value of the query`);
+  }
+}
