@@ -73,6 +73,21 @@ describe.each(DIALECTS)('preparedQuery on %s', (dialect) => {
     expect(row?.name).toBe('Brasil');
   });
 
+  it('builds the query with its values where the Kysely has plugins, so they see and rewrite it', async () => {
+    const seen: string[] = [];
+    const withPlugin = store.db.withPlugin({
+      transformQuery: (args) => {
+        seen.push(args.node.kind);
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    expect(await marketsNamed.all(withPlugin, { codes: ['IN'] })).toEqual([
+      { code: 'IN', time_zone: 'Asia/Kolkata' },
+    ]);
+    expect(seen).toEqual(['SelectQueryNode']);
+  });
+
   it('refuses an argument that the query does not bind as a value', async () => {
     const misuse = preparedQuery((db, $: { column: 'code' | 'name' }) =>
       db.selectFrom('markets').select($.column === 'code' ? 'code' : 'name'),

@@ -34,6 +34,10 @@ export function preparedQuery<Args extends Record<string, unknown>, Row>(
   }
 
   async function run(db: DbOrTx, args: Args) {
+    // A Kysely with plugins rewrites each query as it is compiled (and the rewrite may depend on the values):
+    // there the query is built with the values, as any other query would be.
+    if (db.getExecutor().plugins.length > 0)
+      return db.executeQuery<Row>(build(db as Kysely<Database>, args).compile());
     const compiled = compiledFor(db, args);
     const parameters = compiled.parameters.map((p) => (p instanceof Placeholder ? p.valueIn(args) : p));
     return db.executeQuery<Row>({ ...compiled, parameters });
