@@ -14,7 +14,7 @@ import type { Database } from '../platform/database/index.js';
  * - brand, medical, digital: none (aggregates only).
  * Erased HCPs are visible only to compliance and admin (who handle access requests and holds).
  */
-export function hcpVisibility(principal: Principal) {
+export function hcpVisibility(principal: Pick<Principal, 'role' | 'id' | 'marketCodes'>) {
   return (eb: ExpressionBuilder<Database, 'hcps'>): Expression<SqlBool> => {
     const notErased = eb('hcps.erased_at', 'is', null);
     switch (principal.role) {

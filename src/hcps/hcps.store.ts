@@ -1,7 +1,8 @@
+import type { Selectable } from 'kysely';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { AuditActor } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
-import type { Principal } from '../identity/index.js';
+import type { Principal, Role } from '../identity/index.js';
 import { logSecurityEvent } from '../audit/index.js';
 import { newId } from '../platform/crypto/index.js';
 import {
@@ -12,6 +13,7 @@ import {
   pageOf,
   preparedQuery,
   type DbOrTx,
+  type PreparedQuery,
   type HcpsTable,
   type Page,
 } from '../platform/database/index.js';
@@ -262,12 +264,11 @@ export async function findVisibleHcp(
   hcpId: string,
   request?: { ip?: string; method?: string; route?: string },
 ): Promise<Hcp> {
-  const row = await db
-    .selectFrom('hcps')
-    .selectAll()
-    .where('id', '=', hcpId)
-    .where(hcpVisibility(principal))
-    .executeTakeFirst();
+  const row = await visibleHcpQuery(principal.role).first(db, {
+    hcpId,
+    principalId: principal.id,
+    marketCodes: principal.marketCodes,
+  });
   if (!row) {
     await logSecurityEvent(db, deps.clock.now(), {
       kind: 'out_of_scope',
@@ -282,6 +283,40 @@ export async function findVisibleHcp(
   const territories = await territoriesOf(db, [row.id]);
   return toHcp(deps, row, territories.get(row.id) ?? []);
 }
+
+/**
+ * The scoped read of one HCP, compiled once per role (the scoping condition's shape is the role's; the
+ * caller's id and markets are its values). Every check and send starts with it.
+ */
+function visibleHcpQuery(role: Role) {
+  let query = visibleHcpQueries.get(role);
+  if (!query) {
+    query = preparedQuery((db, $: { hcpId: string; principalId: string; marketCodes: readonly string[] }) =>
+      db
+        .selectFrom('hcps')
+        .selectAll()
+        .where('id', '=', $.hcpId)
+        .where(
+          hcpVisibility({
+            role,
+            get id() {
+              return $.principalId;
+            },
+            get marketCodes() {
+              return $.marketCodes;
+            },
+          }),
+        ),
+    );
+    visibleHcpQueries.set(role, query);
+  }
+  return query;
+}
+type HcpsRow = Selectable<HcpsTable>;
+const visibleHcpQueries = new Map<
+  Role,
+  PreparedQuery<{ hcpId: string; principalId: string; marketCodes: readonly string[] }, HcpsRow>
+>();
 
 /** Unscoped read, for Parley's own processes (webhooks, workers); never behind a user's route. */
 export async function findHcpById(

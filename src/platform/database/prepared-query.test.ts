@@ -88,6 +88,13 @@ describe.each(DIALECTS)('preparedQuery on %s', (dialect) => {
     expect(seen).toEqual(['SelectQueryNode']);
   });
 
+  it('accepts an argument the query never reads (a condition that does not need it)', async () => {
+    const all = preparedQuery((db, _: { unused: string }) =>
+      db.selectFrom('markets').select('code').orderBy('code'),
+    );
+    expect((await all.all(store.db, { unused: 'x' })).map((m) => m.code)).toEqual(['BR', 'ES', 'IN']);
+  });
+
   it('refuses an argument that the query does not bind as a value', async () => {
     const misuse = preparedQuery((db, $: { column: 'code' | 'name' }) =>
       db.selectFrom('markets').select($.column === 'code' ? 'code' : 'name'),

@@ -26,8 +26,9 @@ export function preparedQuery<Args extends Record<string, unknown>, Row>(
     const shape = shapeOf(args);
     let compiled = byShape.get(shape);
     if (!compiled) {
-      compiled = build(db as Kysely<Database>, placeholdersFor(args)).compile();
-      assertEveryArgumentBound(compiled, args);
+      const { placeholders, read } = placeholdersFor(args);
+      compiled = build(db as Kysely<Database>, placeholders).compile();
+      assertEveryReadArgumentBound(compiled, args, read);
       byShape.set(shape, compiled);
     }
     return compiled;
@@ -87,30 +88,48 @@ function shapeOf(args: Record<string, unknown>): string {
   return shape;
 }
 
-function placeholdersFor<Args extends Record<string, unknown>>(args: Args): Args {
+/** The placeholders `build` receives, and the names it has read (see `assertEveryReadArgumentBound`). */
+function placeholdersFor<Args extends Record<string, unknown>>(
+  args: Args,
+): { placeholders: Args; read: Set<string> } {
+  const read = new Set<string>();
   const placeholders: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(args)) {
-    placeholders[name] =
+    const placeholder =
       value === undefined
         ? undefined
         : Array.isArray(value)
           ? value.map((_, i) => new Placeholder(name, i))
           : new Placeholder(name);
+    Object.defineProperty(placeholders, name, {
+      enumerable: true,
+      get() {
+        read.add(name);
+        return placeholder;
+      },
+    });
   }
-  return placeholders as Args;
+  return { placeholders: placeholders as Args, read };
 }
 
 /**
- * An argument that `build` used as something other than a value (a table name, an inlined literal, a
- * condition in JavaScript) would be compiled in with its first value and silently reused: refuse it.
+ * An argument that `build` read but did not bind as a value was used as something else (a table name, an
+ * inlined literal, a condition in JavaScript): it would be compiled in with its first value and silently
+ * reused for every other. Refuse it. (An argument `build` never reads is merely unused: a query whose
+ * condition does not need it, such as a scoping rule for a role that sees every HCP.)
  */
-function assertEveryArgumentBound(compiled: CompiledQuery, args: Record<string, unknown>): void {
+function assertEveryReadArgumentBound(
+  compiled: CompiledQuery,
+  args: Record<string, unknown>,
+  read: ReadonlySet<string>,
+): void {
   const bound = new Set(
     compiled.parameters.filter((p): p is Placeholder => p instanceof Placeholder).map((p) => p.name),
   );
-  for (const [name, value] of Object.entries(args)) {
-    const expected = value !== undefined && !(Array.isArray(value) && value.length === 0);
-    if (expected && !bound.has(name))
+  for (const name of read) {
+    const value = args[name];
+    const bindable = value !== undefined && !(Array.isArray(value) && value.length === 0);
+    if (bindable && !bound.has(name))
       throw new Error(`prepared query: argument "${name}" is not used as a value of the query`);
   }
 }
