@@ -73,6 +73,24 @@ describe.each(DIALECTS)('preparedQuery on %s', (dialect) => {
     expect(row?.name).toBe('Brasil');
   });
 
+  it("runs on the transaction's own connection: a rolled-back write is gone", async () => {
+    const rename = preparedQuery((db, $: { code: string; name: string }) =>
+      db.updateTable('markets').set({ name: $.name }).where('code', '=', $.code),
+    );
+    await expect(
+      store.db.transaction().execute(async (tx) => {
+        await rename.execute(tx, { code: 'ES', name: 'never committed' });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    const row = await store.db
+      .selectFrom('markets')
+      .select('name')
+      .where('code', '=', 'ES')
+      .executeTakeFirst();
+    expect(row?.name).toBe('ES');
+  });
+
   it('builds the query with its values where the Kysely has plugins, so they see and rewrite it', async () => {
     const seen: string[] = [];
     const withPlugin = store.db.withPlugin({
