@@ -11,6 +11,12 @@ const marketsNamed = preparedQuery((db, $: { codes: string[]; except?: string })
     .orderBy('code'),
 );
 
+const rename = preparedQuery((db, $: { code: string; name: string }) =>
+  db.updateTable('markets').set({ name: $.name }).where('code', '=', $.code),
+);
+const nameOf = async (db: TestStore['db'], code: string) =>
+  (await db.selectFrom('markets').select('name').where('code', '=', code).executeTakeFirst())?.name;
+
 describe.each(DIALECTS)('preparedQuery on %s', (dialect) => {
   let store: TestStore;
   beforeAll(async () => {
@@ -58,37 +64,21 @@ describe.each(DIALECTS)('preparedQuery on %s', (dialect) => {
   });
 
   it('runs inside a transaction, and reports the rows a write changed', async () => {
-    const rename = preparedQuery((db, $: { code: string; name: string }) =>
-      db.updateTable('markets').set({ name: $.name }).where('code', '=', $.code),
-    );
     await store.db.transaction().execute(async (tx) => {
       expect((await rename.execute(tx, { code: 'BR', name: 'Brasil' })).affected).toBe(1);
       expect((await rename.execute(tx, { code: 'XX', name: 'nowhere' })).affected).toBe(0);
     });
-    const row = await store.db
-      .selectFrom('markets')
-      .select('name')
-      .where('code', '=', 'BR')
-      .executeTakeFirst();
-    expect(row?.name).toBe('Brasil');
+    expect(await nameOf(store.db, 'BR')).toBe('Brasil');
   });
 
   it("runs on the transaction's own connection: a rolled-back write is gone", async () => {
-    const rename = preparedQuery((db, $: { code: string; name: string }) =>
-      db.updateTable('markets').set({ name: $.name }).where('code', '=', $.code),
-    );
     await expect(
       store.db.transaction().execute(async (tx) => {
         await rename.execute(tx, { code: 'ES', name: 'never committed' });
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
-    const row = await store.db
-      .selectFrom('markets')
-      .select('name')
-      .where('code', '=', 'ES')
-      .executeTakeFirst();
-    expect(row?.name).toBe('ES');
+    expect(await nameOf(store.db, 'ES')).toBe('ES');
   });
 
   it('builds the query with its values where the Kysely has plugins, so they see and rewrite it', async () => {
