@@ -1,3 +1,5 @@
+import { MESSAGE_LIFECYCLE } from '../policy/index.js';
+
 /** One step of a message's life as the API lists it (CONTRACT.md "Message", `statusHistory`). */
 export interface StatusStep {
   status: string;
@@ -5,21 +7,11 @@ export interface StatusStep {
   detail?: string;
 }
 
-/** The order of a message's life (CONTRACT.md: queued < sending < sent < delivered < read). */
-const LIFECYCLE = [
-  'pending_review',
-  'scheduled',
-  'queued',
-  'sending',
-  'unknown',
-  'sent',
-  'delivered',
-  'read',
-] as const;
+/** Where a status stands in a message's life. */
 const rankOf = (status: string) => {
-  const rank = (LIFECYCLE as readonly string[]).indexOf(status);
+  const rank = (MESSAGE_LIFECYCLE as readonly string[]).indexOf(status);
   // Terminal or unforeseen statuses (failed, cancelled, expired) come after the life they end.
-  return rank === -1 ? LIFECYCLE.length : rank;
+  return rank === -1 ? MESSAGE_LIFECYCLE.length : rank;
 };
 
 /**

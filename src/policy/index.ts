@@ -21,7 +21,13 @@ export { REASON_CODES } from './reason-codes.js';
 export type { ReasonCode } from './reason-codes.js';
 export { deepMerge, parseRulebook, rulesForMarket } from './rulebook.js';
 export type { ParseResult, Rulebook, RulebookProblem } from './rulebook.js';
-export { CAP_EXEMPTIONS, MESSAGE_TYPES, PURPOSES, TRIAGE_SIGNALS } from './rulebook-schema.js';
+export {
+  CAP_EXEMPTIONS,
+  MESSAGE_LIFECYCLE,
+  MESSAGE_TYPES,
+  PURPOSES,
+  TRIAGE_SIGNALS,
+} from './rulebook-schema.js';
 export type {
   CapExemption,
   Classification,

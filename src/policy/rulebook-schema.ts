@@ -49,8 +49,12 @@ export type Classification = (typeof CLASSIFICATIONS)[number];
 export const CAP_EXEMPTIONS = ['opt_out_confirmation', 'reply_in_window', 'medical_information'] as const;
 export type CapExemption = (typeof CAP_EXEMPTIONS)[number];
 
-/** Message statuses that hold a slot under the caps (reservations included). */
-export const COUNTED_STATUSES = [
+/**
+ * A message's statuses in the order of its life (CONTRACT.md: queued < sending < sent < delivered < read),
+ * before whatever ends it. The rulebook's vocabulary of statuses starts here; messaging orders a message's
+ * status history by it.
+ */
+export const MESSAGE_LIFECYCLE = [
   'pending_review',
   'scheduled',
   'queued',
@@ -59,9 +63,10 @@ export const COUNTED_STATUSES = [
   'sent',
   'delivered',
   'read',
-  'failed',
-  'cancelled',
 ] as const;
+
+/** Message statuses that hold a slot under the caps (reservations included). */
+export const COUNTED_STATUSES = [...MESSAGE_LIFECYCLE, 'failed', 'cancelled'] as const;
 
 /** The signals of first triage (assistant's lexicons) that the rulebook may add words to. */
 export const TRIAGE_SIGNALS = [
