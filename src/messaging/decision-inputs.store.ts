@@ -196,7 +196,7 @@ async function recentOutboundToHcp(
   excludeMessageId: string | undefined,
   since: string,
 ): Promise<RecentMessage[]> {
-  const rows = await outboundToHcp.all(db, { hcpId, excludeMessageId, since, held: HELD_STATUSES });
+  const rows = await outboundToHcp.all(db, { hcpId, excludeMessageId, since });
   return rows.map((r) => ({
     id: r.id,
     repId: r.rep_id,
@@ -209,10 +209,7 @@ async function recentOutboundToHcp(
 }
 
 const outboundToHcp = preparedQuery(
-  (
-    db,
-    $: { hcpId: string; excludeMessageId: string | undefined; since: string; held: readonly string[] },
-  ) => {
+  (db, $: { hcpId: string; excludeMessageId: string | undefined; since: string }) => {
     // A queued message decided again is left out: it must not count against itself.
     const outbound = () =>
       db
@@ -233,7 +230,9 @@ const outboundToHcp = preparedQuery(
     // One statement, two index ranges: the look-back, and what is still held from before it.
     return outbound()
       .where('messages.created_at', '>=', $.since)
-      .unionAll(outbound().where('messages.status', 'in', $.held).where('messages.created_at', '<', $.since));
+      .unionAll(
+        outbound().where('messages.status', 'in', HELD_STATUSES).where('messages.created_at', '<', $.since),
+      );
   },
 );
 
@@ -255,7 +254,6 @@ async function recentOutboundOfRep(
     since: window.since,
     capFrom: window.capFrom,
     counted: window.counted,
-    held: HELD_STATUSES,
   });
   return rows.map((r) => ({
     repId,
@@ -274,7 +272,6 @@ const outboundOfRep = preparedQuery(
       since: string;
       capFrom: string;
       counted: readonly string[];
-      held: readonly string[];
     },
   ) => {
     // Without their ids (a busy rep has hundreds of rows, and the cap needs only when, what status and what
@@ -298,7 +295,7 @@ const outboundOfRep = preparedQuery(
           // Selecting a column the counter index lacks (hcp_id) keeps SQLite, which keeps no statistics,
           // off that covering index for this arm: its (rep, status, …) index is a short range per held
           // status, where the covering one would be the rep's whole history before the look-back.
-          outbound().select('hcp_id').where('status', 'in', $.held).where('created_at', '<', $.since),
+          outbound().select('hcp_id').where('status', 'in', HELD_STATUSES).where('created_at', '<', $.since),
         )
     );
   },
