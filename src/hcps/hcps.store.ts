@@ -1,8 +1,7 @@
-import type { Selectable } from 'kysely';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { AuditActor } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
-import type { Principal, Role } from '../identity/index.js';
+import { ROLES, type Principal } from '../identity/index.js';
 import { logSecurityEvent } from '../audit/index.js';
 import { newId } from '../platform/crypto/index.js';
 import {
@@ -13,7 +12,6 @@ import {
   pageOf,
   preparedQuery,
   type DbOrTx,
-  type PreparedQuery,
   type HcpsTable,
   type Page,
 } from '../platform/database/index.js';
@@ -264,7 +262,7 @@ export async function findVisibleHcp(
   hcpId: string,
   request?: { ip?: string; method?: string; route?: string },
 ): Promise<Hcp> {
-  const row = await visibleHcpQuery(principal.role).first(db, {
+  const row = await visibleHcpQueries.get(principal.role)!.first(db, {
     hcpId,
     principalId: principal.id,
     marketCodes: principal.marketCodes,
@@ -285,13 +283,13 @@ export async function findVisibleHcp(
 }
 
 /**
- * The scoped read of one HCP, compiled once per role (the scoping condition's shape is the role's; the
+ * The scoped read of one HCP, a prepared query per role (the scoping condition's shape is the role's; the
  * caller's id and markets are its values). Every check and send starts with it.
  */
-function visibleHcpQuery(role: Role) {
-  let query = visibleHcpQueries.get(role);
-  if (!query) {
-    query = preparedQuery((db, $: { hcpId: string; principalId: string; marketCodes: readonly string[] }) =>
+const visibleHcpQueries = new Map(
+  ROLES.map((role) => [
+    role,
+    preparedQuery((db, $: { hcpId: string; principalId: string; marketCodes: readonly string[] }) =>
       db
         .selectFrom('hcps')
         .selectAll()
@@ -299,6 +297,8 @@ function visibleHcpQuery(role: Role) {
         .where(
           hcpVisibility({
             role,
+            // Read only by the roles whose condition uses them (preparedQuery refuses a value read but
+            // not bound, and accepts one never read).
             get id() {
               return $.principalId;
             },
@@ -307,16 +307,9 @@ function visibleHcpQuery(role: Role) {
             },
           }),
         ),
-    );
-    visibleHcpQueries.set(role, query);
-  }
-  return query;
-}
-type HcpsRow = Selectable<HcpsTable>;
-const visibleHcpQueries = new Map<
-  Role,
-  PreparedQuery<{ hcpId: string; principalId: string; marketCodes: readonly string[] }, HcpsRow>
->();
+    ),
+  ]),
+);
 
 /** Unscoped read, for Parley's own processes (webhooks, workers); never behind a user's route. */
 export async function findHcpById(
