@@ -233,6 +233,7 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
         status: null,
         created_at: stamp,
         updated_at: stamp,
+        import_id: null,
       };
     });
     started = performance.now();

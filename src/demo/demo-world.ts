@@ -551,6 +551,7 @@ export function* interactionsFor(
       status: null,
       created_at: iso,
       updated_at: iso,
+      import_id: null,
       ...fields,
     };
   };

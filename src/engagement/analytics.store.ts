@@ -85,7 +85,7 @@ async function brandTemplates(db: Db, brand: string | undefined): Promise<Set<st
 
 async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
   let qb = db
-    .selectFrom('interactions as i')
+    .selectFrom('visible_interactions as i')
     .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
     .where('i.occurred_at', '>=', f.from)
     .where('i.occurred_at', '<', f.to);
@@ -248,7 +248,7 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
   const messageIds = [...new Set(shared.map((s) => s.message_id))];
   const clicks = messageIds.length
     ? await db
-        .selectFrom('interactions')
+        .selectFrom('visible_interactions')
         .select(['message_id', 'asset_ids_json'])
         .where('kind', '=', 'click')
         .where('message_id', 'in', messageIds)
@@ -546,7 +546,7 @@ async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
     : [];
   // Clicks on an asset link after the asset expired: an HCP reached for content that was no longer valid.
   let clicksQuery = db
-    .selectFrom('interactions as i')
+    .selectFrom('visible_interactions as i')
     .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('i.kind', '=', 'click')

@@ -56,6 +56,7 @@ describe.each(DIALECTS)('the fast whole-interactions export on %s', (dialect) =>
       status: null,
       created_at: at(n),
       updated_at: at(n),
+      import_id: null,
       ...fields,
     });
     const awkward: InteractionsTable[] = [

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DbOrTx, Store } from '../platform/database/index.js';
 import {
   INTERACTION_ROW_COLUMNS,
@@ -7,6 +8,10 @@ import {
   type InteractionNames,
   type InteractionRow,
 } from './export-lines.js';
+import { ABANDONED_AFTER_MS } from './import-interactions.store.js';
+
+/** Later than any change: the bound of a feed when no import is being written. */
+const NO_IMPORT_WRITING = '9999-12-31T23:59:59.999Z';
 
 export const EXPORT_KINDS = ['interactions', 'consents', 'messages'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
@@ -264,7 +269,7 @@ export async function readInteractionFeed(
   },
 ): Promise<FeedPage<InteractionExportRecord>> {
   let qb = db
-    .selectFrom('interactions as i')
+    .selectFrom('visible_interactions as i')
     .select([
       'i.id',
       'i.hcp_id',
@@ -293,6 +298,17 @@ export async function readInteractionFeed(
   }
   if (options.since) qb = qb.where('i.updated_at', '>=', options.since);
   if (options.until) qb = qb.where('i.updated_at', '<=', options.until);
+  if (!byId) {
+    // A feed read by change must not move past an import still being written: its rows carry the times
+    // they were written at and become visible only when it publishes, so a position beyond them would
+    // never see them. Changes from the import's start on wait for it (abandoned imports, whose rows are
+    // never published, are not waited for).
+    const live = new Date(Date.parse(options.until ?? new Date().toISOString()) - ABANDONED_AFTER_MS);
+    qb = qb.where(
+      sql<boolean>`${sql.ref('i.updated_at')} < coalesce((select min(started_at) from unpublished_imports
+        where state = 'writing' and heartbeat_at >= ${live.toISOString()}), ${NO_IMPORT_WRITING})`,
+    );
+  }
   const rows = await (byId ? qb.orderBy('i.id') : qb.orderBy('i.updated_at').orderBy('i.id'))
     .limit(options.limit)
     .execute();
@@ -545,7 +561,7 @@ async function* interactionRecordPagesById(
   } satisfies InteractionNames;
   const lists = new ListMemo();
   const pageAfter = (id: string | null): Promise<InteractionRow[]> => {
-    let qb = store.db.selectFrom('interactions').select(INTERACTION_ROW_COLUMNS);
+    let qb = store.db.selectFrom('visible_interactions').select(INTERACTION_ROW_COLUMNS);
     if (id !== null) qb = qb.where('id', '>', id);
     const page = store.readArrays(qb.orderBy('id').limit(limit).compile()) as Promise<InteractionRow[]>;
     // Read ahead: a page not awaited (the caller stopped early) must not become an unhandled rejection.

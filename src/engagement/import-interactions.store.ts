@@ -1,4 +1,4 @@
-import { CompiledQuery, PostgresAdapter, type QueryResult } from 'kysely';
+import { CompiledQuery, PostgresAdapter } from 'kysely';
 import { triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
 import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
@@ -6,18 +6,23 @@ import { newId } from '../platform/crypto/index.js';
 import type { Db, DbOrTx, Tx } from '../platform/database/index.js';
 
 /**
- * The bulk path of `import interactions`, the kind that reaches millions of rows. Rows are staged, typed
- * (one column each, no JSON to build or parse), in a table of the import's own that only its connection
- * sees: a TEMP table. On SQLite a temp table lives outside the main database file, so staging never takes
- * the database's single writer (webhooks and sends write on while a file is read); on PostgreSQL it is not
- * written to the WAL. Nothing outside the import can see staged rows, and a crash leaves nothing behind.
+ * The bulk path of `import interactions`, the kind that reaches millions of rows. It is written as it is
+ * read and published in one small step at the end:
  *
- * The apply is then a few set-based statements inside the database (UPDATE … FROM staging for rows known
- * at staging, INSERT … SELECT … ON CONFLICT for new ones), in the caller's one transaction: readers see all
- * of an import or none of it, and the transaction holds the writer only for the database's own work on the
- * rows, not for a JavaScript loop over them. The SQL is fixed text sent as pre-compiled queries (a Kysely
- * `CompiledQuery`), so a million rows do not cost a million query builds; SQLite's statements are
- * prepared once and kept by the store's statement cache.
+ * - **Writing**: each batch's new rows go straight into `interactions`, marked with the import's id, in a
+ *   short transaction of their own (SQLite's single writer is held for one batch, not for the import), while
+ *   the import is listed in `unpublished_imports`. Every reader reads `visible_interactions`, which leaves
+ *   out the rows of unpublished imports, so nobody sees a half-written import.
+ * - **Staging**: what cannot be done before the end stays in a TEMP table of the import's own (outside the
+ *   main database file on SQLite, unlogged on PostgreSQL): rows already stored (a re-import updates them,
+ *   visibly, so only at publish) and call notes whose triage opens cases.
+ * - **Publishing**: in the caller's one transaction, stored rows are updated, cases opened, and the
+ *   import's row in `unpublished_imports` deleted: readers see all of the import or none of it.
+ * - **Taking out**: a rejected import (any bad line, by default), or one whose process died
+ *   (`reapAbandonedImports`), has its rows deleted again, a short transaction at a time, hidden all along.
+ *
+ * The SQL is fixed text sent as pre-compiled queries (a Kysely `CompiledQuery`), so a million rows do not
+ * cost a million query builds; SQLite's statements are prepared once and kept by the store's statement cache.
  */
 
 type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
@@ -113,10 +118,18 @@ const VALUE_COLUMNS = [
   'topics_json',
   'products_json',
 ] as const;
-/** The most SQLite's page cache may hold during an apply (KiB): the pages a large apply touches. */
-const APPLY_CACHE_KIB = 1024 * 1024;
-/** Rows per staging INSERT on SQLite (16 parameters each; at most 2,047 fit its 32,766): binding fewer per statement measured faster (8.8 µs a row at 2,000, 5.9 at 500). */
+/** The most SQLite's page cache may hold while an import writes (KiB): the index pages its rows land in. */
+const IMPORT_CACHE_KIB = 1024 * 1024;
+/** Rows per INSERT on SQLite (at most 20 parameters each, 32,766 in all): fewer per statement measured faster (8.8 µs a row at 2,000, 5.9 at 500). */
 const SQLITE_ROWS_PER_INSERT = 500;
+/** Rows per statement when a rejected or abandoned import's rows are taken out: one short write each. */
+const TAKE_OUT_CHUNK = 5_000;
+/**
+ * An unpublished import whose heartbeat (renewed every batch, a second or less apart) is older than this
+ * was abandoned: its process died. Its rows are taken out by the next import, the CRM sink stops waiting
+ * for it, and it can no longer be published.
+ */
+export const ABANDONED_AFTER_MS = 15 * 60_000;
 
 const EMPTY_LIST = '[]';
 const listJson = (list: string[]) => (list.length === 0 ? EMPTY_LIST : JSON.stringify(list));
@@ -128,23 +141,54 @@ interface TriageStaged {
 }
 
 export interface InteractionStaging {
-  /** Stages one batch of resolved rows (a short write of the import's own table). */
+  /** Writes one batch: new rows hidden until publishing, the rest staged (a short transaction). */
   stage(rows: { line: number; row: ResolvedInteraction }[]): Promise<void>;
-  /** Applies everything staged, in the caller's transaction. */
+  /** Publishes the import in the caller's transaction: stored rows updated, cases opened, rows visible. */
   apply(tx: Tx, deps: Deps): Promise<AppliedInteractions>;
-  /** Drops the staging table (after the apply, or when nothing is to be applied). */
+  /** Drops the staging table; an import not published has its rows taken out again. */
   discard(): Promise<void>;
 }
 
+/** Columns of a new row, in the order of the hidden INSERT; `values` below follows it. */
+const WRITTEN_COLUMNS = [
+  'id',
+  'source',
+  'external_id',
+  'hcp_id',
+  'hcp_seq',
+  'channel',
+  'kind',
+  'direction',
+  'occurred_at',
+  'rep_id',
+  'summary',
+  'topics_json',
+  'products_json',
+  'import_id',
+  'created_at',
+  'updated_at',
+] as const;
+
 /**
- * Creates the import's staging table on `db` (for PostgreSQL, the pinned connection of
- * `withImportConnection`). `importId` is Parley's own id (`imp_` and hex), so it is safe as a table name.
+ * Opens an interactions import on `db` (for PostgreSQL, the pinned connection of `withImportConnection`):
+ * lists it as unpublished and creates its staging table. `importId` is Parley's own id (`imp_` and hex),
+ * so it is safe as a table name.
  */
-export async function openInteractionStaging(db: Db, importId: string): Promise<InteractionStaging> {
+export async function openInteractionStaging(
+  db: Db,
+  deps: Pick<ParleyContext, 'clock'>,
+  importId: string,
+): Promise<InteractionStaging> {
   if (!/^imp_[0-9a-f]+$/.test(importId)) throw new Error(`unexpected import id ${importId}`);
   const pg = isPostgres(db);
   const table = `staged_${importId}`;
-  const run = (text: string, params: unknown[] = []) => db.executeQuery(CompiledQuery.raw(text, params));
+  const run = (text: string, params: unknown[] = [], on: Db | Tx = db) =>
+    on.executeQuery(CompiledQuery.raw(text, params));
+  const startedAt = deps.clock.now().toISOString();
+  await db
+    .insertInto('unpublished_imports')
+    .values({ import_id: importId, state: 'writing', started_at: startedAt, heartbeat_at: startedAt })
+    .execute();
   const columns = STAGED_COLUMNS.join(', ');
   await run(
     pg
@@ -153,6 +197,11 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
           .map((c) => `${c} ${PG_TYPES[c] === 'integer' ? 'integer' : 'text'}`)
           .join(', ')})`,
   );
+  // SQLite keeps 2 MB of pages by default (64 MiB in Parley's store): batches landing all over a large
+  // table's indexes would then read the same pages again and again. While the import writes, the cache may
+  // grow (pages are taken as needed, and given back when the limit is set back).
+  const cacheBefore = pg ? undefined : await sqliteCacheSize(db);
+  if (cacheBefore !== undefined) await run(`pragma cache_size = -${IMPORT_CACHE_KIB}`);
   // Products per market, read once: every call note is triaged against its HCP's market's products.
   const productsByMarket = new Map<string, KnownProduct[]>();
   for (const p of await db
@@ -165,42 +214,106 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
     productsByMarket.set(p.market_code, list);
   }
 
-  const insertSqlite = new Map<number, string>();
-  const sqliteInsert = (rows: number) => {
-    let text = insertSqlite.get(rows);
+  const sqliteTexts = new Map<string, string>();
+  const sqliteValues = (into: string, names: readonly string[], rows: number, suffix = '') => {
+    const key = `${into}:${rows}`;
+    let text = sqliteTexts.get(key);
     if (!text) {
-      const one = `(${STAGED_COLUMNS.map(() => '?').join(',')})`;
-      text = `insert into ${table} (${columns}) values ${Array.from({ length: rows }, () => one).join(',')}`;
-      insertSqlite.set(rows, text);
+      const one = `(${names.map(() => '?').join(',')})`;
+      text = `insert into ${into} (${names.join(', ')}) values ${Array.from({ length: rows }, () => one).join(',')}${suffix}`;
+      sqliteTexts.set(key, text);
     }
     return text;
   };
+  const NEW_ROW_SUFFIX = ' on conflict (source, external_id) do nothing';
+  // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.
+  const WRITTEN_WITH_CONSTANTS = [
+    ...WRITTEN_COLUMNS,
+    'template_id',
+    'asset_ids_json',
+    'message_id',
+    'status',
+  ];
   // PostgreSQL: one array a column, whatever the number of rows (no parameter limit, one short parse).
-  const pgInsert = `insert into ${table} (${columns}) select * from unnest(${STAGED_COLUMNS.map(
+  const pgStage = `insert into ${table} (${columns}) select * from unnest(${STAGED_COLUMNS.map(
     (c, i) => `$${i + 1}::${PG_TYPES[c]}[]`,
   ).join(', ')})`;
+  const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
+      select *, null, '[]', null, null from unnest(${WRITTEN_COLUMNS.map(
+        (c, i) => `$${i + 1}::${c === 'hcp_seq' ? 'integer' : 'text'}[]`,
+      ).join(', ')})${NEW_ROW_SUFFIX}`;
+
+  let written = 0;
+  let published = false;
+
+  /** The import's new rows, hidden; a row stored meanwhile under the same key is left to the publish. */
+  async function writeNew(tx: Tx, rows: unknown[][]): Promise<number> {
+    if (pg) {
+      const result = await run(
+        pgWrite,
+        WRITTEN_COLUMNS.map((_, c) => rows.map((v) => v[c])),
+        tx,
+      );
+      return Number(result.numAffectedRows ?? 0n);
+    }
+    let n = 0;
+    for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + SQLITE_ROWS_PER_INSERT);
+      const withConstants = chunk.map((r) => [...r, null, EMPTY_LIST, null, null]);
+      const result = await run(
+        sqliteValues('interactions', WRITTEN_WITH_CONSTANTS, chunk.length, NEW_ROW_SUFFIX),
+        withConstants.flat(),
+        tx,
+      );
+      n += Number(result.numAffectedRows ?? 0n);
+    }
+    return n;
+  }
+
+  async function stageRows(tx: Tx, values: unknown[][]) {
+    if (values.length === 0) return;
+    if (pg) {
+      await run(
+        pgStage,
+        STAGED_COLUMNS.map((_, c) => values.map((v) => v[c])),
+        tx,
+      );
+      return;
+    }
+    for (let i = 0; i < values.length; i += SQLITE_ROWS_PER_INSERT) {
+      const chunk = values.slice(i, i + SQLITE_ROWS_PER_INSERT);
+      await run(sqliteValues(table, STAGED_COLUMNS, chunk.length), chunk.flat(), tx);
+    }
+  }
+
+  /** Stored rows by key: their id, and their note to tell whether it changed. */
+  async function storedRows(tx: Db | Tx, batch: { row: ResolvedInteraction }[]) {
+    const existing = await tx
+      .selectFrom('interactions')
+      .select(['id', 'source', 'external_id', 'summary'])
+      .where('source', 'in', [...new Set(batch.map((b) => b.row.source))])
+      .where(
+        'external_id',
+        'in',
+        batch.map((b) => b.row.externalId),
+      )
+      .execute();
+    return new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
+  }
 
   return {
     async stage(batch) {
       if (batch.length === 0) return;
-      // Which rows are already stored (a re-import): their id, and their note to tell whether it changed.
-      const existing = await db
-        .selectFrom('interactions')
-        .select(['id', 'source', 'external_id', 'summary'])
-        .where('source', 'in', [...new Set(batch.map((b) => b.row.source))])
-        .where(
-          'external_id',
-          'in',
-          batch.map((b) => b.row.externalId),
-        )
-        .execute();
-      const byKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
-      const values: unknown[][] = [];
+      const now = deps.clock.now().toISOString();
+      const byKey = await storedRows(db, batch);
+      const fresh: unknown[][] = [];
+      const freshStaged: unknown[][] = [];
+      const known: unknown[][] = [];
       for (const { line, row } of batch) {
         const old = byKey.get(`${row.source}\u0000${row.externalId}`);
         const summary = row.summary ?? null;
         // A rep's call note passes the same safety triage as an inbound message, once: when it is new or
-        // changed. The pure part runs here, outside any write; cases are opened in the apply.
+        // changed. The pure part runs here, outside any write; cases are opened when the import publishes.
         let triage: string | null = null;
         if (summary?.trim() && (!old || old.summary !== summary)) {
           const result = triageText(summary, productsByMarket.get(row.market) ?? []);
@@ -211,9 +324,12 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
               findings: result.findings,
             } satisfies TriageStaged);
         }
-        values.push([
+        const id = old ? old.id : newId('int');
+        const topics = listJson(row.topics);
+        const products = listJson(row.products);
+        const stagedRow = [
           line,
-          old ? old.id : newId('int'),
+          id,
           old ? 0 : 1,
           row.source,
           row.externalId,
@@ -225,77 +341,109 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
           row.occurredAt,
           row.repId,
           summary,
-          listJson(row.topics),
-          listJson(row.products),
+          topics,
+          products,
           triage,
+        ];
+        if (old) {
+          known.push(stagedRow);
+          continue;
+        }
+        fresh.push([
+          id,
+          row.source,
+          row.externalId,
+          row.hcpId,
+          row.hcpSeq,
+          row.channel,
+          row.kind,
+          row.direction,
+          row.occurredAt,
+          row.repId,
+          summary,
+          topics,
+          products,
+          importId,
+          now,
+          now,
         ]);
+        if (triage !== null) freshStaged.push(stagedRow);
       }
-      if (pg) {
-        await run(
-          pgInsert,
-          STAGED_COLUMNS.map((_, c) => values.map((v) => v[c])),
-        );
-        return;
-      }
-      for (let i = 0; i < values.length; i += SQLITE_ROWS_PER_INSERT) {
-        const chunk = values.slice(i, i + SQLITE_ROWS_PER_INSERT);
-        await run(sqliteInsert(chunk.length), chunk.flat());
-      }
+      await db.transaction().execute(async (tx) => {
+        const beat = await tx
+          .updateTable('unpublished_imports')
+          .set({ heartbeat_at: now })
+          .where('import_id', '=', importId)
+          .where('state', '=', 'writing')
+          .executeTakeFirst();
+        if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
+        const inserted = fresh.length > 0 ? await writeNew(tx, fresh) : 0;
+        written += inserted;
+        if (inserted < fresh.length) {
+          // Stored since the look-up above (the same call logged through the API meanwhile, or another
+          // import): such rows are updated at publishing, like any re-imported row.
+          const nowStored = await storedRows(
+            tx,
+            batch.filter((b) => !byKey.has(`${b.row.source}\u0000${b.row.externalId}`)),
+          );
+          const ours = new Set(fresh.map((f) => f[0] as string));
+          for (const r of fresh) {
+            const other = nowStored.get(`${r[1] as string}\u0000${r[2] as string}`);
+            if (!other || ours.has(other.id)) continue;
+            const line = batch.find((b) => b.row.source === r[1] && b.row.externalId === r[2])!.line;
+            const stagedRow = freshStaged.find((f) => f[0] === line);
+            if (stagedRow) freshStaged.splice(freshStaged.indexOf(stagedRow), 1);
+            // The note's cases only if the stored row's note is another one (its own were opened with it).
+            const triage = stagedRow && other.summary !== r[10] ? stagedRow[15] : null;
+            known.push([line, other.id, 0, ...r.slice(1, 13), triage]);
+          }
+        }
+        await stageRows(tx, [...known, ...freshStaged]);
+      });
     },
 
-    async apply(tx, deps) {
-      const now = deps.clock.now().toISOString();
-      const exec = (text: string, params: unknown[]) => tx.executeQuery(CompiledQuery.raw(text, params));
-      // SQLite keeps 2 MB of pages by default: a large apply into a large table would then spill the same
-      // index pages to the WAL again and again. For the apply only, the cache may grow (pages are taken
-      // as needed, and given back when the limit is set back).
-      const cacheBefore = pg ? undefined : await sqliteCacheSize(tx);
-      if (cacheBefore !== undefined) await exec(`pragma cache_size = -${APPLY_CACHE_KIB}`, []);
-      try {
-        return await applyStaged(tx, deps, exec, now);
-      } finally {
-        if (cacheBefore !== undefined) await exec(`pragma cache_size = ${cacheBefore}`, []);
-      }
+    async apply(tx, applyDeps) {
+      const now = applyDeps.clock.now().toISOString();
+      // Publishing takes the import's row first (on PostgreSQL a row lock): an import abandoned meanwhile,
+      // whose rows may be going already, cannot be published, and nobody takes this one's out now.
+      const live = await tx
+        .updateTable('unpublished_imports')
+        .set({ heartbeat_at: now })
+        .where('import_id', '=', importId)
+        .where('state', '=', 'writing')
+        .where('heartbeat_at', '>=', new Date(Date.parse(now) - ABANDONED_AFTER_MS).toISOString())
+        .executeTakeFirst();
+      if (Number(live.numUpdatedRows) !== 1) throw abandoned(importId);
+      const result = await publish(tx, applyDeps, now);
+      await tx.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
+      published = true;
+      return result;
     },
 
     async discard() {
-      await run(`drop table if exists ${table}`);
+      try {
+        await run(`drop table if exists ${table}`);
+        if (!published) await takeOutImport(db, deps, importId);
+      } finally {
+        if (cacheBefore !== undefined) await run(`pragma cache_size = ${cacheBefore}`);
+      }
     },
   };
 
-  async function applyStaged(
-    tx: Tx,
-    deps: Deps,
-    exec: (text: string, params: unknown[]) => Promise<QueryResult<unknown>>,
-    now: string,
-  ): Promise<AppliedInteractions> {
+  async function publish(tx: Tx, applyDeps: Deps, now: string): Promise<AppliedInteractions> {
+    const exec = (text: string, params: unknown[]) => tx.executeQuery(CompiledQuery.raw(text, params));
     const p = pg ? (n: number) => `$${n}` : () => '?';
     const differs = pg ? 'is distinct from' : 'is not';
     const set = VALUE_COLUMNS.map((c) => `${c} = s.${c}`).join(', ');
-    const changed = (left: string, right: string) =>
-      VALUE_COLUMNS.map((c) => `${left}.${c} ${differs} ${right}.${c}`).join(' or ');
-    // Rows stored before the import, by primary key; only those whose values differ are written.
+    const changed = VALUE_COLUMNS.map((c) => `interactions.${c} ${differs} s.${c}`).join(' or ');
+    // Rows stored before the import, by primary key; only those whose values differ are written, and
+    // those still hidden under another unpublished import (whose rows this import now owns).
     const updated = await exec(
-      `update interactions set ${set}, updated_at = ${p(1)} from ${table} s
-         where s.is_new = 0 and interactions.id = s.id and (${changed('interactions', 's')})`,
-      [now],
-    );
-    // New rows. On PostgreSQL in the order of the timeline index (HCP, time), the index new rows cost most
-    // to keep: its pages are then read and written front to back, each once, rather than evicted from the
-    // small shared buffers and read again. SQLite keeps the pages an apply touches in the page cache
-    // anyway, and there sorting the staged rows cost more than it saved (1M rows into the 10M world: 27.1
-    // µs a row sorted, 21.5 in file order; docs/benchmarks.md). Should a row with the same key have
-    // been stored since it was staged (the same call logged through the API meanwhile), it is updated
-    // instead, like any re-imported row, and counted among the inserted.
-    const inserted = await exec(
-      `insert into interactions (id, ${VALUE_COLUMNS.join(', ')}, source, external_id, template_id,
-           asset_ids_json, message_id, status, created_at, updated_at)
-         select id, ${VALUE_COLUMNS.join(', ')}, source, external_id, null, '[]', null, null, ${p(1)}, ${p(2)}
-         from ${table} where is_new = 1${pg ? ' order by hcp_seq, occurred_at' : ''}
-         on conflict (source, external_id) do update set
-           ${VALUE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}, updated_at = excluded.updated_at
-         where ${changed('interactions', 'excluded')}`,
-      [now, now],
+      `update interactions set ${set}, import_id = ${p(1)}, updated_at = ${p(2)} from ${table} s
+         where s.is_new = 0 and interactions.id = s.id
+           and (${changed} or interactions.import_id in (select import_id from unpublished_imports
+                                                          where import_id <> ${p(3)}))`,
+      [importId, now, importId],
     );
     const { rows: notes } = await exec(
       `select id, hcp_id, summary, occurred_at, triage_json from ${table}
@@ -311,7 +459,7 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
       triage_json: string;
     }[]) {
       const triage = JSON.parse(n.triage_json) as TriageStaged;
-      cases += await openCallNoteCases(tx, deps, {
+      cases += await openCallNoteCases(tx, applyDeps, {
         hcpId: n.hcp_id,
         interactionId: n.id,
         note: n.summary,
@@ -320,15 +468,82 @@ export async function openInteractionStaging(db: Db, importId: string): Promise<
         market: triage.market,
       });
     }
-    const { rows: count } = await exec(`select count(*) as n from ${table}`, []);
-    const staged = Number((count[0] as { n: number | string }).n);
-    const ins = Number(inserted.numAffectedRows ?? 0n);
+    const { rows: count } = await exec(`select count(*) as n from ${table} where is_new = 0`, []);
+    const knownRows = Number((count[0] as { n: number | string }).n);
     const upd = Number(updated.numAffectedRows ?? 0n);
-    return { inserted: ins, updated: upd, unchanged: staged - ins - upd, cases };
+    return { inserted: written, updated: upd, unchanged: knownRows - upd, cases };
   }
 }
 
-async function sqliteCacheSize(tx: Tx): Promise<number> {
-  const { rows } = await tx.executeQuery(CompiledQuery.raw('pragma cache_size', []));
+function abandoned(importId: string): Error {
+  return new Error(
+    `import ${importId} was given up as abandoned (no batch for ${ABANDONED_AFTER_MS / 60_000} minutes); run it again`,
+  );
+}
+
+/**
+ * Takes an unpublished import's rows out again, a short transaction at a time (they stay hidden all
+ * along), then forgets the import. Marking it `discarding` first means it can no longer be published.
+ */
+async function takeOutImport(db: Db, deps: Pick<ParleyContext, 'clock'>, importId: string) {
+  const marked = await db
+    .updateTable('unpublished_imports')
+    .set({ state: 'discarding', heartbeat_at: deps.clock.now().toISOString() })
+    .where('import_id', '=', importId)
+    .executeTakeFirst();
+  if (Number(marked.numUpdatedRows) === 0) return;
+  for (;;) {
+    const gone = await db
+      .deleteFrom('interactions')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('interactions').select('id').where('import_id', '=', importId).limit(TAKE_OUT_CHUNK),
+      )
+      .executeTakeFirst();
+    if (Number(gone.numDeletedRows) < TAKE_OUT_CHUNK) break;
+    await db
+      .updateTable('unpublished_imports')
+      .set({ heartbeat_at: deps.clock.now().toISOString() })
+      .where('import_id', '=', importId)
+      .execute();
+  }
+  await db.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
+}
+
+/**
+ * Takes out the rows of imports whose process died before publishing (no heartbeat for
+ * ABANDONED_AFTER_MS), and marks those imports rejected. Each is claimed first, so two callers never
+ * work on the same one. Returns the imports taken out.
+ */
+export async function reapAbandonedImports(db: Db, deps: Pick<ParleyContext, 'clock'>): Promise<string[]> {
+  const now = deps.clock.now();
+  const before = new Date(now.getTime() - ABANDONED_AFTER_MS).toISOString();
+  const stale = await db
+    .selectFrom('unpublished_imports')
+    .select(['import_id', 'heartbeat_at'])
+    .where('heartbeat_at', '<', before)
+    .execute();
+  const reaped: string[] = [];
+  for (const s of stale) {
+    const claimed = await db
+      .updateTable('unpublished_imports')
+      .set({ state: 'discarding', heartbeat_at: now.toISOString() })
+      .where('import_id', '=', s.import_id)
+      .where('heartbeat_at', '=', s.heartbeat_at)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) continue;
+    await takeOutImport(db, deps, s.import_id);
+    await db
+      .updateTable('import_runs')
+      .set({ status: 'rejected', finished_at: now.toISOString() })
+      .where('id', '=', s.import_id)
+      .where('status', '=', 'staging')
+      .execute();
+    reaped.push(s.import_id);
+  }
+  return reaped;
+}
+
+async function sqliteCacheSize(db: Db): Promise<number> {
+  const { rows } = await db.executeQuery(CompiledQuery.raw('pragma cache_size', []));
   return Number((rows[0] as { cache_size: number }).cache_size);
 }

@@ -93,6 +93,9 @@ export async function recordInteraction(
     message_id: input.messageId ?? null,
     status: input.status ?? null,
     updated_at: now,
+    // A row an import is still writing (hidden until it publishes) becomes this call's, visible now, and
+    // is no longer the import's to take out should it be rejected.
+    import_id: null,
   };
   const id = newId('int');
   const inserted = await db

@@ -113,7 +113,8 @@ export async function listTimeline(
 /** The select of one timeline page (one row more than the limit, to tell whether another page follows). */
 export function timelineQuery(db: DbOrTx, hcpId: string, query: TimelineQuery) {
   let qb = db
-    .selectFrom('interactions')
+    // Never an unpublished import's rows (the view), under the table's name for the clauses below.
+    .selectFrom('visible_interactions as interactions')
     .leftJoin('users', 'users.id', 'interactions.rep_id')
     .selectAll('interactions')
     .select('users.name as rep_name')

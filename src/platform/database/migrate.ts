@@ -19,6 +19,7 @@ import * as webhookIndexes from './migrations/0013-webhook-indexes.js';
 import * as webhookInboxGroupCommit from './migrations/0014-webhook-inbox-group-commit.js';
 import * as messageCounterCovering from './migrations/0015-message-counter-covering.js';
 import * as narrowTimeline from './migrations/0016-narrow-timeline.js';
+import * as unpublishedImports from './migrations/0017-unpublished-imports.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '0014-webhook-inbox-group-commit': webhookInboxGroupCommit,
   '0015-message-counter-covering': messageCounterCovering,
   '0016-narrow-timeline': narrowTimeline,
+  '0017-unpublished-imports': unpublishedImports,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

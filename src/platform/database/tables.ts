@@ -239,6 +239,8 @@ export interface InteractionsTable {
   status: string | null;
   created_at: Iso;
   updated_at: Iso;
+  /** The import that wrote the row; its rows are seen only once it is published (`unpublished_imports`). */
+  import_id: string | null;
 }
 
 export interface MessagesTable {
@@ -453,6 +455,18 @@ export interface ImportRunsTable {
   finished_at: Iso | null;
 }
 
+/**
+ * An interactions import whose rows are written but not to be seen (yet): being written, or being taken
+ * out again after a rejection or a crash (`discarding`). Publishing an import deletes its row.
+ */
+export interface UnpublishedImportsTable {
+  import_id: string;
+  state: 'writing' | 'discarding';
+  started_at: Iso;
+  /** Renewed with every batch: an import whose heartbeat stopped long ago was abandoned by its process. */
+  heartbeat_at: Iso;
+}
+
 /** Valid, normalised rows of an import waiting to be applied in one step (personal values already sealed). */
 export interface ImportStagingTable {
   import_id: string;
@@ -525,6 +539,8 @@ export interface Database {
   assets: AssetsTable;
   content_signatures: ContentSignaturesTable;
   interactions: InteractionsTable;
+  /** A view: the interactions every reader sees (none of an unpublished import's). Never written. */
+  visible_interactions: InteractionsTable;
   messages: MessagesTable;
   message_status_events: MessageStatusEventsTable;
   policy_decisions: PolicyDecisionsTable;
@@ -545,6 +561,7 @@ export interface Database {
   send_controls: SendControlsTable;
   import_runs: ImportRunsTable;
   import_staging: ImportStagingTable;
+  unpublished_imports: UnpublishedImportsTable;
   sink_cursors: SinkCursorsTable;
   consent_holds: ConsentHoldsTable;
   message_send_bases: MessageSendBasesTable;
