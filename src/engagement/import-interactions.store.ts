@@ -238,10 +238,14 @@ export async function openInteractionStaging(
   const pgStage = `insert into ${table} (${columns}) select * from unnest(${STAGED_COLUMNS.map(
     (c, i) => `$${i + 1}::${PG_TYPES[c]}[]`,
   ).join(', ')})`;
+  // In the order of the timeline index (HCP, time), the index new rows cost most to keep: its pages are
+  // then visited front to back, each once a batch, rather than evicted from the small shared buffers and
+  // read again.
   const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-      select *, null, '[]', null, null from unnest(${WRITTEN_COLUMNS.map(
+      select u.*, null, '[]', null, null from unnest(${WRITTEN_COLUMNS.map(
         (c, i) => `$${i + 1}::${c === 'hcp_seq' ? 'integer' : 'text'}[]`,
-      ).join(', ')})${NEW_ROW_SUFFIX}`;
+      ).join(', ')}) as u(${WRITTEN_COLUMNS.join(', ')})
+      order by u.hcp_seq, u.occurred_at${NEW_ROW_SUFFIX}`;
 
   let written = 0;
   let published = false;

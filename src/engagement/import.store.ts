@@ -8,6 +8,7 @@ import { nextHcpSeqs, normaliseEmail, normaliseNumber, numberIndex } from '../hc
 import { newId } from '../platform/crypto/index.js';
 import type { Db, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
 import {
+  isPostgres,
   openInteractionStaging,
   reapAbandonedImports,
   withImportConnection,
@@ -82,6 +83,12 @@ const STAGING_BATCH = 2000;
  * acknowledgement at 0.8 s; 5,000, 13,700 lines/s and 0.8 s; 10,000, 13,900 lines/s and 1.2 s.
  */
 const INTERACTION_BATCH = 5000;
+/**
+ * The same on PostgreSQL, where a batch's transaction takes row locks only (webhooks never wait on it) and
+ * fewer, larger batches keep the timeline index's pages in its small shared buffers: 1M lines into the 10M
+ * world, 7,400 lines/s in batches of 5,000 (in file order), 10,200 in batches of 50,000 (sorted).
+ */
+const INTERACTION_BATCH_POSTGRES = 50_000;
 /** Staging rows per INSERT (3 parameters each). */
 const STAGING_CHUNK = 5000;
 /** Lines read and checked between two turns of the event loop. */
@@ -462,7 +469,12 @@ function jsonStaging(deps: Deps, kind: JsonKind, importId: string): Staging {
 async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Promise<ImportSummary> {
   const { db, clock } = deps;
   const batchSize =
-    options.batchSize ?? (options.kind === 'interactions' ? INTERACTION_BATCH : STAGING_BATCH);
+    options.batchSize ??
+    (options.kind !== 'interactions'
+      ? STAGING_BATCH
+      : isPostgres(db)
+        ? INTERACTION_BATCH_POSTGRES
+        : INTERACTION_BATCH);
   const importId = newId('imp');
   // Markets are few and change by hand: read once per import rather than once per batch.
   const markets = new Set((await db.selectFrom('markets').select('code').execute()).map((m) => m.code));
