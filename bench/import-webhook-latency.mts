@@ -10,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { envelope } from '../src/whatsapp/webhook-fixtures.test-support.js';
 
 const [, , checkout, databaseUrl, file, portArg] = process.argv;
 if (!checkout || !databaseUrl || !file) {
@@ -42,31 +43,18 @@ for (let i = 0; ; i++) {
 }
 
 const delivery = (n: number) =>
-  JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              statuses: [
-                {
-                  id: `wamid.BENCH${Date.now()}x${n}`,
-                  status: 'delivered',
-                  timestamp: '1751142888',
-                  recipient_id: '5511987654321',
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  JSON.stringify(
+    envelope({
+      statuses: [
+        {
+          id: `wamid.BENCH${Date.now()}x${n}`,
+          status: 'delivered',
+          timestamp: '1751142888',
+          recipient_id: '5511987654321',
+        },
+      ],
+    }),
+  );
 
 let importing = true;
 const started = performance.now();

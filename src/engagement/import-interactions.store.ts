@@ -68,11 +68,8 @@ export async function withImportConnection<T>(db: Db, body: (db: Db) => Promise<
   return db.connection().execute((pinned) => body(pinned));
 }
 
-/** Staging columns, in the order of the staging INSERT. */
-const STAGED_COLUMNS = [
-  'line',
-  'id',
-  'is_new',
+/** An imported row's own values, in the order both INSERTs below take them. */
+const ROW_COLUMNS = [
   'source',
   'external_id',
   'hcp_id',
@@ -85,8 +82,9 @@ const STAGED_COLUMNS = [
   'summary',
   'topics_json',
   'products_json',
-  'triage_json',
 ] as const;
+/** Staging columns, in the order of the staging INSERT. */
+const STAGED_COLUMNS = ['line', 'id', 'is_new', ...ROW_COLUMNS, 'triage_json'] as const;
 const PG_TYPES: Record<(typeof STAGED_COLUMNS)[number], string> = {
   line: 'integer',
   id: 'text',
@@ -134,6 +132,20 @@ export const ABANDONED_AFTER_MS = 15 * 60_000;
 const EMPTY_LIST = '[]';
 const listJson = (list: string[]) => (list.length === 0 ? EMPTY_LIST : JSON.stringify(list));
 
+/** A new row of a batch, before it is written. */
+interface NewRow {
+  line: number;
+  id: string;
+  key: string;
+  summary: string | null;
+  /** In the order of ROW_COLUMNS. */
+  values: unknown[];
+  triage: string | null;
+}
+
+/** A row's key, `(source, external_id)`, as one string. */
+const keyOf = (source: string, externalId: string) => `${source}\u0000${externalId}`;
+
 interface TriageStaged {
   market: string | null;
   product: string | null;
@@ -150,24 +162,7 @@ export interface InteractionStaging {
 }
 
 /** Columns of a new row, in the order of the hidden INSERT; `values` below follows it. */
-const WRITTEN_COLUMNS = [
-  'id',
-  'source',
-  'external_id',
-  'hcp_id',
-  'hcp_seq',
-  'channel',
-  'kind',
-  'direction',
-  'occurred_at',
-  'rep_id',
-  'summary',
-  'topics_json',
-  'products_json',
-  'import_id',
-  'created_at',
-  'updated_at',
-] as const;
+const WRITTEN_COLUMNS = ['id', ...ROW_COLUMNS, 'import_id', 'created_at', 'updated_at'] as const;
 
 /**
  * Opens an interactions import on `db` (for PostgreSQL, the pinned connection of `withImportConnection`):
@@ -290,31 +285,36 @@ export async function openInteractionStaging(
     }
   }
 
-  /** Stored rows by key: their id, and their note to tell whether it changed. */
-  async function storedRows(tx: Db | Tx, batch: { row: ResolvedInteraction }[]) {
-    const existing = await tx
+  /** Stored rows by key (`keyOf`): their id, and their note to tell whether it changed. */
+  async function storedRows(on: Db | Tx, rows: { source: string; externalId: string }[]) {
+    const existing = await on
       .selectFrom('interactions')
       .select(['id', 'source', 'external_id', 'summary'])
-      .where('source', 'in', [...new Set(batch.map((b) => b.row.source))])
+      .where('source', 'in', [...new Set(rows.map((r) => r.source))])
       .where(
         'external_id',
         'in',
-        batch.map((b) => b.row.externalId),
+        rows.map((r) => r.externalId),
       )
       .execute();
-    return new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
+    return new Map(existing.map((e) => [keyOf(e.source, e.external_id), e]));
   }
 
   return {
     async stage(batch) {
       if (batch.length === 0) return;
       const now = deps.clock.now().toISOString();
-      const byKey = await storedRows(db, batch);
-      const fresh: unknown[][] = [];
-      const freshStaged: unknown[][] = [];
+      const byKey = await storedRows(
+        db,
+        batch.map((b) => b.row),
+      );
+      /** New rows: written hidden now; staged too when their note's triage found something. */
+      const fresh: NewRow[] = [];
+      /** Staged rows (STAGED_COLUMNS) of rows already stored: updated when the import publishes. */
       const known: unknown[][] = [];
       for (const { line, row } of batch) {
-        const old = byKey.get(`${row.source}\u0000${row.externalId}`);
+        const key = keyOf(row.source, row.externalId);
+        const old = byKey.get(key);
         const summary = row.summary ?? null;
         // A rep's call note passes the same safety triage as an inbound message, once: when it is new or
         // changed. The pure part runs here, outside any write; cases are opened when the import publishes.
@@ -328,13 +328,8 @@ export async function openInteractionStaging(
               findings: result.findings,
             } satisfies TriageStaged);
         }
-        const id = old ? old.id : newId('int');
-        const topics = listJson(row.topics);
-        const products = listJson(row.products);
-        const stagedRow = [
-          line,
-          id,
-          old ? 0 : 1,
+        // In the order of ROW_COLUMNS.
+        const values = [
           row.source,
           row.externalId,
           row.hcpId,
@@ -345,33 +340,11 @@ export async function openInteractionStaging(
           row.occurredAt,
           row.repId,
           summary,
-          topics,
-          products,
-          triage,
+          listJson(row.topics),
+          listJson(row.products),
         ];
-        if (old) {
-          known.push(stagedRow);
-          continue;
-        }
-        fresh.push([
-          id,
-          row.source,
-          row.externalId,
-          row.hcpId,
-          row.hcpSeq,
-          row.channel,
-          row.kind,
-          row.direction,
-          row.occurredAt,
-          row.repId,
-          summary,
-          topics,
-          products,
-          importId,
-          now,
-          now,
-        ]);
-        if (triage !== null) freshStaged.push(stagedRow);
+        if (old) known.push([line, old.id, 0, ...values, triage]);
+        else fresh.push({ line, id: newId('int'), key, summary, values, triage });
       }
       await db.transaction().execute(async (tx) => {
         const beat = await tx
@@ -381,28 +354,33 @@ export async function openInteractionStaging(
           .where('state', '=', 'writing')
           .executeTakeFirst();
         if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
-        const inserted = fresh.length > 0 ? await writeNew(tx, fresh) : 0;
+        const inserted =
+          fresh.length > 0
+            ? await writeNew(
+                tx,
+                fresh.map((f) => [f.id, ...f.values, importId, now, now]),
+              )
+            : 0;
         written += inserted;
+        let ours = fresh;
         if (inserted < fresh.length) {
           // Stored since the look-up above (the same call logged through the API meanwhile, or another
-          // import): such rows are updated at publishing, like any re-imported row.
+          // import): such rows are updated at publishing, like any re-imported row, and their note's
+          // cases opened only if the stored note is another one (its own were opened with it).
           const nowStored = await storedRows(
             tx,
-            batch.filter((b) => !byKey.has(`${b.row.source}\u0000${b.row.externalId}`)),
+            batch.filter((b) => !byKey.has(keyOf(b.row.source, b.row.externalId))).map((b) => b.row),
           );
-          const ours = new Set(fresh.map((f) => f[0] as string));
-          for (const r of fresh) {
-            const other = nowStored.get(`${r[1] as string}\u0000${r[2] as string}`);
-            if (!other || ours.has(other.id)) continue;
-            const line = batch.find((b) => b.row.source === r[1] && b.row.externalId === r[2])!.line;
-            const stagedRow = freshStaged.find((f) => f[0] === line);
-            if (stagedRow) freshStaged.splice(freshStaged.indexOf(stagedRow), 1);
-            // The note's cases only if the stored row's note is another one (its own were opened with it).
-            const triage = stagedRow && other.summary !== r[10] ? stagedRow[15] : null;
-            known.push([line, other.id, 0, ...r.slice(1, 13), triage]);
+          ours = [];
+          for (const f of fresh) {
+            const other = nowStored.get(f.key);
+            if (!other || other.id === f.id) ours.push(f);
+            else
+              known.push([f.line, other.id, 0, ...f.values, other.summary !== f.summary ? f.triage : null]);
           }
         }
-        await stageRows(tx, [...known, ...freshStaged]);
+        const triaged = ours.filter((f) => f.triage !== null);
+        await stageRows(tx, [...known, ...triaged.map((f) => [f.line, f.id, 1, ...f.values, f.triage])]);
       });
     },
 

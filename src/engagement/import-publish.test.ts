@@ -220,6 +220,32 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
     expect(await storedCount('stalled')).toBe(0);
   });
 
+  it('publishes a row two imports write with the one that publishes first, and keeps it when the other is rejected', async () => {
+    const paused = await pausedImport(
+      [1, 2].map((n) => line('twice', n)),
+      [line('twice', 3, { hcpCrmId: 'NOPE' })],
+      2,
+    );
+    const second = await runImport(p.context, {
+      kind: 'interactions',
+      format: 'jsonl',
+      input: Readable.from([`${line('twice', 2, { summary: 'Visit two' })}\n`]),
+      fileName: 'second.jsonl',
+      actor: null,
+    });
+    expect(second).toMatchObject({ status: 'applied', inserted: 0, updated: 1 });
+    expect(await visibleCount('twice')).toBe(1);
+
+    paused.release();
+    expect(await paused.done).toMatchObject({ status: 'rejected' });
+    const left = await p.context.db
+      .selectFrom('visible_interactions')
+      .select(['external_id', 'summary', 'import_id'])
+      .where('source', '=', 'twice')
+      .execute();
+    expect(left).toEqual([{ external_id: 'E-2', summary: 'Visit two', import_id: second.importId }]);
+  });
+
   it('lets the API take over a row an import is still writing: visible at once, and kept when the import is rejected', async () => {
     const paused = await pausedImport(
       [1, 2].map((n) => line('shared', n)),
