@@ -52,7 +52,7 @@ export interface AnalyticsResult {
  * Whose activity a principal may see in aggregate: a manager their team (reps they lead, and themselves);
  * brand, medical and digital their own markets; compliance everything.
  */
-interface Scope {
+export interface Scope {
   repIds: string[] | null;
   markets: string[] | null;
 }
@@ -296,36 +296,38 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
 
 async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsFilters) {
   // Coverage is over the HCPs the caller's scope covers: a manager's team territories, a market, or all.
-  let hcpQuery = db.selectFrom('hcps').select(['id', 'whatsapp_number_bidx']).where('erased_at', 'is', null);
-  if (principal.role === 'manager') hcpQuery = hcpQuery.where(hcpVisibility(principal));
+  let inScope = db.selectFrom('hcps').where('erased_at', 'is', null);
+  if (principal.role === 'manager') inScope = inScope.where(hcpVisibility(principal));
   if (scope.markets)
-    hcpQuery = scope.markets.length
-      ? hcpQuery.where('market_code', 'in', scope.markets)
-      : hcpQuery.where(sql<boolean>`1 = 0`);
-  const hcps = await hcpQuery.execute();
-  const ids = hcps.map((h) => h.id);
-  const entries: (LedgerEntry & { hcpId: string })[] = [];
-  for (let i = 0; i < ids.length; i += 1000) {
-    const chunk = await db
+    inScope = scope.markets.length
+      ? inScope.where('market_code', 'in', scope.markets)
+      : inScope.where(sql<boolean>`1 = 0`);
+  const hcps = await inScope.select(['id', 'whatsapp_number_bidx']).execute();
+  // The WhatsApp ledgers of those HCPs (every figure below is about WhatsApp) in one statement, the same
+  // scope as a subquery, rather than a statement per thousand ids.
+  const entries: (LedgerEntry & { hcpId: string })[] = (
+    await db
       .selectFrom('consent_entries')
       .select(['id', 'hcp_id', 'channel', 'purpose', 'status', 'captured_at', 'recorded_at', 'expires_at'])
-      .where('hcp_id', 'in', ids.slice(i, i + 1000))
-      .execute();
-    entries.push(
-      ...chunk.map((e) => ({
-        id: e.id,
-        hcpId: e.hcp_id,
-        channel: e.channel,
-        purpose: e.purpose,
-        status: e.status,
-        capturedAt: e.captured_at,
-        recordedAt: e.recorded_at,
-        expiresAt: e.expires_at,
-      })),
-    );
-  }
+      .where('channel', '=', 'whatsapp')
+      .where('hcp_id', 'in', inScope.select('id'))
+      .execute()
+  ).map((e) => ({
+    id: e.id,
+    hcpId: e.hcp_id,
+    channel: e.channel,
+    purpose: e.purpose,
+    status: e.status,
+    capturedAt: e.captured_at,
+    recordedAt: e.recorded_at,
+    expiresAt: e.expires_at,
+  }));
   const byHcp = new Map<string, LedgerEntry[]>();
-  for (const e of entries) byHcp.set(e.hcpId, [...(byHcp.get(e.hcpId) ?? []), e]);
+  for (const e of entries) {
+    const list = byHcp.get(e.hcpId);
+    if (list) list.push(e);
+    else byHcp.set(e.hcpId, [e]);
+  }
   const withNumber = hcps.filter((h) => h.whatsapp_number_bidx !== null);
   // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
   const granted = new Map<string, number>();
@@ -515,6 +517,30 @@ async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
   };
 }
 
+/**
+ * How many clicks on an asset link came after the asset expired (an HCP reached for content that was no
+ * longer valid) in the period and scope. Exported for its query-plan test: it must stay a read of the
+ * clicks' own partial index (migration 0018), not of every interaction of the period.
+ */
+export function expiredClicksQuery(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
+  let qb = db
+    .selectFrom('visible_interactions as i')
+    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    // A literal, not a parameter: the planner matches it to the partial index of clicks without needing
+    // to plan for the bound value (SQLite does that only with its STAT4 statistics).
+    .where(sql<boolean>`${sql.ref('i.kind')} = 'click'`)
+    .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
+    .where('i.occurred_at', '>=', f.from)
+    .where('i.occurred_at', '<', f.to);
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where('h.market_code', 'in', scope.markets)
+      : qb.where(sql<boolean>`1 = 0`);
+  if (scope.repIds) qb = qb.where('i.rep_id', 'in', scope.repIds);
+  return qb;
+}
+
 async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
   const { outbound } = await messageRows(db, scope, f);
   const sent = outbound.filter((m) => SENT.has(m.status) && m.template_id);
@@ -544,21 +570,7 @@ async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
         .where('id', 'in', ids)
         .execute()
     : [];
-  // Clicks on an asset link after the asset expired: an HCP reached for content that was no longer valid.
-  let clicksQuery = db
-    .selectFrom('visible_interactions as i')
-    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('i.kind', '=', 'click')
-    .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
-    .where('i.occurred_at', '>=', f.from)
-    .where('i.occurred_at', '<', f.to);
-  if (scope.markets)
-    clicksQuery = scope.markets.length
-      ? clicksQuery.where('h.market_code', 'in', scope.markets)
-      : clicksQuery.where(sql<boolean>`1 = 0`);
-  if (scope.repIds) clicksQuery = clicksQuery.where('i.rep_id', 'in', scope.repIds);
-  const expiredClicks = Number((await clicksQuery.executeTakeFirstOrThrow()).n);
+  const expiredClicks = Number((await expiredClicksQuery(db, scope, f).executeTakeFirstOrThrow()).n);
   return {
     summary: {
       templatedMessages: sent.length,

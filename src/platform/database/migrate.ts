@@ -20,6 +20,7 @@ import * as webhookInboxGroupCommit from './migrations/0014-webhook-inbox-group-
 import * as messageCounterCovering from './migrations/0015-message-counter-covering.js';
 import * as narrowTimeline from './migrations/0016-narrow-timeline.js';
 import * as unpublishedImports from './migrations/0017-unpublished-imports.js';
+import * as analyticsReads from './migrations/0018-analytics-reads.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '0015-message-counter-covering': messageCounterCovering,
   '0016-narrow-timeline': narrowTimeline,
   '0017-unpublished-imports': unpublishedImports,
+  '0018-analytics-reads': analyticsReads,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
