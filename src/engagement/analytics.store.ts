@@ -83,7 +83,8 @@ async function brandTemplates(db: Db, brand: string | undefined): Promise<Set<st
   return new Set(rows.map((r) => r.id));
 }
 
-async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
+/** The interactions of the period in the caller's scope: markets through the HCP, reps by their own. */
+function scopedInteractions(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
   let qb = db
     .selectFrom('visible_interactions as i')
     .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
@@ -94,6 +95,11 @@ async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
       ? qb.where('h.market_code', 'in', scope.markets)
       : qb.where(sql<boolean>`1 = 0`);
   if (scope.repIds) qb = qb.where('i.rep_id', 'in', scope.repIds);
+  return qb;
+}
+
+async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
+  let qb = scopedInteractions(db, scope, f);
   if (f.channel) qb = qb.where('i.channel', '=', f.channel);
   if (f.brand) {
     const products = await db
@@ -523,22 +529,14 @@ async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
  * clicks' own partial index (migration 0018), not of every interaction of the period.
  */
 export function expiredClicksQuery(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
-  let qb = db
-    .selectFrom('visible_interactions as i')
-    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    // A literal, not a parameter: the planner matches it to the partial index of clicks without needing
-    // to plan for the bound value (SQLite does that only with its STAT4 statistics).
-    .where(sql<boolean>`${sql.ref('i.kind')} = 'click'`)
-    .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
-    .where('i.occurred_at', '>=', f.from)
-    .where('i.occurred_at', '<', f.to);
-  if (scope.markets)
-    qb = scope.markets.length
-      ? qb.where('h.market_code', 'in', scope.markets)
-      : qb.where(sql<boolean>`1 = 0`);
-  if (scope.repIds) qb = qb.where('i.rep_id', 'in', scope.repIds);
-  return qb;
+  return (
+    scopedInteractions(db, scope, f)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      // A literal, not a parameter: the planner matches it to the partial index of clicks without needing
+      // to plan for the bound value (SQLite does that only with its STAT4 statistics).
+      .where(sql<boolean>`${sql.ref('i.kind')} = 'click'`)
+      .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
+  );
 }
 
 async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
