@@ -505,7 +505,9 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
       .selectAll()
       .where('hcp_id', '=', hcpId)
       .where('kind', '=', 'click')
+      // Clicks of one test moment share created_at (the manual clock); ids (UUIDv7) keep creation order.
       .orderBy('created_at')
+      .orderBy('id')
       .execute();
   }
 
