@@ -500,15 +500,17 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
   }
 
   async function clicksOf(hcpId: string) {
-    return p.context.db
-      .selectFrom('interactions')
-      .selectAll()
-      .where('hcp_id', '=', hcpId)
-      .where('kind', '=', 'click')
-      // Clicks of one test moment share created_at (the manual clock); ids (UUIDv7) keep creation order.
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    return (
+      p.context.db
+        .selectFrom('interactions')
+        .selectAll()
+        .where('hcp_id', '=', hcpId)
+        .where('kind', '=', 'click')
+        // Clicks of one test moment share created_at (the manual clock); ids (UUIDv7) keep creation order.
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    );
   }
 
   it('counts a tracked-link click on the HCP’s timeline and redirects; previews, scanners and HEAD count nothing', async () => {
