@@ -1,18 +1,9 @@
-import { sql } from 'kysely';
+import { PostgresAdapter, sql, type Expression, type SelectQueryBuilder } from 'kysely';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
-import type { Db, InteractionsTable } from '../platform/database/index.js';
+import type { Database, Db, InteractionsTable } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
-import {
-  median,
-  purposesGrantedAt,
-  ratio,
-  replyFigures,
-  spread,
-  weeklyLoad,
-  weeksIn,
-  type LedgerEntry,
-} from './analytics-figures.js';
+import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 
 export const ANALYTICS_REPORTS = [
   'overview',
@@ -300,6 +291,53 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
   return { summary: { linksSent: sent, linksClicked: opened, clickThroughRate: ratio(opened, sent) }, rows };
 }
 
+/**
+ * How many of the given HCPs hold a WhatsApp grant in force at `at`, per purpose: `purposesGrantedAt`'s
+ * fold of each ledger, done by the database so that only the counts leave it (reading 200,000 ledger
+ * entries into JavaScript took 1.5–2.5 s on the 10M world). The entry in force for an HCP and purpose is the
+ * latest known at `at` by capture time, the more restrictive at an equal instant, then by id; it counts if
+ * it is a grant not yet expired. Times are compared as text: every writer stores them as
+ * `Date#toISOString` gives them (fixed width, UTC), whose text order is time order. The property test in
+ * analytics-consent.test.ts holds the two folds equal.
+ */
+export async function grantsInForce(
+  db: Db,
+  hcpIds: SelectQueryBuilder<Database, 'hcps', { id: string }>,
+  at: string,
+): Promise<Map<string, number>> {
+  const rank = sql<number>`case ${sql.ref('status')} when 'pending' then 0 when 'granted' then 1 when 'refused' then 2 else 3 end`;
+  const latest = db
+    .selectFrom('consent_entries')
+    .select((eb) => [
+      'purpose',
+      'status',
+      'expires_at',
+      sql<number>`row_number() over (partition by ${sql.ref('hcp_id')}, ${sql.ref('purpose')}
+        order by ${sql.ref('captured_at')} desc, ${rank} desc, ${byteOrder(db, eb.ref('id'))} desc)`.as(
+        'nth',
+      ),
+    ])
+    .where('channel', '=', 'whatsapp')
+    .where('captured_at', '<=', at)
+    .where('recorded_at', '<=', at)
+    .where('hcp_id', 'in', hcpIds)
+    .as('latest');
+  const rows = await db
+    .selectFrom(latest)
+    .select(['latest.purpose', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('latest.nth', '=', 1)
+    .where('latest.status', '=', 'granted')
+    .where((eb) => eb.or([eb('latest.expires_at', 'is', null), eb('latest.expires_at', '>', at)]))
+    .groupBy('latest.purpose')
+    .execute();
+  return new Map(rows.map((r) => [r.purpose, Number(r.n)]));
+}
+
+/** A text column ordered by its bytes, as JavaScript compares ids (PostgreSQL would use its locale). */
+function byteOrder(db: Db, column: Expression<string>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? sql`${column} collate "C"` : sql`${column}`;
+}
+
 async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsFilters) {
   // Coverage is over the HCPs the caller's scope covers: a manager's team territories, a market, or all.
   let inScope = db.selectFrom('hcps').where('erased_at', 'is', null);
@@ -308,39 +346,31 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
     inScope = scope.markets.length
       ? inScope.where('market_code', 'in', scope.markets)
       : inScope.where(sql<boolean>`1 = 0`);
-  const hcps = await inScope.select(['id', 'whatsapp_number_bidx']).execute();
-  // The WhatsApp ledgers of those HCPs (every figure below is about WhatsApp) in one statement, the same
-  // scope as a subquery, rather than a statement per thousand ids.
-  const entries: (LedgerEntry & { hcpId: string })[] = (
-    await db
-      .selectFrom('consent_entries')
-      .select(['id', 'hcp_id', 'channel', 'purpose', 'status', 'captured_at', 'recorded_at', 'expires_at'])
-      .where('channel', '=', 'whatsapp')
-      .where('hcp_id', 'in', inScope.select('id'))
-      .execute()
-  ).map((e) => ({
-    id: e.id,
-    hcpId: e.hcp_id,
-    channel: e.channel,
-    purpose: e.purpose,
-    status: e.status,
-    capturedAt: e.captured_at,
-    recordedAt: e.recorded_at,
-    expiresAt: e.expires_at,
-  }));
-  const byHcp = new Map<string, LedgerEntry[]>();
-  for (const e of entries) {
-    const list = byHcp.get(e.hcpId);
-    if (list) list.push(e);
-    else byHcp.set(e.hcpId, [e]);
-  }
-  const withNumber = hcps.filter((h) => h.whatsapp_number_bidx !== null);
+  const counts = await inScope
+    .select((eb) => [
+      eb.fn.countAll<number>().as('hcps'),
+      eb.fn.count<number>('whatsapp_number_bidx').as('with_number'),
+    ])
+    .executeTakeFirstOrThrow();
+  const hcps = { length: Number(counts.hcps) };
+  const withNumber = { length: Number(counts.with_number) };
   // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
-  const granted = new Map<string, number>();
-  for (const h of withNumber) {
-    for (const purpose of purposesGrantedAt(byHcp.get(h.id) ?? [], 'whatsapp', f.to))
-      granted.set(purpose, (granted.get(purpose) ?? 0) + 1);
-  }
+  const granted = await grantsInForce(
+    db,
+    inScope.where('whatsapp_number_bidx', 'is not', null).select('id'),
+    f.to,
+  );
+  // Opt-ins and opt-outs over the period, on WhatsApp: who, for the rates below.
+  const inPeriod = await db
+    .selectFrom('consent_entries')
+    .select(['hcp_id', 'status'])
+    .distinct()
+    .where('channel', '=', 'whatsapp')
+    .where('status', 'in', ['granted', 'withdrawn'])
+    .where('captured_at', '>=', f.from)
+    .where('captured_at', '<', f.to)
+    .where('hcp_id', 'in', inScope.select('id'))
+    .execute();
   const purposes = ['promotional', 'non_promotional', 'service', 'medical_information', 'events'] as const;
   const rows = purposes.map((purpose) => ({
     purpose,
@@ -349,12 +379,8 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
     reachable: granted.get(purpose) ?? 0,
     coverage: ratio(granted.get(purpose) ?? 0, hcps.length),
   }));
-  // Opt-in and opt-out over the period, on WhatsApp.
-  const inPeriod = entries.filter(
-    (e) => e.channel === 'whatsapp' && e.capturedAt >= f.from && e.capturedAt < f.to,
-  );
-  const optIns = new Set(inPeriod.filter((e) => e.status === 'granted').map((e) => e.hcpId));
-  const optOuts = new Set(inPeriod.filter((e) => e.status === 'withdrawn').map((e) => e.hcpId));
+  const optIns = new Set(inPeriod.filter((e) => e.status === 'granted').map((e) => e.hcp_id));
+  const optOuts = new Set(inPeriod.filter((e) => e.status === 'withdrawn').map((e) => e.hcp_id));
   const { outbound } = await messageRows(db, scope, f);
   const requests = await db
     .selectFrom('templates')
