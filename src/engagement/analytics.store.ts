@@ -352,8 +352,8 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
       eb.fn.count<number>('whatsapp_number_bidx').as('with_number'),
     ])
     .executeTakeFirstOrThrow();
-  const hcps = { length: Number(counts.hcps) };
-  const withNumber = { length: Number(counts.with_number) };
+  const hcpCount = Number(counts.hcps);
+  const withNumberCount = Number(counts.with_number);
   // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
   const granted = await grantsInForce(
     db,
@@ -374,10 +374,10 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
   const purposes = ['promotional', 'non_promotional', 'service', 'medical_information', 'events'] as const;
   const rows = purposes.map((purpose) => ({
     purpose,
-    hcps: hcps.length,
-    hcpsWithWhatsapp: withNumber.length,
+    hcps: hcpCount,
+    hcpsWithWhatsapp: withNumberCount,
     reachable: granted.get(purpose) ?? 0,
-    coverage: ratio(granted.get(purpose) ?? 0, hcps.length),
+    coverage: ratio(granted.get(purpose) ?? 0, hcpCount),
   }));
   const optIns = new Set(inPeriod.filter((e) => e.status === 'granted').map((e) => e.hcp_id));
   const optOuts = new Set(inPeriod.filter((e) => e.status === 'withdrawn').map((e) => e.hcp_id));
@@ -398,8 +398,8 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
   const messagedAndWithdrew = [...messaged].filter((h) => optOuts.has(h)).length;
   return {
     summary: {
-      hcps: hcps.length,
-      hcpsWithWhatsapp: withNumber.length,
+      hcps: hcpCount,
+      hcpsWithWhatsapp: withNumberCount,
       optInRequestsSentTo: asked.size,
       optedIn: optIns.size,
       optInRate: ratio(askedAndGranted, asked.size),
