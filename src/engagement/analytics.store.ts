@@ -1,7 +1,7 @@
-import { PostgresAdapter, sql, type Expression, type SelectQueryBuilder } from 'kysely';
+import { sql, type SelectQueryBuilder } from 'kysely';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
-import type { Database, Db, InteractionsTable } from '../platform/database/index.js';
+import { byteOrder, type Database, type Db, type InteractionsTable } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 
@@ -331,11 +331,6 @@ export async function grantsInForce(
     .groupBy('latest.purpose')
     .execute();
   return new Map(rows.map((r) => [r.purpose, Number(r.n)]));
-}
-
-/** A text column ordered by its bytes, as JavaScript compares ids (PostgreSQL would use its locale). */
-function byteOrder(db: Db, column: Expression<string>) {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? sql`${column} collate "C"` : sql`${column}`;
 }
 
 async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsFilters) {

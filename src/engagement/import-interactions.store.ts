@@ -1,9 +1,9 @@
-import { CompiledQuery, PostgresAdapter } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
 import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
-import type { Db, DbOrTx, Tx } from '../platform/database/index.js';
+import { isPostgres, type Db, type Tx } from '../platform/database/index.js';
 
 /**
  * The bulk path of `import interactions`, the kind that reaches millions of rows. It is written as it is
@@ -52,10 +52,6 @@ export interface AppliedInteractions {
   unchanged: number;
   /** Cases opened from call notes (new or changed notes only). */
   cases: number;
-}
-
-export function isPostgres(db: DbOrTx): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /**

@@ -6,9 +6,15 @@ import type { AuditActor, AuditEntry } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
 import { nextHcpSeqs, normaliseEmail, normaliseNumber, numberIndex } from '../hcps/index.js';
 import { newId } from '../platform/crypto/index.js';
-import type { Db, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
 import {
   isPostgres,
+  type Db,
+  type DbOrTx,
+  type HcpsTable,
+  type InteractionsTable,
+  type Tx,
+} from '../platform/database/index.js';
+import {
   openInteractionStaging,
   reapAbandonedImports,
   withImportConnection,

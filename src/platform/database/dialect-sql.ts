@@ -1,9 +1,22 @@
-import { PostgresAdapter, sql, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type Expression, type SelectQueryBuilder } from 'kysely';
 import type { Dialect, DbOrTx } from './connect.js';
 
 /**
  * The few places where SQLite and PostgreSQL differ, kept here so no other folder writes dialect SQL.
  */
+
+/** True when the store (or the transaction) speaks PostgreSQL, for SQL that must differ by dialect. */
+export function isPostgres(db: DbOrTx): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * A text column ordered by its bytes, as JavaScript compares strings: PostgreSQL would otherwise order it
+ * by the database's locale; SQLite's default collation already compares bytes.
+ */
+export function byteOrder(db: DbOrTx, column: Expression<string>) {
+  return isPostgres(db) ? sql`${column} collate "C"` : sql`${column}`;
+}
 
 /** True when an error is a unique-constraint violation, in either dialect. */
 export function isUniqueViolation(error: unknown): boolean {
@@ -57,7 +70,7 @@ export async function nextIdentityValues(
   count: number,
 ): Promise<number[]> {
   if (count <= 0) return [];
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(db)) {
     const { rows } = await sql<{
       value: number;
     }>`select nextval(pg_get_serial_sequence(${table}, ${column}))::integer

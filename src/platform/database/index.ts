@@ -2,9 +2,11 @@ export { dropPostgresSchema, openStore } from './connect.js';
 export type { Db, DbOrTx, Dialect, OpenOptions, Store, Tx } from './connect.js';
 export { migrateTo, migrateToLatest } from './migrate.js';
 export {
+  byteOrder,
   forUpdate,
   forUpdateSkipLocked,
   ilike,
+  isPostgres,
   isUniqueViolation,
   nextIdentityValues,
 } from './dialect-sql.js';

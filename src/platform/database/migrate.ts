@@ -1,12 +1,6 @@
-import {
-  Migrator,
-  PostgresAdapter,
-  sql,
-  type Migration,
-  type MigrationProvider,
-  type MigrationResultSet,
-} from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './connect.js';
+import { isPostgres } from './dialect-sql.js';
 import * as foundation from './migrations/0001-foundation.js';
 import * as auditAppendOnly from './migrations/0002-audit-append-only.js';
 import * as content from './migrations/0003-content.js';
@@ -103,7 +97,7 @@ export function isOtherSchemaVanished(error: unknown, ownSchema: string | undefi
 
 /** The schema a PostgreSQL store works in (its search_path); undefined on SQLite. */
 async function postgresSchemaOf(db: Db): Promise<string | undefined> {
-  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  if (!isPostgres(db)) return undefined;
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
   return rows[0]?.schema;
 }
