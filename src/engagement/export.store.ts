@@ -8,7 +8,7 @@ import {
   type InteractionNames,
   type InteractionRow,
 } from './export-lines.js';
-import { ABANDONED_AFTER_MS } from './import-interactions.store.js';
+import { abandonedBefore } from './import-interactions.store.js';
 
 /** Later than any change: the bound of a feed when no import is being written. */
 const NO_IMPORT_WRITING = '9999-12-31T23:59:59.999Z';
@@ -303,10 +303,10 @@ export async function readInteractionFeed(
     // they were written at and become visible only when it publishes, so a position beyond them would
     // never see them. Changes from the import's start on wait for it (abandoned imports, whose rows are
     // never published, are not waited for).
-    const live = new Date(Date.parse(options.until ?? new Date().toISOString()) - ABANDONED_AFTER_MS);
+    const live = abandonedBefore(options.until ?? new Date().toISOString());
     qb = qb.where(
       sql<boolean>`${sql.ref('i.updated_at')} < coalesce((select min(started_at) from unpublished_imports
-        where state = 'writing' and heartbeat_at >= ${live.toISOString()}), ${NO_IMPORT_WRITING})`,
+        where state = 'writing' and heartbeat_at >= ${live}), ${NO_IMPORT_WRITING})`,
     );
   }
   const rows = await (byId ? qb.orderBy('i.id') : qb.orderBy('i.updated_at').orderBy('i.id'))

@@ -117,6 +117,11 @@ const TAKE_OUT_CHUNK = 5_000;
  */
 export const ABANDONED_AFTER_MS = 15 * 60_000;
 
+/** The time before which an import's last heartbeat means it was abandoned, as of `now` (ISO). */
+export function abandonedBefore(now: string): string {
+  return new Date(Date.parse(now) - ABANDONED_AFTER_MS).toISOString();
+}
+
 const EMPTY_LIST = '[]';
 const listJson = (list: string[]) => (list.length === 0 ? EMPTY_LIST : JSON.stringify(list));
 
@@ -273,6 +278,23 @@ export async function openInteractionStaging(
     }
   }
 
+  /**
+   * Renews the import's heartbeat before a batch or the publish, in its transaction. An import already
+   * given up as abandoned (no heartbeat for ABANDONED_AFTER_MS: its rows may be being taken out, and the
+   * CRM feed has stopped waiting for it) may not write or publish again, even if nobody has taken it out
+   * yet: its rows would land behind the feed's position.
+   */
+  async function renewHeartbeat(tx: Tx, now: string) {
+    const beat = await tx
+      .updateTable('unpublished_imports')
+      .set({ heartbeat_at: now })
+      .where('import_id', '=', importId)
+      .where('state', '=', 'writing')
+      .where('heartbeat_at', '>=', abandonedBefore(now))
+      .executeTakeFirst();
+    if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
+  }
+
   /** Stored rows by key (`keyOf`): their id, and their note to tell whether it changed. */
   async function storedRows(on: Db | Tx, rows: { source: string; externalId: string }[]) {
     const existing = await on
@@ -335,13 +357,7 @@ export async function openInteractionStaging(
         else fresh.push({ line, id: newId('int'), key, summary, values, triage });
       }
       await db.transaction().execute(async (tx) => {
-        const beat = await tx
-          .updateTable('unpublished_imports')
-          .set({ heartbeat_at: now })
-          .where('import_id', '=', importId)
-          .where('state', '=', 'writing')
-          .executeTakeFirst();
-        if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
+        await renewHeartbeat(tx, now);
         const inserted =
           fresh.length > 0
             ? await writeNew(
@@ -376,14 +392,7 @@ export async function openInteractionStaging(
       const now = applyDeps.clock.now().toISOString();
       // Publishing takes the import's row first (on PostgreSQL a row lock): an import abandoned meanwhile,
       // whose rows may be going already, cannot be published, and nobody takes this one's out now.
-      const live = await tx
-        .updateTable('unpublished_imports')
-        .set({ heartbeat_at: now })
-        .where('import_id', '=', importId)
-        .where('state', '=', 'writing')
-        .where('heartbeat_at', '>=', new Date(Date.parse(now) - ABANDONED_AFTER_MS).toISOString())
-        .executeTakeFirst();
-      if (Number(live.numUpdatedRows) !== 1) throw abandoned(importId);
+      await renewHeartbeat(tx, now);
       const result = await publish(tx, applyDeps, now);
       await tx.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
       published = true;
@@ -486,11 +495,10 @@ async function takeOutImport(db: Db, deps: Pick<ParleyContext, 'clock'>, importI
  */
 export async function reapAbandonedImports(db: Db, deps: Pick<ParleyContext, 'clock'>): Promise<string[]> {
   const now = deps.clock.now();
-  const before = new Date(now.getTime() - ABANDONED_AFTER_MS).toISOString();
   const stale = await db
     .selectFrom('unpublished_imports')
     .select(['import_id', 'heartbeat_at'])
-    .where('heartbeat_at', '<', before)
+    .where('heartbeat_at', '<', abandonedBefore(now.toISOString()))
     .execute();
   const reaped: string[] = [];
   for (const s of stale) {

@@ -220,6 +220,19 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
     expect(await storedCount('stalled')).toBe(0);
   });
 
+  it('refuses to go on with an import silent past the abandonment limit, even if nobody took it out, and takes its rows out', async () => {
+    const paused = await pausedImport(
+      [1, 2].map((n) => line('revived', n)),
+      [line('revived', 3)],
+      2,
+    );
+    p.clock.advance(ABANDONED_AFTER_MS + 60_000);
+    paused.release();
+    await expect(paused.done).rejects.toThrow(/abandoned/);
+    expect(await storedCount('revived')).toBe(0);
+    expect(await unpublished()).toEqual([]);
+  });
+
   it('publishes a row two imports write with the one that publishes first, and keeps it when the other is rejected', async () => {
     const paused = await pausedImport(
       [1, 2].map((n) => line('twice', n)),
