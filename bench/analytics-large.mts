@@ -1,9 +1,12 @@
 // Analytics reports on a large world (docs/benchmarks.md, "Analytics on the large world"): each report over
-// the last year, as compliance (no scope), timed RUNS times (default 3) after nothing else. Usage:
+// the last year, as compliance (no scope), timed RUNS times (default 3) after nothing else. With
+// VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
+// With REFRESH=1, first rebuilds every stale day cell of the volume report and times that. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { sql } from 'kysely';
 
 const [, , root, url, reportsArg] = process.argv;
 if (!root || !url) {
@@ -27,13 +30,38 @@ const to = new Date().toISOString();
 const from = new Date(Date.parse(to) - 365 * 86_400_000).toISOString();
 const reports: string[] = reportsArg ? reportsArg.split(',') : [...ANALYTICS_REPORTS];
 const runs = Number(process.env.RUNS ?? 3);
-for (const report of reports) {
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await runAnalyticsReport(store.db, principal, report, { from, to, bucket: 'month', weeklyCap: 2 });
-    ms.push(Math.round(performance.now() - started));
-  }
-  console.log(JSON.stringify({ report, ms }));
+if (process.env.REFRESH === '1') {
+  const { refreshDayCells } = await import(code('src/engagement/volume.store.ts'));
+  const started = performance.now();
+  const days = await refreshDayCells(store.db);
+  console.log(JSON.stringify({ refreshedDays: days, ms: Math.round(performance.now() - started) }));
 }
+const year = { from, to, bucket: 'month', weeklyCap: 2 };
+const variants: { name: string; filters: Record<string, unknown> }[] = [{ name: 'year', filters: year }];
+if (process.env.VARIANTS === '1') {
+  const one = async (query: string) =>
+    Object.values((await sql.raw<Record<string, unknown>>(query).execute(store.db)).rows[0] ?? {})[0];
+  const market = await one('select code from markets order by code limit 1');
+  const rep = await one(`select id from users where role = 'rep' order by id limit 1`);
+  const brand = await one('select brand from products order by brand limit 1');
+  variants.push(
+    {
+      name: '90 days by day',
+      filters: { ...year, from: new Date(Date.parse(to) - 90 * 86_400_000).toISOString(), bucket: 'day' },
+    },
+    { name: `market ${market}`, filters: { ...year, market } },
+    { name: `rep ${rep}`, filters: { ...year, rep } },
+    { name: `brand ${brand}`, filters: { ...year, brand } },
+  );
+}
+for (const report of reports)
+  for (const variant of variants) {
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
+      await runAnalyticsReport(store.db, principal, report, variant.filters);
+      ms.push(Math.round(performance.now() - started));
+    }
+    console.log(JSON.stringify({ report, variant: variant.name, ms }));
+  }
 await store.close();

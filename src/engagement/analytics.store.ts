@@ -2,8 +2,9 @@ import { sql, type SelectQueryBuilder } from 'kysely';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { byteOrder, type Database, type Db, type InteractionsTable } from '../platform/database/index.js';
-import { DomainError } from '../platform/errors/index.js';
 import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
+import { scopedInteractions, scopeOf, type Scope } from './analytics-scope.js';
+import { volume } from './volume.store.js';
 
 export const ANALYTICS_REPORTS = [
   'overview',
@@ -39,115 +40,11 @@ export interface AnalyticsResult {
   rows: Record<string, Cell>[];
 }
 
-/**
- * Whose activity a principal may see in aggregate: a manager their team (reps they lead, and themselves);
- * brand, medical and digital their own markets; compliance everything.
- */
-export interface Scope {
-  repIds: string[] | null;
-  markets: string[] | null;
-}
-
-async function scopeOf(db: Db, principal: Principal, filters: AnalyticsFilters): Promise<Scope> {
-  let repIds: string[] | null = null;
-  if (principal.role === 'manager') {
-    const team = await db.selectFrom('users').select('id').where('manager_id', '=', principal.id).execute();
-    repIds = [principal.id, ...team.map((t) => t.id)];
-  }
-  if (filters.rep) {
-    // A rep outside the caller's team is reported as unknown, never as an empty team.
-    if (repIds && !repIds.includes(filters.rep)) throw new DomainError('not_found', 'rep not found');
-    repIds = [filters.rep];
-  }
-  let markets: string[] | null =
-    principal.role === 'brand' || principal.role === 'medical' || principal.role === 'digital'
-      ? [...principal.marketCodes]
-      : null;
-  if (filters.market) markets = markets && !markets.includes(filters.market) ? [] : [filters.market];
-  return { repIds, markets };
-}
-
 /** Ids of the templates of a brand (for the brand filter). */
 async function brandTemplates(db: Db, brand: string | undefined): Promise<Set<string> | null> {
   if (!brand) return null;
   const rows = await db.selectFrom('templates').select('id').where('brand', '=', brand).execute();
   return new Set(rows.map((r) => r.id));
-}
-
-/** The interactions of the period in the caller's scope: markets through the HCP, reps by their own. */
-function scopedInteractions(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
-  let qb = db
-    .selectFrom('visible_interactions as i')
-    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
-    .where('i.occurred_at', '>=', f.from)
-    .where('i.occurred_at', '<', f.to);
-  if (scope.markets)
-    qb = scope.markets.length
-      ? qb.where('h.market_code', 'in', scope.markets)
-      : qb.where(sql<boolean>`1 = 0`);
-  if (scope.repIds) qb = qb.where('i.rep_id', 'in', scope.repIds);
-  return qb;
-}
-
-async function interactionRows(db: Db, scope: Scope, f: AnalyticsFilters) {
-  let qb = scopedInteractions(db, scope, f);
-  if (f.channel) qb = qb.where('i.channel', '=', f.channel);
-  if (f.brand) {
-    const products = await db
-      .selectFrom('products')
-      .select(['id', 'name'])
-      .where('brand', '=', f.brand)
-      .execute();
-    const names = [...new Set([f.brand, ...products.flatMap((p) => [p.id, p.name])])];
-    qb = qb.where((eb) =>
-      eb.or([
-        eb('i.template_id', 'in', eb.selectFrom('templates').select('id').where('brand', '=', f.brand!)),
-        ...names.map(
-          (n) =>
-            sql<boolean>`${sql.ref('i.products_json')} like ${`%${JSON.stringify(n).replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`,
-        ),
-      ]),
-    );
-  }
-  return qb;
-}
-
-async function volume(
-  db: Db,
-  scope: Scope,
-  f: AnalyticsFilters,
-): Promise<Omit<AnalyticsResult, 'report' | 'filters'>> {
-  const width = f.bucket === 'day' ? 10 : 7;
-  const bucket = sql<string>`substr(${sql.ref('i.occurred_at')}, 1, ${sql.lit(width)})`;
-  const base = await interactionRows(db, scope, f);
-  const rows = await base
-    .select([
-      bucket.as('period'),
-      'i.channel',
-      (eb) => eb.fn.countAll<number>().as('interactions'),
-      (eb) => eb.fn.count<number>('i.hcp_id').distinct().as('hcps_reached'),
-    ])
-    .groupBy([bucket, 'i.channel'])
-    .orderBy(bucket)
-    .orderBy('i.channel')
-    .execute();
-  const totals = await (
-    await interactionRows(db, scope, f)
-  )
-    .select([
-      (eb) => eb.fn.countAll<number>().as('n'),
-      (eb) => eb.fn.count<number>('i.hcp_id').distinct().as('reach'),
-    ])
-    .executeTakeFirstOrThrow();
-  return {
-    summary: { interactions: Number(totals.n), hcpsReached: Number(totals.reach) },
-    rows: rows.map((r) => ({
-      period: r.period,
-      channel: r.channel,
-      interactions: Number(r.interactions),
-      hcpsReached: Number(r.hcps_reached),
-    })),
-  };
 }
 
 async function messageRows(db: Db, scope: Scope, f: AnalyticsFilters) {

@@ -1,18 +1,23 @@
 import type { RouteModule } from '../context.js';
 import { registerAnalyticsRoutes } from './analytics.routes.js';
 import { startCrmSink } from './crm-sink.worker.js';
+import { startDayCellsRefresher } from './day-cells.worker.js';
 import { registerImportRoutes } from './imports.routes.js';
 import { registerInteractionRoutes } from './interactions.routes.js';
 
-/** Engagement's HTTP routes (interactions, timeline, imports, analytics) and its CRM sink worker. */
+/**
+ * Engagement's HTTP routes (interactions, timeline, imports, analytics) and its workers: the CRM sink, and
+ * the refresher of the volume report's day cells.
+ */
 export const registerEngagementRoutes: RouteModule = async (app, ctx) => {
   await registerInteractionRoutes(app, ctx);
   await registerImportRoutes(app, ctx);
   await registerAnalyticsRoutes(app, ctx);
+  const refresher = startDayCellsRefresher(ctx);
   const { url, secret } = ctx.config.crmSink;
-  if (url && secret) {
-    const sink = startCrmSink(ctx, { url, secret });
-    return () => sink.stop();
-  }
-  return undefined;
+  const sink = url && secret ? startCrmSink(ctx, { url, secret }) : null;
+  return async () => {
+    await sink?.stop();
+    await refresher.stop();
+  };
 };

@@ -15,6 +15,7 @@ import * as messageCounterCovering from './migrations/0015-message-counter-cover
 import * as narrowTimeline from './migrations/0016-narrow-timeline.js';
 import * as unpublishedImports from './migrations/0017-unpublished-imports.js';
 import * as analyticsReads from './migrations/0018-analytics-reads.js';
+import * as interactionDayCells from './migrations/0019-interaction-day-cells.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '0016-narrow-timeline': narrowTimeline,
   '0017-unpublished-imports': unpublishedImports,
   '0018-analytics-reads': analyticsReads,
+  '0019-interaction-day-cells': interactionDayCells,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

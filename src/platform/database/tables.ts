@@ -467,6 +467,33 @@ export interface UnpublishedImportsTable {
   heartbeat_at: Iso;
 }
 
+/**
+ * The volume report's figures for one UTC day and one combination of what it filters and groups by
+ * (migration 0019): how many interactions, and which HCPs they reached (`seq`s, unsigned 32-bit
+ * little-endian, ascending). Rebuilt a whole day at a time from `visible_interactions`.
+ */
+export interface InteractionDayCellsTable {
+  day: string; // YYYY-MM-DD, UTC
+  market_code: string; // the HCP's market when the day was counted
+  channel: InteractionsTable['channel'];
+  rep_id: string | null;
+  template_id: string | null;
+  products_json: Json;
+  interactions: number;
+  hcp_seqs: Buffer;
+}
+
+/**
+ * Days whose cells no longer match their interactions, marked by the database's triggers (migration 0019).
+ * `import_id` is the import that wrote the row, '' for any other write: a day marked only by imports
+ * still unpublished has not changed for any reader yet.
+ */
+export interface StaleInteractionDaysTable {
+  id: number; // written by the triggers only
+  day: string;
+  import_id: string;
+}
+
 /** Valid, normalised rows of an import waiting to be applied in one step (personal values already sealed). */
 export interface ImportStagingTable {
   import_id: string;
@@ -562,6 +589,8 @@ export interface Database {
   import_runs: ImportRunsTable;
   import_staging: ImportStagingTable;
   unpublished_imports: UnpublishedImportsTable;
+  interaction_day_cells: InteractionDayCellsTable;
+  stale_interaction_days: StaleInteractionDaysTable;
   sink_cursors: SinkCursorsTable;
   consent_holds: ConsentHoldsTable;
   message_send_bases: MessageSendBasesTable;
