@@ -13,9 +13,10 @@ export interface DayCellsRefresher {
 }
 
 /**
- * Keeps the volume report's day cells close to the interactions in a running Parley: rebuilds stale days
- * a few at a time, straight on while a backlog lasts (after an import, or at first start on a world that
- * predates the cells), then every `intervalMs`. Reports are exact whether or not it has caught up; a stale
+ * Keeps the volume report's day and month cells close to the interactions in a running Parley: rebuilds
+ * stale days a few at a time, straight on while a backlog lasts (after an import, or at first start on a
+ * world that predates the cells), then every `intervalMs`. The current UTC day is left to reports, which
+ * read it live: every webhook marks it again. Reports are exact whether or not it has caught up; a stale
  * day costs them a read of that day's interactions.
  */
 export function startDayCellsRefresher(
@@ -36,7 +37,8 @@ export function startDayCellsRefresher(
   };
   const tick = async () => {
     try {
-      const rebuilt = await refreshDayCells(ctx.db, batchDays);
+      const today = ctx.clock.now().toISOString().slice(0, 10);
+      const rebuilt = await refreshDayCells(ctx.db, batchDays, { before: today });
       schedule(rebuilt === batchDays ? 0 : intervalMs);
     } catch (error) {
       if (stopped) return;

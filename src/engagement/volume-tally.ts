@@ -58,6 +58,17 @@ export function nextDay(day: string): string {
   return dayOf(startOf(day) + DAY_MS);
 }
 
+/** The first month after `month` (YYYY-MM). */
+export function nextMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 7);
+}
+
+/** The number of days of `month` (YYYY-MM). */
+export function daysIn(month: string): number {
+  return Math.round((startOf(`${nextMonth(month)}-01`) - startOf(`${month}-01`)) / DAY_MS);
+}
+
 /** A cell's HCPs as stored: their seqs, unsigned 32-bit little-endian, ascending. */
 export function encodeSeqs(seqs: Iterable<number>): Buffer {
   const sorted = Uint32Array.from(seqs).sort();
@@ -88,7 +99,7 @@ export type VolumeFigures = { summary: { interactions: number; hcpsReached: numb
 
 interface Bucket {
   interactions: number;
-  sets: ArrayLike<number>[];
+  sets: Uint32Array[];
   loose: number[];
 }
 
@@ -118,7 +129,8 @@ export class VolumeTally {
     const b = this.bucketOf(day, channel);
     b.interactions += interactions;
     if (seqs.length === 0) return;
-    b.sets.push(seqs);
+    // One array type in the counting loop below keeps it monomorphic: millions of seqs a report.
+    b.sets.push(seqs instanceof Uint32Array ? seqs : Uint32Array.from(seqs));
     this.maxSeq = Math.max(this.maxSeq, seqs[seqs.length - 1]!);
   }
 
@@ -144,17 +156,17 @@ export class VolumeTally {
       const b = this.buckets.get(key)!;
       stamp++;
       let reached = 0;
-      for (const set of [...b.sets, b.loose])
-        for (let i = 0; i < set.length; i++) {
-          const seq = set[i]!;
-          if (stamps[seq] === stamp) continue;
-          stamps[seq] = stamp;
-          reached++;
-          if (seen[seq] === 0) {
-            seen[seq] = 1;
-            reachedInPeriod++;
-          }
+      const count = (seq: number) => {
+        if (stamps[seq] === stamp) return;
+        stamps[seq] = stamp;
+        reached++;
+        if (seen[seq] === 0) {
+          seen[seq] = 1;
+          reachedInPeriod++;
         }
+      };
+      for (const set of b.sets) for (let i = 0; i < set.length; i++) count(set[i]!);
+      for (const seq of b.loose) count(seq);
       interactions += b.interactions;
       const [period, channel] = key.split('\u0000') as [string, string];
       rows.push({ period, channel, interactions: b.interactions, hcpsReached: reached });

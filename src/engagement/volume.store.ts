@@ -3,9 +3,11 @@ import { isPostgres, type Db, type DbOrTx } from '../platform/database/index.js'
 import type { Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
 import {
+  daysIn,
   decodeSeqs,
   encodeSeqs,
   nextDay,
+  nextMonth,
   planPeriod,
   VolumeTally,
   type VolumeFigures,
@@ -68,19 +70,52 @@ function actionableMarks(db: DbOrTx) {
     );
 }
 
+/** Months all of whose days are in `days` (cells not stale), and whose month cells are not stale. */
+async function wholeMonths(db: Db, days: string[]): Promise<Set<string>> {
+  const counted = new Map<string, number>();
+  for (const day of days) counted.set(day.slice(0, 7), (counted.get(day.slice(0, 7)) ?? 0) + 1);
+  const whole = [...counted].filter(([month, n]) => n === daysIn(month)).map(([month]) => month);
+  if (whole.length === 0) return new Set();
+  const stale = await db
+    .selectFrom('stale_interaction_months')
+    .select('month')
+    .where('month', 'in', whole)
+    .execute();
+  const staleMonths = new Set(stale.map((s) => s.month));
+  return new Set(whole.filter((m) => !staleMonths.has(m)));
+}
+
 export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise<VolumeFigures> {
   const brand = f.brand ? await brandConditions(db, f.brand) : null;
   const stale = await staleDays(db, f.from.slice(0, 10), nextDay(f.to.slice(0, 10)));
   const plan = planPeriod(f.from, f.to, stale);
   const tally = new VolumeTally(f.bucket);
 
-  if (plan.days.length > 0) {
-    const wanted = new Set(plan.days);
+  // Whole months, when neither the bucket nor a brand needs days: from month cells where none of the
+  // month's days and not the month itself is stale.
+  const months = f.bucket === 'month' && !brand ? await wholeMonths(db, plan.days) : new Set<string>();
+  if (months.size > 0) {
+    let cells = db
+      .selectFrom('interaction_month_cells as c')
+      .select(['c.month', 'c.channel', 'c.interactions', 'c.hcp_seqs'])
+      .where('c.month', 'in', [...months]);
+    if (scope.markets)
+      cells = scope.markets.length
+        ? cells.where('c.market_code', 'in', scope.markets)
+        : cells.where(sql<boolean>`1 = 0`);
+    if (scope.repIds) cells = cells.where('c.rep_id', 'in', scope.repIds);
+    if (f.channel) cells = cells.where('c.channel', '=', f.channel);
+    for (const cell of await cells.execute())
+      tally.addCell(cell.month, cell.channel, cell.interactions, decodeSeqs(cell.hcp_seqs));
+  }
+  const days = plan.days.filter((d) => !months.has(d.slice(0, 7)));
+  if (days.length > 0) {
+    const wanted = new Set(days);
     let cells = db
       .selectFrom('interaction_day_cells as c')
       .select(['c.day', 'c.channel', 'c.interactions', 'c.hcp_seqs'])
-      .where('c.day', '>=', plan.days[0]!)
-      .where('c.day', '<=', plan.days.at(-1)!);
+      .where('c.day', '>=', days[0]!)
+      .where('c.day', '<=', days.at(-1)!);
     if (scope.markets)
       cells = scope.markets.length
         ? cells.where('c.market_code', 'in', scope.markets)
@@ -93,21 +128,24 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
         tally.addCell(cell.day, cell.channel, cell.interactions, decodeSeqs(cell.hcp_seqs));
   }
 
+  // The market scope of live rows is applied here, by HCP seq: in the query, as a join or a semi-join, it
+  // made the planners join every row of a day to its HCP (PostgreSQL) or seek the timeline once per HCP
+  // of the market (SQLite), several times the read of the day itself.
+  const inMarkets =
+    scope.markets && plan.live.length > 0
+      ? new Set(
+          scope.markets.length
+            ? (
+                await db.selectFrom('hcps').select('seq').where('market_code', 'in', scope.markets).execute()
+              ).map((h) => h.seq)
+            : [],
+        )
+      : null;
   for (const range of plan.live) {
-    // The market scope as a semi-join on the HCP's seq, and none without it: joining every row of a
-    // day to its HCP only to learn a market nobody asked about doubled the read on PostgreSQL.
     let rows = db
       .selectFrom('visible_interactions as i')
       .where('i.occurred_at', '>=', range.from)
       .where('i.occurred_at', '<', range.to);
-    if (scope.markets)
-      rows = scope.markets.length
-        ? rows.where(
-            'i.hcp_seq',
-            'in',
-            db.selectFrom('hcps').select('seq').where('market_code', 'in', scope.markets),
-          )
-        : rows.where(sql<boolean>`1 = 0`);
     if (scope.repIds) rows = rows.where('i.rep_id', 'in', scope.repIds);
     if (f.channel) rows = rows.where('i.channel', '=', f.channel);
     if (brand) rows = rows.where(brand.interactions);
@@ -116,7 +154,8 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
       .select([day.as('day'), 'i.channel', 'i.hcp_seq', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy([day, 'i.channel', 'i.hcp_seq'])
       .execute();
-    for (const g of groups) tally.addHcp(g.day, g.channel, Number(g.n), g.hcp_seq);
+    for (const g of groups)
+      if (!inMarkets || inMarkets.has(g.hcp_seq)) tally.addHcp(g.day, g.channel, Number(g.n), g.hcp_seq);
   }
   return tally.figures();
 }
@@ -178,18 +217,90 @@ async function refreshDay(db: Db, day: string): Promise<boolean> {
         .deleteFrom('stale_interaction_days')
         .where('id', 'in', ids.slice(i, i + 500))
         .execute();
+    await markMonthStale(tx, day.slice(0, 7));
+    return true;
+  });
+}
+
+async function markMonthStale(tx: DbOrTx, month: string) {
+  const marked = await tx
+    .selectFrom('stale_interaction_months')
+    .select('id')
+    .where('month', '=', month)
+    .executeTakeFirst();
+  if (!marked) await tx.insertInto('stale_interaction_months').values({ month }).execute();
+}
+
+/**
+ * Rebuilds a month's cells from its day cells (per market, channel and rep: the counts summed, the sets
+ * united) and clears the month's marks that were read, in one transaction.
+ */
+async function refreshMonth(db: Db, month: string): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(${REFRESH_LOCK})`.execute(tx);
+    const marks = await tx
+      .selectFrom('stale_interaction_months')
+      .select('id')
+      .where('month', '=', month)
+      .execute();
+    if (marks.length === 0) return false;
+    const days = await tx
+      .selectFrom('interaction_day_cells')
+      .select(['market_code', 'channel', 'rep_id', 'interactions', 'hcp_seqs'])
+      .where('day', '>=', month)
+      .where('day', '<', nextMonth(month))
+      .execute();
+    const cells = new Map<string, { day: (typeof days)[number]; interactions: number; hcps: Set<number> }>();
+    for (const day of days) {
+      const key = JSON.stringify([day.market_code, day.channel, day.rep_id]);
+      const cell = cells.get(key) ?? { day, interactions: 0, hcps: new Set<number>() };
+      cell.interactions += day.interactions;
+      for (const seq of decodeSeqs(day.hcp_seqs)) cell.hcps.add(seq);
+      cells.set(key, cell);
+    }
+    await tx.deleteFrom('interaction_month_cells').where('month', '=', month).execute();
+    const values = [...cells.values()].map(({ day, interactions, hcps }) => ({
+      month,
+      market_code: day.market_code,
+      channel: day.channel,
+      rep_id: day.rep_id,
+      interactions,
+      hcp_seqs: encodeSeqs(hcps),
+    }));
+    for (let i = 0; i < values.length; i += 500)
+      await tx
+        .insertInto('interaction_month_cells')
+        .values(values.slice(i, i + 500))
+        .execute();
+    await tx
+      .deleteFrom('stale_interaction_months')
+      .where(
+        'id',
+        'in',
+        marks.map((m) => m.id),
+      )
+      .execute();
     return true;
   });
 }
 
 /**
- * Rebuilds the cells of the days stale now, oldest first, at most `limit` of them; returns how many were
- * rebuilt. One pass: a day marked again meanwhile (today, by every webhook) waits for the next call.
- * Reports are exact without it (they read stale days live); it keeps them fast.
+ * Rebuilds the cells of the days stale now, oldest first, at most `limit` of them, then the month cells
+ * of the months those (or earlier) rebuilds changed; returns how many days were rebuilt. One pass: a day
+ * marked again meanwhile waits for the next call. `before` (YYYY-MM-DD) leaves that day and later ones
+ * alone: the refresher in `parley serve` skips the current day, which every webhook marks again and which
+ * reports read as a partial day anyway. Reports are exact without any of it (they read stale days live).
  */
-export async function refreshDayCells(db: Db, limit = Number.MAX_SAFE_INTEGER): Promise<number> {
-  const days = await actionableMarks(db).select('s.day').distinct().orderBy('s.day').limit(limit).execute();
+export async function refreshDayCells(
+  db: Db,
+  limit = Number.MAX_SAFE_INTEGER,
+  options: { before?: string } = {},
+): Promise<number> {
+  let stale = actionableMarks(db).select('s.day').distinct().orderBy('s.day').limit(limit);
+  if (options.before) stale = stale.where('s.day', '<', options.before);
   let refreshed = 0;
-  for (const { day } of days) if (await refreshDay(db, day)) refreshed++;
+  for (const { day } of await stale.execute()) if (await refreshDay(db, day)) refreshed++;
+  const months = await db.selectFrom('stale_interaction_months').select('month').distinct().execute();
+  for (const { month } of months) await refreshMonth(db, month);
   return refreshed;
 }

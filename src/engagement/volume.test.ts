@@ -115,7 +115,9 @@ const write = fc.record({
   channel: fc.constantFrom(...CHANNELS),
   rep: fc.integer({ min: 0, max: 3 }),
   products: fc.constantFrom(...PRODUCTS),
-  day: fc.integer({ min: 0, max: 4 }),
+  // Mostly the first days of January, some later in it and in February: periods then often hold a
+  // whole month (read from month cells) beside partial ones.
+  day: fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 40 })),
   hour: fc.integer({ min: 0, max: 23 }),
 });
 
@@ -126,7 +128,7 @@ const step = fc.oneof(
   fc.record({ op: fc.constant('insert' as const), rows: fc.array(write, { minLength: 1, maxLength: 6 }) }),
   fc.record({ op: fc.constant('import' as const), rows: fc.array(write, { minLength: 1, maxLength: 4 }) }),
   fc.record({ op: fc.constant('publish' as const) }),
-  fc.record({ op: fc.constant('move' as const), pick: fc.nat(), day: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ op: fc.constant('move' as const), pick: fc.nat(), day: fc.integer({ min: 0, max: 40 }) }),
   fc.record({ op: fc.constant('status' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('delete' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('market' as const), hcp: fc.integer({ min: 0, max: 3 }) }),
@@ -140,8 +142,8 @@ const query = fc.record({
   reps: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
   channel: fc.option(fc.constantFrom(...CHANNELS), { nil: undefined }),
   brand: fc.option(fc.constantFrom('Cardiva', 'Other'), { nil: undefined }),
-  from: fc.tuple(fc.integer({ min: -1, max: 3 }), fc.constantFrom(0, 0, 7)),
-  days: fc.integer({ min: 1, max: 6 }),
+  from: fc.tuple(fc.integer({ min: -2, max: 3 }), fc.constantFrom(0, 0, 7)),
+  days: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 25, max: 45 })),
   toHour: fc.constantFrom(0, 0, 13),
   bucket: fc.constantFrom<'day' | 'month'>('day', 'month'),
 });
@@ -380,6 +382,57 @@ describe.each(DIALECTS)('the volume report from day cells on %s', (dialect) => {
       interactions: 5,
       hcpsReached: 1,
     });
+  });
+
+  it('reads a whole month from its month cells when buckets are months and no brand is asked for', async () => {
+    const db = p.context.db;
+    await refreshDayCells(db);
+    const scope: Scope = { markets: null, repIds: null };
+    const january: AnalyticsFilters = { from: at(0, 0), to: at(31, 0), bucket: 'month', weeklyCap: 2 };
+    const truth = await volumeFromInteractions(db, scope, january);
+    expect(await volume(db, scope, january)).toEqual(truth);
+    await db
+      .insertInto('interaction_month_cells')
+      .values({
+        month: '2026-01',
+        market_code: 'BR',
+        channel: 'event',
+        rep_id: null,
+        interactions: 7,
+        hcp_seqs: encodeSeqs([999_999]),
+      })
+      .execute();
+    try {
+      const planted = await volume(db, scope, january);
+      expect(planted.summary).toEqual({
+        interactions: truth.summary.interactions + 7,
+        hcpsReached: truth.summary.hcpsReached + 1,
+      });
+      // Month cells not rebuilt since a day of theirs was (a refresh stopped between the two): day cells.
+      const mark = await db
+        .insertInto('stale_interaction_months')
+        .values({ month: '2026-01' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      expect(await volume(db, scope, january)).toEqual(truth);
+      await db.deleteFrom('stale_interaction_months').where('id', '=', mark.id).execute();
+      // Day buckets, a brand, or a month not whole in the period: day cells, so the planted cell is unseen.
+      expect(await volume(db, scope, { ...january, bucket: 'day' })).toEqual(
+        await volumeFromInteractions(db, scope, { ...january, bucket: 'day' }),
+      );
+      const cardiva = { ...january, brand: 'Cardiva' };
+      expect(await volume(db, scope, cardiva)).toEqual(await volumeFromInteractions(db, scope, cardiva));
+      const partial = { ...january, to: at(30, 0) };
+      expect(await volume(db, scope, partial)).toEqual(await volumeFromInteractions(db, scope, partial));
+      // A day of the month changed: the month is read from day cells until both are rebuilt.
+      await insert([{ hcp: 2, channel: 'f2f', rep: 1, products: '[]', day: 20, hour: 9 }], null);
+      expect(await volume(db, scope, january)).toEqual(await volumeFromInteractions(db, scope, january));
+    } finally {
+      await db.deleteFrom('interaction_month_cells').where('channel', '=', 'event').execute();
+    }
+    await refreshDayCells(db);
+    expect(await db.selectFrom('stale_interaction_months').select('id').execute()).toEqual([]);
+    expect(await volume(db, scope, january)).toEqual(await volumeFromInteractions(db, scope, january));
   });
 
   it('counts an import’s rows from its publication, though its days were refreshed while it was written', async () => {

@@ -25,6 +25,13 @@ describe('a migration run that another schema vanished under', () => {
         't_2',
       ),
     ).toBe(true);
+    // A table whose columns vanished between the catalogue's list of tables and its read of their columns.
+    expect(
+      isOtherSchemaVanished(
+        { code: '42703', message: 'column "created_at" of relation "users" does not exist' },
+        't_2',
+      ),
+    ).toBe(true);
   });
 
   it('is not repeated for a missing table of its own schema, an unqualified one, or another error', () => {

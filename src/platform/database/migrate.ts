@@ -16,6 +16,7 @@ import * as narrowTimeline from './migrations/0016-narrow-timeline.js';
 import * as unpublishedImports from './migrations/0017-unpublished-imports.js';
 import * as analyticsReads from './migrations/0018-analytics-reads.js';
 import * as interactionDayCells from './migrations/0019-interaction-day-cells.js';
+import * as interactionMonthCells from './migrations/0020-interaction-month-cells.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '0017-unpublished-imports': unpublishedImports,
   '0018-analytics-reads': analyticsReads,
   '0019-interaction-day-cells': interactionDayCells,
+  '0020-interaction-month-cells': interactionMonthCells,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -90,10 +92,15 @@ export function isOtherSchemaVanished(error: unknown, ownSchema: string | undefi
   const message = typeof e.message === 'string' ? e.message : '';
   // A table of a schema dropped between the catalogue's list and its look-up: `relation "other.t"`.
   const vanishedTableSchema = e.code === '42P01' ? /relation "([^".]+)\./.exec(message)?.[1] : undefined;
+  // The catalogue listed a table whose columns were gone when Kysely read them (42703, "column … of
+  // relation … does not exist"): PostgreSQL names no schema there. On PostgreSQL the migrations run in one
+  // transaction, so repeating after an error of one of our own would fail again, harmlessly, and throw.
+  const vanishedColumns = e.code === '42703' && /column ".+" of relation ".+" does not exist/.test(message);
   return (
     e.code === '3F000' ||
     /schema ".+" does not exist/.test(message) ||
-    (vanishedTableSchema !== undefined && vanishedTableSchema !== ownSchema)
+    (vanishedTableSchema !== undefined && vanishedTableSchema !== ownSchema) ||
+    vanishedColumns
   );
 }
 

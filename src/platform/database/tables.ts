@@ -7,6 +7,8 @@
  * - personal data is sealed (`*_enc`, see platform/crypto) with a blind index beside it (`*_bidx`).
  */
 
+import type { Generated } from 'kysely';
+
 type Json = string;
 type Iso = string;
 type Flag = 0 | 1;
@@ -484,6 +486,25 @@ export interface InteractionDayCellsTable {
 }
 
 /**
+ * The volume report's figures for one UTC month, per market, channel and rep (migration 0020): the sum
+ * of its day cells' interactions and the union of their HCPs. Rebuilt a whole month at a time.
+ */
+export interface InteractionMonthCellsTable {
+  month: string; // YYYY-MM, UTC
+  market_code: string;
+  channel: InteractionsTable['channel'];
+  rep_id: string | null;
+  interactions: number;
+  hcp_seqs: Buffer;
+}
+
+/** Months whose day cells changed since their month cells were built (migration 0020). */
+export interface StaleInteractionMonthsTable {
+  id: Generated<number>;
+  month: string;
+}
+
+/**
  * Days whose cells no longer match their interactions, marked by the database's triggers (migration 0019).
  * `import_id` is the import that wrote the row, '' for any other write: a day marked only by imports
  * still unpublished has not changed for any reader yet.
@@ -591,6 +612,8 @@ export interface Database {
   unpublished_imports: UnpublishedImportsTable;
   interaction_day_cells: InteractionDayCellsTable;
   stale_interaction_days: StaleInteractionDaysTable;
+  interaction_month_cells: InteractionMonthCellsTable;
+  stale_interaction_months: StaleInteractionMonthsTable;
   sink_cursors: SinkCursorsTable;
   consent_holds: ConsentHoldsTable;
   message_send_bases: MessageSendBasesTable;
