@@ -10,7 +10,9 @@ import { grantsInForce } from './analytics.store.js';
  * period. The database folds the ledgers (`grantsInForce`); `purposesGrantedAt` is the same fold in
  * JavaScript, the one the rest of Parley shares. For any ledgers, both must count the same: ties of
  * capture time (the more restrictive entry wins, then the id), entries recorded after the moment asked
- * about, expiries before and after it, other channels.
+ * about, expiries before and after it, other channels. The entries go in as any writer's do, so the
+ * ledgers' winners kept by trigger (migration 0021) are built as in use: `grantsInForce` counts them when
+ * the moment asked about is after all of them, and folds the ledgers otherwise; both are exercised.
  */
 
 const PURPOSES = ['promotional', 'non_promotional', 'service', 'medical_information', 'events'] as const;

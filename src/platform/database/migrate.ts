@@ -17,6 +17,7 @@ import * as unpublishedImports from './migrations/0017-unpublished-imports.js';
 import * as analyticsReads from './migrations/0018-analytics-reads.js';
 import * as interactionDayCells from './migrations/0019-interaction-day-cells.js';
 import * as interactionMonthCells from './migrations/0020-interaction-month-cells.js';
+import * as consentLatestEntries from './migrations/0021-consent-latest-entries.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '0018-analytics-reads': analyticsReads,
   '0019-interaction-day-cells': interactionDayCells,
   '0020-interaction-month-cells': interactionMonthCells,
+  '0021-consent-latest-entries': consentLatestEntries,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

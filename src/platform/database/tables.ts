@@ -498,6 +498,21 @@ export interface InteractionMonthCellsTable {
   hcp_seqs: Buffer;
 }
 
+/**
+ * The entry that wins each HCP, channel and purpose's consent ledger (migration 0021), kept by trigger as
+ * the ledger is appended to: what the consent report counts when the period ends after all of them.
+ */
+export interface ConsentLatestEntriesTable {
+  hcp_id: string;
+  channel: string;
+  purpose: string;
+  entry_id: string;
+  status: string;
+  captured_at: Iso;
+  recorded_at: Iso;
+  expires_at: Iso | null;
+}
+
 /** Months whose day cells changed since their month cells were built (migration 0020). */
 export interface StaleInteractionMonthsTable {
   id: Generated<number>;
@@ -614,6 +629,7 @@ export interface Database {
   stale_interaction_days: StaleInteractionDaysTable;
   interaction_month_cells: InteractionMonthCellsTable;
   stale_interaction_months: StaleInteractionMonthsTable;
+  consent_latest_entries: ConsentLatestEntriesTable;
   sink_cursors: SinkCursorsTable;
   consent_holds: ConsentHoldsTable;
   message_send_bases: MessageSendBasesTable;
