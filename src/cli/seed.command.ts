@@ -24,8 +24,8 @@ function positiveInteger(name: string, raw: string | undefined, min: number): nu
 export function describeSeed(summary: SeedSummary, password: string): string {
   const width = Math.max(...demoLogins().map((l) => l.email.length));
   return [
-    `Demo world (seed ${summary.seed}): ${summary.hcps} HCPs, ${summary.interactions} interactions, ` +
-      `${summary.consentEntries} consent entries, ${summary.templates} templates, ${summary.assets} assets, ` +
+    `Demo world (seed ${summary.seed}): ${summary.hcps} HCPs, ${summary.interactions} interactions ` +
+      `(${summary.messages} WhatsApp messages, ${summary.decisions} policy decisions), ${summary.consentEntries} consent entries, ${summary.templates} templates, ${summary.assets} assets, ` +
       `${summary.markets} markets.`,
     `Demo logins (password "${password}" for every one):`,
     ...demoLogins().map((l) => `  ${l.email.padEnd(width)}  ${l.role}`),

@@ -25,6 +25,13 @@ import {
   type MarketCode,
 } from './demo-catalogue.js';
 import { DemoRandom, demoId } from './demo-random.js';
+import {
+  whatsappEpisode,
+  whatsappHistory,
+  type DemoHistoryRow,
+  type DemoLibrary,
+  type RowFactory,
+} from './demo-whatsapp.js';
 
 /**
  * The demo world as pure functions of a seed and a moment: no IO, no clock, no `Math.random`. HCP `i`,
@@ -410,39 +417,6 @@ export function interactionCountFor(options: DemoWorldOptions, index: number): n
   return base + extra + (index % 2 === 0 ? shift : -shift);
 }
 
-/** Approved content an HCP's WhatsApp history may cite, by market. */
-export interface DemoLibrary {
-  templates: Map<
-    MarketCode,
-    { id: string; promotional: boolean; brand: string | null; linksAsset: boolean }[]
-  >;
-  /** Approved assets by `<market>/<brand>`. */
-  assets: Map<string, string[]>;
-}
-
-export function libraryOf(templates: readonly TemplatesTable[], assets: readonly AssetsTable[]): DemoLibrary {
-  const library: DemoLibrary = { templates: new Map(), assets: new Map() };
-  for (const t of templates) {
-    if (t.status !== 'approved') continue;
-    const market = t.market_code as MarketCode;
-    library.templates.set(market, [
-      ...(library.templates.get(market) ?? []),
-      {
-        id: t.id,
-        promotional: t.classification === 'promotional',
-        brand: t.brand,
-        linksAsset: t.type === 'resource_link',
-      },
-    ]);
-  }
-  for (const a of assets) {
-    if (a.status !== 'approved' || !a.brand) continue;
-    const key = `${a.market_code}/${a.brand}`;
-    library.assets.set(key, [...(library.assets.get(key) ?? []), a.id]);
-  }
-  return library;
-}
-
 const SOURCE: Record<Channel, string> = {
   f2f: 'veeva',
   phone: 'veeva',
@@ -466,38 +440,6 @@ function officeMoment(random: DemoRandom, market: DemoMarket, now: number): numb
 }
 
 /**
- * When a WhatsApp consent for `purpose` was in force within the last year: from its grant to its
- * withdrawal, expiry or now; null when it never was.
- */
-export function consentWindow(
-  consent: readonly ConsentEntriesTable[],
-  purpose: ConsentEntriesTable['purpose'],
-  now: number,
-): readonly [number, number] | null {
-  const mine = consent.filter((e) => e.channel === 'whatsapp' && e.purpose === purpose);
-  const grant = mine.find((e) => e.status === 'granted');
-  if (!grant) return null;
-  const start = Math.max(Date.parse(grant.captured_at), now - 365 * DAY);
-  const withdrawal = mine.find((e) => e.status === 'withdrawn' && e.captured_at > grant.captured_at);
-  const end = Math.min(
-    now - 60 * 60_000,
-    grant.expires_at ? Date.parse(grant.expires_at) : Infinity,
-    withdrawal ? Date.parse(withdrawal.captured_at) : Infinity,
-  );
-  return end - start > DAY ? [start, end] : null;
-}
-
-/** A moment inside `window`, in local office hours when the day allows it. */
-function momentWithin(random: DemoRandom, window: readonly [number, number], market: DemoMarket): number {
-  const [start, end] = window;
-  const t = start + Math.floor(random.float() * (end - start));
-  const offset = market.utcOffsetMinutes * 60_000;
-  const dayStart = Math.floor((t + offset) / DAY) * DAY - offset;
-  const office = dayStart + random.int(9 * 60, 17 * 60) * 60_000;
-  return office > start && office < end ? office : t;
-}
-
-/**
  * HCP `hcp`'s history: exactly `count` interactions over the year before `now`, across the channels it
  * uses (an email may be opened and clicked, a WhatsApp template may get a reply). Ids continue from
  * `firstSequence`; `hcpSeq` is the seq the store gave the HCP. Lazy: rows are produced as they are consumed.
@@ -510,23 +452,23 @@ export function* interactionsFor(
   firstSequence: number,
   library: DemoLibrary,
   consent: readonly ConsentEntriesTable[],
-): Generator<InteractionsTable> {
+): Generator<DemoHistoryRow> {
   const random = DemoRandom.stream(options.seed, `history/${hcp.index}`);
   const now = options.now.getTime();
   const latest = now - 60_000;
   let made = 0;
   let sequence = firstSequence;
   // WhatsApp templates go out only while the consent they need was in force (a compliance demo must not
-  // show a send before the opt-in or after the opt-out).
-  const windows = {
-    non_promotional: consentWindow(consent, 'non_promotional', now),
-    promotional: consentWindow(consent, 'promotional', now),
-  };
-  const templates = (library.templates.get(hcp.market.code) ?? []).filter((t) =>
-    t.promotional
-      ? hcp.market.promotionalWhatsapp && windows.promotional && windows.non_promotional
-      : windows.non_promotional,
-  );
+  // show a send before the opt-in or after the opt-out), and by a rep: an HCP without one is not messaged.
+  const whatsapp = hcp.repId
+    ? whatsappHistory(
+        { ...hcp, repId: hcp.repId, timeZone: hcp.timeZone },
+        hcp.market.phoneNumberId ?? options.defaultPhoneNumberId,
+        consent,
+        library,
+        now,
+      )
+    : null;
   const row = (
     at: number,
     fields: Pick<InteractionsTable, 'channel' | 'direction' | 'kind'> & Partial<InteractionsTable>,
@@ -555,6 +497,10 @@ export function* interactionsFor(
       ...fields,
     };
   };
+  /** A timeline row with no WhatsApp records behind it. */
+  const plain: (...args: Parameters<RowFactory>) => DemoHistoryRow = (at, fields) => ({
+    interaction: row(at, fields),
+  });
   while (made < count) {
     const channel = random.weighted(hcp.channels);
     const at = officeMoment(random, hcp.market, now);
@@ -565,7 +511,7 @@ export function* interactionsFor(
     switch (channel) {
       case 'f2f':
       case 'phone':
-        yield row(at, {
+        yield plain(at, {
           channel,
           direction: 'outbound',
           kind: 'call',
@@ -574,7 +520,7 @@ export function* interactionsFor(
         });
         break;
       case 'virtual':
-        yield row(at, {
+        yield plain(at, {
           channel,
           direction: 'outbound',
           kind: 'meeting',
@@ -583,7 +529,7 @@ export function* interactionsFor(
         });
         break;
       case 'event':
-        yield row(at, {
+        yield plain(at, {
           channel,
           direction: 'inbound',
           kind: 'event_attended',
@@ -593,7 +539,7 @@ export function* interactionsFor(
         });
         break;
       case 'web':
-        yield row(at, {
+        yield plain(at, {
           channel,
           direction: 'inbound',
           kind: 'click',
@@ -603,7 +549,7 @@ export function* interactionsFor(
         });
         break;
       case 'email': {
-        yield row(at, {
+        yield plain(at, {
           channel,
           direction: 'outbound',
           kind: 'email_sent',
@@ -612,9 +558,9 @@ export function* interactionsFor(
         });
         if (made < count && random.chance(0.55)) {
           const opened = at + random.int(10, 48 * 60) * 60_000;
-          yield row(opened, { channel, direction: 'inbound', kind: 'email_opened', ...about });
+          yield plain(opened, { channel, direction: 'inbound', kind: 'email_opened', ...about });
           if (made < count && random.chance(0.3))
-            yield row(opened + random.int(1, 30) * 60_000, {
+            yield plain(opened + random.int(1, 30) * 60_000, {
               channel,
               direction: 'inbound',
               kind: 'email_clicked',
@@ -624,40 +570,20 @@ export function* interactionsFor(
         break;
       }
       case 'whatsapp': {
-        if (templates.length === 0) {
-          yield row(at, {
+        let episode = 0;
+        if (whatsapp)
+          for (const item of whatsappEpisode(whatsapp, random, row, count - made)) {
+            episode++;
+            yield item;
+          }
+        // An HCP with nothing it could have been sent (no consent in force, no approved content) is seen.
+        if (episode === 0)
+          yield plain(at, {
             channel: 'f2f',
             direction: 'outbound',
             kind: 'call',
             summary: `Discussed ${brand}`,
             ...about,
-          });
-          break;
-        }
-        const template = random.pick(templates);
-        const window = template.promotional ? windows.promotional : windows.non_promotional;
-        const sentAt = window ? momentWithin(random, window, hcp.market) : at;
-        const assets = template.linksAsset
-          ? (library.assets.get(`${hcp.market.code}/${template.brand ?? brand}`) ?? [])
-          : [];
-        const asset = assets.length > 0 ? [random.pick(assets)] : [];
-        // Never a body in an interaction summary: bodies live sealed on the message.
-        yield row(sentAt, {
-          channel,
-          direction: 'outbound',
-          kind: 'message',
-          template_id: template.id,
-          asset_ids_json: JSON.stringify(asset),
-          status: random.chance(0.75) ? 'read' : 'delivered',
-          topics_json: about.topics_json,
-          products_json: JSON.stringify(template.brand ? [template.brand] : []),
-        });
-        if (made < count && random.chance(0.4))
-          yield row(sentAt + random.int(2, 240) * 60_000, {
-            channel,
-            direction: 'inbound',
-            kind: 'message',
-            status: 'received',
           });
         break;
       }
@@ -840,6 +766,12 @@ export function templateRows(options: DemoWorldOptions): {
             meaning: `approved for use in ${market.code}`,
             signed_at: dates.approved,
           });
+      }
+      // A version is superseded when its successor is approved: the same moment on both.
+      const versions = templates.slice(-spec.versions.length);
+      for (const [i, v] of versions.entries()) {
+        const next = versions[i + 1];
+        if (v.status === 'superseded' && next?.approved_at) v.updated_at = next.approved_at;
       }
     }
   }

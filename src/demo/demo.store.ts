@@ -1,9 +1,20 @@
 import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
+import { provenanceForStorage, type MessageProvenance } from '../messaging/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
-import type { Database, DbOrTx, HcpsTable, InteractionsTable, Tx } from '../platform/database/index.js';
+import type {
+  Database,
+  DbOrTx,
+  HcpsTable,
+  InteractionsTable,
+  MessagesTable,
+  PolicyDecisionsTable,
+  TrackedLinksTable,
+  Tx,
+} from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
+import { DEFAULT_RULEBOOK_YAML, ensureRulebook, parseRulebook, rulesForMarket } from '../policy/index.js';
 import { DEMO_USERS } from './demo-catalogue.js';
 import {
   assetRows,
@@ -11,7 +22,6 @@ import {
   demoHcp,
   interactionCountFor,
   interactionsFor,
-  libraryOf,
   marketRows,
   productRows,
   sendingNumberRows,
@@ -20,6 +30,7 @@ import {
   type DemoHcp,
   type DemoWorldOptions,
 } from './demo-world.js';
+import { libraryOf, type DemoMessage } from './demo-whatsapp.js';
 
 export interface SeedOptions {
   /** Same seed, same world (names, numbers, consent, history), given the same clock. Default 1. */
@@ -48,6 +59,10 @@ export interface SeedSummary {
   templates: number;
   assets: number;
   interactions: number;
+  /** WhatsApp messages behind the history's WhatsApp interactions (sends and replies). */
+  messages: number;
+  /** Policy decisions behind the sends and the blocked attempts. */
+  decisions: number;
   /** True when the whole world was written in one transaction (small worlds). */
   atomic: boolean;
 }
@@ -97,6 +112,20 @@ async function insertInBatches<T extends keyof Database & string>(
       .values(rows.slice(i, i + size) as never)
       .execute();
   }
+}
+
+/** A seeded message as the channel stores it: text, parameter values and provenance values sealed. */
+function messageRow(deps: Pick<ParleyContext, 'cipher'>, m: DemoMessage): MessagesTable {
+  const { body, parameters, provenance, ...rest } = m;
+  return {
+    ...rest,
+    body_enc: body === null ? null : deps.cipher.seal(body),
+    parameters_enc: parameters === null ? null : deps.cipher.seal(JSON.stringify(parameters)),
+    provenance_json:
+      m.direction === 'outbound'
+        ? provenanceForStorage(provenance as MessageProvenance, deps.cipher)
+        : JSON.stringify(provenance),
+  };
 }
 
 function hcpRow(deps: Pick<ParleyContext, 'cipher'>, hcp: DemoHcp, seq: number, at: string): HcpsTable {
@@ -158,7 +187,16 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
   const passwordHash = await hashPassword(deps.config.demo.password);
   const { templates, signatures: templateSignatures } = templateRows(world);
   const { assets, signatures: assetSignatures } = assetRows(world);
-  const library = libraryOf(templates, assets);
+  // The rulebook the seeded decisions cite (version 1, the shipped default) and the purposes it gives.
+  await ensureRulebook(deps.db, deps);
+  const rulebook = parseRulebook(DEFAULT_RULEBOOK_YAML);
+  if (!rulebook.ok) throw new Error('the shipped rulebook does not parse');
+  const library = libraryOf(
+    templates,
+    assets,
+    (market) => rulesForMarket({ version: 1, document: rulebook.document }, market).purposes,
+    deps.config.publicUrl,
+  );
   const atomic = options.atomic ?? interactionCount + hcpCount <= ATOMIC_LIMIT;
   const summary: SeedSummary = {
     seed,
@@ -171,6 +209,8 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
     templates: templates.length,
     assets: assets.length,
     interactions: 0,
+    messages: 0,
+    decisions: 0,
     atomic,
   };
 
@@ -227,11 +267,22 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
   const writePeople = async (run: (write: (tx: DbOrTx) => Promise<void>) => Promise<void>) => {
     let next = 0;
     let sequence = 1;
-    let pendingInteractions: InteractionsTable[] = [];
+    let pending = {
+      interactions: [] as InteractionsTable[],
+      messages: [] as MessagesTable[],
+      decisions: [] as PolicyDecisionsTable[],
+      links: [] as TrackedLinksTable[],
+    };
+    // Messages before the links that reference them; decisions and interactions cite them by id only.
     const flushInteractions = async (tx: DbOrTx) => {
-      await insertInBatches(tx, 'interactions', pendingInteractions);
-      summary.interactions += pendingInteractions.length;
-      pendingInteractions = [];
+      await insertInBatches(tx, 'policy_decisions', pending.decisions);
+      await insertInBatches(tx, 'messages', pending.messages);
+      await insertInBatches(tx, 'tracked_links', pending.links);
+      await insertInBatches(tx, 'interactions', pending.interactions);
+      summary.interactions += pending.interactions.length;
+      summary.messages += pending.messages.length;
+      summary.decisions += pending.decisions.length;
+      pending = { interactions: [], messages: [], decisions: [], links: [] };
     };
     while (next < hcpCount) {
       await run(async (tx) => {
@@ -275,8 +326,11 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
             library,
             ledgers[i] ?? [],
           )) {
-            pendingInteractions.push(row);
-            if (pendingInteractions.length >= 5_000) await flushInteractions(tx);
+            pending.interactions.push(row.interaction);
+            if (row.message) pending.messages.push(messageRow(deps, row.message));
+            if (row.decision) pending.decisions.push(row.decision);
+            if (row.trackedLinks) pending.links.push(...row.trackedLinks);
+            if (pending.interactions.length >= 5_000) await flushInteractions(tx);
           }
           sequence += count;
         }

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldConsent, listConsentEntries } from '../consent/index.js';
+import { renderTemplate, type TemplateParameter } from '../content/index.js';
+import { provenanceFromStorage } from '../messaging/index.js';
+import { REASON_CODES, type ReasonCode } from '../policy/index.js';
 import { findHcpByWhatsappNumber, listVisibleHcps, normaliseNumber, type Hcp } from '../hcps/index.js';
 import { loadPrincipal, type Principal } from '../identity/index.js';
 import { ManualClock } from '../platform/clock/index.js';
@@ -294,6 +298,7 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
         'hcps.market_code',
       ])
       .where('interactions.channel', '=', 'whatsapp')
+      .where('interactions.kind', '=', 'message')
       .where('interactions.direction', '=', 'outbound')
       .execute();
     expect(sends.length).toBeGreaterThan(0);
@@ -314,6 +319,205 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('backs every WhatsApp send with the decision, message, links and text the channel keeps', async () => {
+    const db = p.context.db;
+    const now = Date.parse(NOW);
+    const sends = await db
+      .selectFrom('interactions as i')
+      .leftJoin('messages as m', 'm.id', 'i.message_id')
+      .leftJoin('policy_decisions as d', 'd.id', 'm.decision_id')
+      .leftJoin('templates as t', 't.id', 'm.template_id')
+      .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+      .select([
+        'i.id',
+        'i.occurred_at',
+        'i.rep_id',
+        'i.status',
+        'i.template_id',
+        'i.asset_ids_json',
+        'm.id as message_id',
+        'm.rep_id as message_rep',
+        'm.status as message_status',
+        'm.body_enc',
+        'm.parameters_enc',
+        'm.provenance_json',
+        'm.asset_ids_json as message_assets',
+        'd.outcome',
+        'd.message_id as decided_message',
+        'd.requested_by',
+        'd.purpose',
+        't.key',
+        't.status as template_status',
+        't.approved_at',
+        't.expires_at',
+        't.updated_at as template_updated',
+        't.classification',
+        't.body',
+        't.parameters_json',
+        't.market_code',
+        't.language',
+        't.type',
+        'h.name',
+        'h.time_zone',
+      ])
+      .where('i.channel', '=', 'whatsapp')
+      .where('i.kind', '=', 'message')
+      .where('i.direction', '=', 'outbound')
+      .execute();
+    expect(sends.length).toBeGreaterThan(50);
+    const assets = new Map((await db.selectFrom('assets').selectAll().execute()).map((a) => [a.id, a]));
+    const links = await db.selectFrom('tracked_links').selectAll().execute();
+    const linksOf = (messageId: string) => links.filter((l) => l.message_id === messageId);
+    const markets = new Map((await db.selectFrom('markets').selectAll().execute()).map((m) => [m.code, m]));
+    const problems: string[] = [];
+    const say = (send: { id: string }, what: string) => problems.push(`${send.id}: ${what}`);
+    for (const s of sends) {
+      const at = s.occurred_at;
+      if (!s.message_id || !s.outcome) {
+        say(s, 'no message or decision');
+        continue;
+      }
+      if (s.outcome !== 'allow' || s.decided_message !== s.message_id) say(s, 'decision does not allow it');
+      if (s.requested_by !== s.rep_id || s.message_rep !== s.rep_id) say(s, 'not the rep of the timeline');
+      if (s.message_status !== s.status) say(s, 'timeline status differs from the message');
+      // The version was in force: approved before, not expired, not yet superseded.
+      const inForce =
+        s.approved_at! <= at &&
+        (!s.expires_at || s.expires_at > at) &&
+        (s.template_status === 'approved' ||
+          (s.template_status === 'superseded' && s.template_updated! > at));
+      if (!inForce) say(s, `template ${s.key} (${s.template_status}) not in force`);
+      // The days before the seed moment that caps and the duplicate rule read hold no seeded send.
+      if (Date.parse(at) > now - 14 * 86_400_000) say(s, 'sent in the last two weeks');
+      // Office hours on a working day in the HCP's time zone (quiet hours are 20:00–08:00, weekends).
+      const local = DateTime.fromISO(at, { zone: s.time_zone });
+      const market = markets.get(s.market_code!)!;
+      if (
+        local.hour < 8 ||
+        local.hour >= 20 ||
+        (JSON.parse(market.weekend_days_json) as number[]).includes(local.weekday) ||
+        (JSON.parse(market.holidays_json) as string[]).includes(local.toISODate()!)
+      )
+        say(s, `sent at ${local.toISO()}, in quiet hours`);
+      // Its assets were approved then, each shared as a tracked link, and a promotional one carries the PI.
+      const carried = (JSON.parse(s.message_assets!) as string[]).map((id) => assets.get(id)!);
+      if (s.message_assets !== s.asset_ids_json) say(s, 'timeline assets differ from the message');
+      for (const a of carried)
+        if (!a.approved_at || a.approved_at > at || (a.expires_at && a.expires_at <= at))
+          say(s, `asset ${a.key} not approved at the time`);
+      if (
+        linksOf(s.message_id)
+          .map((l) => l.asset_id)
+          .sort()
+          .join() !==
+        carried
+          .map((a) => a.id)
+          .sort()
+          .join()
+      )
+        say(s, 'not one tracked link per asset');
+      if (s.classification === 'promotional' && !carried.some((a) => a.kind === 'prescribing_information'))
+        say(s, 'promotional without its prescribing information');
+      // The text is the template rendered with the sealed values; the provenance names the grant used.
+      const parameters = s.parameters_enc
+        ? (JSON.parse(p.context.cipher.open(s.parameters_enc)) as object)
+        : {};
+      const rendered = renderTemplate(
+        {
+          body: s.body!,
+          parameters: JSON.parse(s.parameters_json!) as TemplateParameter[],
+          market: s.market_code!,
+          language: s.language!,
+          type: s.type!,
+        },
+        parameters as Record<string, string>,
+        { name: s.name, timeZone: s.time_zone },
+        Object.fromEntries(
+          linksOf(s.message_id).map((l) => {
+            const a = assets.get(l.asset_id)!;
+            return [
+              a.id,
+              {
+                url: `${p.context.config.publicUrl}/l/${l.code}`,
+                asset: {
+                  id: a.id,
+                  kind: a.kind,
+                  status: a.status,
+                  expiresAt: a.expires_at,
+                  market: a.market_code,
+                },
+              },
+            ];
+          }),
+        ),
+        new Date(at),
+      );
+      if (!rendered.ok || rendered.text !== p.context.cipher.open(s.body_enc!))
+        say(s, 'text is not the rendering');
+      const provenance = provenanceFromStorage(s.provenance_json!, p.context.cipher);
+      if (provenance.template?.id !== s.template_id || provenance.purpose !== s.purpose)
+        say(s, 'provenance names another template or purpose');
+      const grant = await db
+        .selectFrom('consent_entries')
+        .selectAll()
+        .where('id', '=', provenance.consentEntryId ?? '')
+        .executeTakeFirst();
+      if (grant?.status !== 'granted' || grant.purpose !== s.purpose || grant.captured_at > at)
+        say(s, 'provenance names no grant in force');
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('answers replies to the message they follow, and blocks attempts with a denial that says why', async () => {
+    const db = p.context.db;
+    const replies = await db
+      .selectFrom('messages as r')
+      .innerJoin('interactions as i', 'i.message_id', 'r.id')
+      .leftJoin('messages as o', 'o.wamid', 'r.context_wamid')
+      .select([
+        'r.id',
+        'r.hcp_id',
+        'r.body_enc',
+        'i.occurred_at',
+        'o.hcp_id as answered_hcp',
+        'o.created_at as answered_at',
+      ])
+      .where('r.direction', '=', 'inbound')
+      .execute();
+    expect(replies.length).toBeGreaterThan(10);
+    for (const r of replies) {
+      expect(r.answered_hcp).toBe(r.hcp_id);
+      expect(r.answered_at! < r.occurred_at).toBe(true);
+      expect(p.context.cipher.open(r.body_enc!).length).toBeGreaterThan(0);
+    }
+    const blocked = await db
+      .selectFrom('interactions as i')
+      .leftJoin('policy_decisions as d', 'd.id', 'i.external_id')
+      .select(['i.id', 'i.status', 'i.summary', 'd.outcome', 'd.reasons_json', 'd.message_id'])
+      .where('i.kind', '=', 'blocked_attempt')
+      .execute();
+    expect(blocked.length).toBeGreaterThan(0);
+    for (const b of blocked) {
+      expect(b).toMatchObject({ status: 'blocked', outcome: 'deny', message_id: null });
+      const reasons = JSON.parse(b.reasons_json!) as { code: ReasonCode; message: string }[];
+      expect(reasons.length).toBeGreaterThan(0);
+      for (const r of reasons) {
+        expect(REASON_CODES).toContain(r.code);
+        expect(r.message.length).toBeGreaterThan(10);
+      }
+      expect(b.summary).toBe(`Blocked: ${reasons.map((r) => r.code).join(', ')}`);
+    }
+    // Clicks come from links the HCP was sent.
+    const clicks = await db
+      .selectFrom('interactions as i')
+      .leftJoin('tracked_links as l', (j) => j.onRef('l.message_id', '=', 'i.message_id'))
+      .select(['i.asset_ids_json', 'l.asset_id', 'l.hcp_id', 'i.hcp_id as clicker'])
+      .where('i.kind', '=', 'click')
+      .where('i.channel', '=', 'whatsapp')
+      .execute();
+    for (const c of clicks) expect(c.hcp_id).toBe(c.clicker);
   });
 
   it('seals numbers and emails, and finds an HCP by its number through the blind index', async () => {

@@ -10,7 +10,7 @@ import { DEFAULT_PACING } from './send-pacing.js';
 export { checkMessage, redecideQueued, sendingNumberFor, sendMessage } from './compose.js';
 export type { ProposedMessage, SendAnswer } from './compose.js';
 export { loadDecisionContext, toDecisionAsset, toDecisionTemplate } from './decision-inputs.store.js';
-export { buildSendRequest } from './message-provenance.js';
+export { buildSendRequest, provenanceForStorage, provenanceFromStorage } from './message-provenance.js';
 export type { MessageProvenance } from './message-provenance.js';
 export {
   OPT_IN_WELCOME_KEY,
