@@ -187,6 +187,8 @@ export interface WhatsappHistory {
   sendable: { template: DemoTemplate; window: readonly [number, number] }[];
   library: DemoLibrary;
   now: number;
+  /** The sends made so far (the history is drawn out of time order): the caps and duplicates they hold. */
+  sends: { at: number; key: string }[];
 }
 
 export function whatsappHistory(
@@ -227,7 +229,27 @@ export function whatsappHistory(
     sendable,
     library,
     now,
+    sends: [],
   };
+}
+
+const WEEK = 7 * DAY;
+
+/**
+ * Whether a send at `at` of template `key` keeps the shipped rulebook's per-HCP limits with the sends
+ * already made: at most 2 in any 7 × 24 h, 1 a local day, and the same template not within 14 days.
+ */
+function keepsLimits(history: WhatsappHistory, at: number, key: string): boolean {
+  const offset = history.hcp.market.utcOffsetMinutes * MINUTE;
+  const day = Math.floor((at + offset) / DAY);
+  const near = history.sends.filter((s) => Math.abs(s.at - at) < WEEK);
+  if (near.some((s) => Math.floor((s.at + offset) / DAY) === day)) return false;
+  if (history.sends.some((s) => s.key === key && Math.abs(s.at - at) < 14 * DAY)) return false;
+  // The fullest 7-day window holding `at` starts at a send (or at `at`) within the week up to `at`.
+  const times = [...near.map((s) => s.at), at];
+  return times
+    .filter((start) => start > at - WEEK && start <= at)
+    .every((start) => times.filter((t) => t >= start && t < start + WEEK).length <= 2);
 }
 
 /**
@@ -307,9 +329,15 @@ function* send(
   room: number,
 ): Generator<DemoHistoryRow> {
   const { hcp, library } = history;
-  const { template, window } = random.pick(history.sendable);
-  const sentAt = officeMomentWithin(random, window, hcp.market);
-  if (sentAt === null) return;
+  let drawn: { template: DemoTemplate; sentAt: number } | null = null;
+  for (let draw = 0; draw < 4 && !drawn; draw++) {
+    const { template, window } = random.pick(history.sendable);
+    const at = officeMomentWithin(random, window, hcp.market);
+    if (at !== null && keepsLimits(history, at, template.row.key)) drawn = { template, sentAt: at };
+  }
+  if (!drawn) return;
+  const { template, sentAt } = drawn;
+  history.sends.push({ at: sentAt, key: template.row.key });
   const assets = assetsFor(library, hcp.market.code, template, template.row.brand) ?? [];
   const interaction = row(sentAt, {
     channel: 'whatsapp',

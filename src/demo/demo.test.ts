@@ -467,6 +467,26 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
       if (grant?.status !== 'granted' || grant.purpose !== s.purpose || grant.captured_at > at)
         say(s, 'provenance names no grant in force');
     }
+    // Within the shipped rulebook's per-HCP limits: one a local day, two a rolling week, no template twice
+    // within 14 days.
+    const byHcp = new Map<string, { at: number; day: string; key: string }[]>();
+    for (const s of sends) {
+      const list = byHcp.get(s.name) ?? [];
+      const at = Date.parse(s.occurred_at);
+      list.push({ at, day: DateTime.fromMillis(at, { zone: s.time_zone }).toISODate()!, key: s.key! });
+      byHcp.set(s.name, list);
+    }
+    for (const [hcp, list] of byHcp) {
+      list.sort((a, b) => a.at - b.at);
+      for (const [i, x] of list.entries()) {
+        const later = list.slice(i + 1);
+        if (later.some((y) => y.day === x.day)) problems.push(`${hcp}: two sends on ${x.day}`);
+        if (later.filter((y) => y.at < x.at + 7 * 86_400_000).length >= 2)
+          problems.push(`${hcp}: three in a week`);
+        if (later.some((y) => y.key === x.key && y.at < x.at + 14 * 86_400_000))
+          problems.push(`${hcp}: ${x.key} twice within 14 days`);
+      }
+    }
     expect(problems).toEqual([]);
   });
 
