@@ -46,6 +46,8 @@ export function weeksIn(from: string, to: string): number {
 
 /** One WhatsApp message, as the reply figures need it. */
 export interface MessageMoment {
+  /** Orders messages of the same HCP, direction and instant (by its bytes, as the database does). */
+  id?: string;
   hcpId: string;
   direction: 'inbound' | 'outbound';
   /** Outbound: when it was created; inbound: Meta's timestamp. */
@@ -75,8 +77,12 @@ export function replyFigures(messages: readonly MessageMoment[]): {
   const waits: number[] = [];
   for (const list of byHcp.values()) {
     // Outbound before inbound at the same instant: a reply can't precede what it answers.
+    const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
     const ordered = [...list].sort(
-      (a, b) => a.at.localeCompare(b.at) || (a.direction === 'outbound' ? -1 : 1),
+      (a, b) =>
+        byBytes(a.at, b.at) ||
+        (a.direction === b.direction ? 0 : a.direction === 'outbound' ? -1 : 1) ||
+        byBytes(a.id ?? '', b.id ?? ''),
     );
     for (let i = 0; i < ordered.length; i++) {
       const m = ordered[i]!;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { ManualClock } from '../platform/clock/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { expiredClicksQuery } from './analytics.store.js';
+import { expiredClicksQuery } from './message-analytics.store.js';
 
 /**
  * Clicks on expired content must be counted from the clicks' own partial index (migration 0018): through

@@ -2,8 +2,16 @@ import { sql, type SelectQueryBuilder } from 'kysely';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { byteOrder, type Database, type Db, type InteractionsTable } from '../platform/database/index.js';
-import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
-import { scopedInteractions, scopeOf, type Scope } from './analytics-scope.js';
+import { ratio } from './analytics-figures.js';
+import { scopeOf, type Scope } from './analytics-scope.js';
+import {
+  blocked,
+  consistency,
+  contentUsage,
+  messagingReach,
+  overMessaging,
+  whatsapp,
+} from './message-analytics.store.js';
 import { volume } from './volume.store.js';
 
 export const ANALYTICS_REPORTS = [
@@ -38,89 +46,6 @@ export interface AnalyticsResult {
   filters: Record<string, string | number | null>;
   summary: Record<string, Cell>;
   rows: Record<string, Cell>[];
-}
-
-/** Ids of the templates of a brand (for the brand filter). */
-async function brandTemplates(db: Db, brand: string | undefined): Promise<Set<string> | null> {
-  if (!brand) return null;
-  const rows = await db.selectFrom('templates').select('id').where('brand', '=', brand).execute();
-  return new Set(rows.map((r) => r.id));
-}
-
-async function messageRows(db: Db, scope: Scope, f: AnalyticsFilters) {
-  let qb = db
-    .selectFrom('messages as m')
-    .innerJoin('hcps as h', 'h.id', 'm.hcp_id')
-    .select([
-      'm.id',
-      'm.hcp_id',
-      'm.rep_id',
-      'm.direction',
-      'm.status',
-      'm.created_at',
-      'm.meta_timestamp',
-      'm.template_id',
-    ])
-    .where('m.created_at', '>=', f.from)
-    .where('m.created_at', '<', f.to);
-  if (scope.markets)
-    qb = scope.markets.length
-      ? qb.where('h.market_code', 'in', scope.markets)
-      : qb.where(sql<boolean>`1 = 0`);
-  const rows = await qb.execute();
-  const brand = await brandTemplates(db, f.brand);
-  // Inbound messages have no rep or template: they follow the outbound ones they answer (same HCP).
-  const outbound = rows.filter(
-    (r) =>
-      r.direction === 'outbound' &&
-      (!scope.repIds || (r.rep_id !== null && scope.repIds.includes(r.rep_id))) &&
-      (!brand || (r.template_id !== null && brand.has(r.template_id))),
-  );
-  const hcps = new Set(outbound.map((r) => r.hcp_id));
-  const inbound = rows.filter(
-    (r) => r.direction === 'inbound' && (!(scope.repIds || brand) || hcps.has(r.hcp_id)),
-  );
-  return { outbound, inbound };
-}
-
-/** Statuses an outbound message has after leaving Parley (held, scheduled, cancelled or queued ones have not). */
-const SENT = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
-
-async function whatsapp(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const { outbound, inbound } = await messageRows(db, scope, f);
-  const sent = outbound.filter((m) => SENT.has(m.status));
-  const delivered = sent.filter((m) => m.status === 'delivered' || m.status === 'read').length;
-  const read = sent.filter((m) => m.status === 'read').length;
-  const failed = sent.filter((m) => m.status === 'failed').length;
-  const replies = replyFigures([
-    ...sent.map((m) => ({
-      hcpId: m.hcp_id!,
-      direction: 'outbound' as const,
-      at: m.created_at,
-      status: m.status,
-    })),
-    ...inbound.map((m) => ({
-      hcpId: m.hcp_id!,
-      direction: 'inbound' as const,
-      at: m.meta_timestamp ?? m.created_at,
-      status: m.status,
-    })),
-  ]);
-  return {
-    summary: {
-      sent: sent.length,
-      delivered,
-      read,
-      failed,
-      inbound: inbound.length,
-      replied: replies.replied,
-      deliveryRate: ratio(delivered, sent.length),
-      readRate: ratio(read, delivered),
-      replyRate: replies.replyRate,
-      medianMinutesToReply: replies.medianMinutesToReply,
-    },
-    rows: [],
-  };
 }
 
 async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
@@ -270,7 +195,23 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
   // The reads below do not depend on each other: PostgreSQL runs them side by side on pooled connections
   // (the fold and the period's entries are each about half a second on the 10M world); SQLite, with one
   // connection, one after the other as before.
-  const [counts, granted, inPeriod, { outbound }, requests] = await Promise.all([
+  // Opt-ins and opt-outs over the period, on WhatsApp: who, as subqueries the counts below use.
+  const changed = (status: 'granted' | 'withdrawn') =>
+    db
+      .selectFrom('consent_entries')
+      .select('hcp_id')
+      .where('channel', '=', 'whatsapp')
+      .where('status', '=', status)
+      .where('captured_at', '>=', f.from)
+      .where('captured_at', '<', f.to)
+      .where('hcp_id', 'in', inScope.select('id'));
+  const distinctHcps = (qb: ReturnType<typeof changed>) =>
+    qb
+      .clearSelect()
+      .select((eb) => eb.fn.count<number>('hcp_id').distinct().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n));
+  const [counts, granted, optedIn, optedOut, reach] = await Promise.all([
     inScope
       .select((eb) => [
         eb.fn.countAll<number>().as('hcps'),
@@ -279,24 +220,9 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
       .executeTakeFirstOrThrow(),
     // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
     grantsInForce(db, inScope.where('whatsapp_number_bidx', 'is not', null).select('id'), f.to),
-    // Opt-ins and opt-outs over the period, on WhatsApp: who, for the rates below.
-    db
-      .selectFrom('consent_entries')
-      .select(['hcp_id', 'status'])
-      .distinct()
-      .where('channel', '=', 'whatsapp')
-      .where('status', 'in', ['granted', 'withdrawn'])
-      .where('captured_at', '>=', f.from)
-      .where('captured_at', '<', f.to)
-      .where('hcp_id', 'in', inScope.select('id'))
-      .execute(),
-    messageRows(db, scope, f),
-    db
-      .selectFrom('templates')
-      .select('id')
-      .where('type', '=', 'opt_in_request')
-      .execute()
-      .then((t) => new Set(t.map((x) => x.id))),
+    distinctHcps(changed('granted')),
+    distinctHcps(changed('withdrawn')),
+    messagingReach(db, scope, f, changed('granted'), changed('withdrawn')),
   ]);
   const hcpCount = Number(counts.hcps);
   const withNumberCount = Number(counts.with_number);
@@ -308,235 +234,18 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
     reachable: granted.get(purpose) ?? 0,
     coverage: ratio(granted.get(purpose) ?? 0, hcpCount),
   }));
-  const optIns = new Set(inPeriod.filter((e) => e.status === 'granted').map((e) => e.hcp_id));
-  const optOuts = new Set(inPeriod.filter((e) => e.status === 'withdrawn').map((e) => e.hcp_id));
-  const asked = new Set(
-    outbound
-      .filter((m) => m.template_id && requests.has(m.template_id) && SENT.has(m.status))
-      .map((m) => m.hcp_id!),
-  );
-  const messaged = new Set(outbound.filter((m) => SENT.has(m.status)).map((m) => m.hcp_id!));
-  const askedAndGranted = [...asked].filter((h) => optIns.has(h)).length;
-  const messagedAndWithdrew = [...messaged].filter((h) => optOuts.has(h)).length;
   return {
     summary: {
       hcps: hcpCount,
       hcpsWithWhatsapp: withNumberCount,
-      optInRequestsSentTo: asked.size,
-      optedIn: optIns.size,
-      optInRate: ratio(askedAndGranted, asked.size),
-      hcpsMessaged: messaged.size,
-      optedOut: optOuts.size,
-      optOutRate: ratio(messagedAndWithdrew, messaged.size),
+      optInRequestsSentTo: reach.asked,
+      optedIn,
+      optInRate: ratio(reach.askedAndGranted, reach.asked),
+      hcpsMessaged: reach.messaged,
+      optedOut,
+      optOutRate: ratio(reach.messagedAndWithdrew, reach.messaged),
     },
     rows,
-  };
-}
-
-async function decisions(db: Db, scope: Scope, f: AnalyticsFilters) {
-  let qb = db
-    .selectFrom('policy_decisions as d')
-    .innerJoin('hcps as h', 'h.id', 'd.hcp_id')
-    .select(['d.hcp_id', 'd.requested_by', 'd.outcome', 'd.reasons_json', 'd.request_json', 'd.kind'])
-    .where('d.decided_at', '>=', f.from)
-    .where('d.decided_at', '<', f.to)
-    // A `check` is a question; only attempts to send (and their re-decision at send time) count.
-    .where('d.kind', '!=', 'check');
-  if (scope.markets)
-    qb = scope.markets.length
-      ? qb.where('h.market_code', 'in', scope.markets)
-      : qb.where(sql<boolean>`1 = 0`);
-  if (scope.repIds) qb = qb.where('d.requested_by', 'in', scope.repIds);
-  const rows = await qb.execute();
-  const brand = await brandTemplates(db, f.brand);
-  return rows
-    .map((r) => {
-      const request = safeJson(r.request_json) as { templateId?: string; assetIds?: string[] } | null;
-      const reasons = (safeJson(r.reasons_json) as { code?: string }[] | null) ?? [];
-      return {
-        ...r,
-        templateId: request?.templateId ?? null,
-        assetIds: request?.assetIds ?? [],
-        codes: reasons.flatMap((x) => (x.code ? [x.code] : [])),
-      };
-    })
-    .filter((r) => !brand || (r.templateId !== null && brand.has(r.templateId)));
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const all = await decisions(db, scope, f);
-  const denied = all.filter((d) => d.outcome === 'deny');
-  const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
-  for (const d of denied)
-    for (const code of new Set(d.codes)) {
-      const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
-      row.attempts++;
-      row.hcps.add(d.hcp_id);
-      byCode.set(code, row);
-    }
-  return {
-    summary: {
-      attempts: all.length,
-      blocked: denied.length,
-      blockedRate: ratio(denied.length, all.length),
-      review: all.filter((d) => d.outcome === 'review').length,
-    },
-    rows: [...byCode.entries()]
-      .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
-      .sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
-  };
-}
-
-async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const { outbound } = await messageRows(db, scope, f);
-  const sent = outbound.filter((m) => SENT.has(m.status));
-  const load = weeklyLoad(
-    sent.map((m) => ({ hcpId: m.hcp_id!, at: m.created_at })),
-    f.weeklyCap,
-  );
-  const denied = (await decisions(db, scope, f)).filter((d) => d.outcome === 'deny');
-  const capped = denied.filter((d) => d.codes.includes('frequency_cap') || d.codes.includes('rep_cap'));
-  const hcpsMessaged = new Set(sent.map((m) => m.hcp_id)).size;
-  return {
-    summary: {
-      messagesSent: sent.length,
-      hcpsMessaged,
-      messagesPerHcpPerWeek:
-        hcpsMessaged === 0
-          ? null
-          : Math.round((sent.length / hcpsMessaged / weeksIn(f.from, f.to)) * 100) / 100,
-      maxPerHcpWeek: load.maxPerHcpWeek,
-      weeklyCap: f.weeklyCap,
-      hcpWeeksOverCap: load.hcpWeeksOverCap,
-      hcpsOverCap: load.hcpsOverCap,
-      attemptsBeyondCaps: capped.length,
-      hcpsAtCap: new Set(capped.map((d) => d.hcp_id)).size,
-    },
-    rows: [],
-  };
-}
-
-async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const { outbound } = await messageRows(db, scope, f);
-  const sent = outbound.filter((m) => SENT.has(m.status) && m.rep_id !== null);
-  const byRep = new Map<string, { messages: number; templated: number; hours: number[] }>();
-  for (const m of sent) {
-    const r = byRep.get(m.rep_id!) ?? { messages: 0, templated: 0, hours: [] };
-    r.messages++;
-    if (m.template_id) r.templated++;
-    r.hours.push(new Date(m.created_at).getUTCHours());
-    byRep.set(m.rep_id!, r);
-  }
-  const users = byRep.size
-    ? await db
-        .selectFrom('users')
-        .select(['id', 'name'])
-        .where('id', 'in', [...byRep.keys()])
-        .execute()
-    : [];
-  const names = new Map(users.map((u) => [u.id, u.name]));
-  const rows = [...byRep.entries()]
-    .map(([repId, r]) => ({
-      repId,
-      repName: names.get(repId) ?? null,
-      messages: r.messages,
-      fromTemplates: r.templated,
-      templateShare: ratio(r.templated, r.messages),
-      medianSendHourUtc: median(r.hours),
-    }))
-    .sort((a, b) => b.messages - a.messages || a.repId.localeCompare(b.repId));
-  const volumes = spread(rows.map((r) => r.messages));
-  const templated = rows.reduce((n, r) => n + r.fromTemplates, 0);
-  return {
-    summary: {
-      reps: rows.length,
-      messages: sent.length,
-      templateShare: ratio(templated, sent.length),
-      meanMessagesPerRep: volumes.mean,
-      stddevMessagesPerRep: volumes.stddev,
-      volumeCv: volumes.cv,
-      sendHourSpreadUtc: spread(
-        rows.flatMap((r) => (r.medianSendHourUtc === null ? [] : [r.medianSendHourUtc])),
-      ).stddev,
-    },
-    rows,
-  };
-}
-
-/**
- * How many clicks on an asset link came after the asset expired (an HCP reached for content that was no
- * longer valid) in the period and scope. Exported for its query-plan test: it must stay a read of the
- * clicks' own partial index (migration 0018), not of every interaction of the period.
- */
-export function expiredClicksQuery(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
-  return (
-    scopedInteractions(db, scope, f)
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      // A literal, not a parameter: the planner matches it to the partial index of clicks without needing
-      // to plan for the bound value (SQLite does that only with its STAT4 statistics).
-      .where(sql<boolean>`${sql.ref('i.kind')} = 'click'`)
-      .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
-  );
-}
-
-async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const { outbound } = await messageRows(db, scope, f);
-  const sent = outbound.filter((m) => SENT.has(m.status) && m.template_id);
-  const uses = new Map<string, { messages: number; hcps: Set<string> }>();
-  for (const m of sent) {
-    const u = uses.get(m.template_id!) ?? { messages: 0, hcps: new Set<string>() };
-    u.messages++;
-    u.hcps.add(m.hcp_id!);
-    uses.set(m.template_id!, u);
-  }
-  const all = await decisions(db, scope, f);
-  const expiredAttempts = new Map<string, number>();
-  let expiredTemplate = 0;
-  let expiredAsset = 0;
-  for (const d of all) {
-    if (d.codes.includes('template_expired') && d.templateId) {
-      expiredTemplate++;
-      expiredAttempts.set(d.templateId, (expiredAttempts.get(d.templateId) ?? 0) + 1);
-    }
-    if (d.codes.includes('asset_expired')) expiredAsset++;
-  }
-  const ids = [...new Set([...uses.keys(), ...expiredAttempts.keys()])];
-  const templates = ids.length
-    ? await db
-        .selectFrom('templates')
-        .select(['id', 'key', 'version', 'status', 'brand'])
-        .where('id', 'in', ids)
-        .execute()
-    : [];
-  const expiredClicks = Number((await expiredClicksQuery(db, scope, f).executeTakeFirstOrThrow()).n);
-  return {
-    summary: {
-      templatedMessages: sent.length,
-      templatesUsed: uses.size,
-      attemptsWithExpiredTemplate: expiredTemplate,
-      attemptsWithExpiredAsset: expiredAsset,
-      clicksOnExpiredAssets: expiredClicks,
-    },
-    rows: templates
-      .map((t) => ({
-        templateId: t.id,
-        key: t.key,
-        version: t.version,
-        status: t.status,
-        brand: t.brand,
-        messages: uses.get(t.id)?.messages ?? 0,
-        hcpsReached: uses.get(t.id)?.hcps.size ?? 0,
-        attemptsWhileExpired: expiredAttempts.get(t.id) ?? 0,
-      }))
-      .sort((a, b) => a.key.localeCompare(b.key) || a.version - b.version),
   };
 }
 

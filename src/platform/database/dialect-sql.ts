@@ -83,3 +83,42 @@ export async function nextIdentityValues(
   const first = (rows[0]?.top ?? 0) + 1;
   return Array.from({ length: count }, (_, i) => first + i);
 }
+
+/**
+ * Milliseconds from one stored instant to another (both ISO-8601 text, as every writer stores them),
+ * rounded to a whole millisecond: SQLite counts in Julian days (a double, exact to about 0.1 ms here).
+ */
+export function millisBetween(db: DbOrTx, from: Expression<string>, to: Expression<string>) {
+  return isPostgres(db)
+    ? sql<number>`round(extract(epoch from (${to}::timestamptz - ${from}::timestamptz)) * 1000)`
+    : sql<number>`cast(round((julianday(${to}) - julianday(${from})) * 86400000) as integer)`;
+}
+
+/**
+ * The week a stored instant's UTC day falls in, counted in whole weeks from Monday 1970-01-05: weeks run
+ * Monday to Sunday, as ISO weeks do, so two instants share a number exactly when they share an ISO week.
+ */
+export function mondayWeekOf(db: DbOrTx, at: Expression<string>) {
+  return isPostgres(db)
+    ? sql<number>`((substr(${at}, 1, 10)::date - date '1970-01-05') / 7)`
+    : sql<number>`cast((julianday(substr(${at}, 1, 10)) - julianday('1970-01-05')) / 7 as integer)`;
+}
+
+/** A text field of a JSON object stored as text (null when absent, or when the text is not JSON on SQLite). */
+export function jsonTextField(db: DbOrTx, json: Expression<string>, field: string) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a plain JSON field name: ${field}`);
+  return isPostgres(db)
+    ? sql<string | null>`(${json}::jsonb ->> ${sql.lit(field)})`
+    : sql<
+        string | null
+      >`(case when json_valid(${json}) then json_extract(${json}, ${sql.lit(`$.${field}`)}) end)`;
+}
+
+/**
+ * A column SQLite's planner must not search an index by (a unary `+`, its documented way to say so): for
+ * a filter or grouping that an index on the column would serve worse than a covering index of the range
+ * around it. PostgreSQL plans by cost and statistics alone: the column as it is.
+ */
+export function notSearchedBy<T>(db: DbOrTx, column: Expression<T>) {
+  return isPostgres(db) ? sql<T>`${column}` : sql<T>`+${column}`;
+}

@@ -8,7 +8,11 @@ export {
   ilike,
   isPostgres,
   isUniqueViolation,
+  jsonTextField,
+  millisBetween,
+  mondayWeekOf,
   nextIdentityValues,
+  notSearchedBy,
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';

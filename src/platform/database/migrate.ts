@@ -18,6 +18,7 @@ import * as analyticsReads from './migrations/0018-analytics-reads.js';
 import * as interactionDayCells from './migrations/0019-interaction-day-cells.js';
 import * as interactionMonthCells from './migrations/0020-interaction-month-cells.js';
 import * as consentLatestEntries from './migrations/0021-consent-latest-entries.js';
+import * as messageAnalyticsReads from './migrations/0022-message-analytics-reads.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '0019-interaction-day-cells': interactionDayCells,
   '0020-interaction-month-cells': interactionMonthCells,
   '0021-consent-latest-entries': consentLatestEntries,
+  '0022-message-analytics-reads': messageAnalyticsReads,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

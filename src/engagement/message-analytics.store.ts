@@ -1,0 +1,490 @@
+import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import {
+  byteOrder,
+  jsonTextField,
+  millisBetween,
+  mondayWeekOf,
+  notSearchedBy,
+  type Database,
+  type Db,
+} from '../platform/database/index.js';
+import { median, ratio, REPLY_WINDOW_MS, spread, weeksIn } from './analytics-figures.js';
+import { scopedInteractions, type Scope } from './analytics-scope.js';
+import type { AnalyticsFilters } from './analytics.store.js';
+
+/**
+ * The reports read from WhatsApp messages and policy decisions (whatsapp, blocked, over-messaging,
+ * consistency, content-usage, and the messaging side of consent). The database does the counting: a year
+ * of a large world holds over a million messages and as many decisions, which no report reads row by row.
+ * Only denied (and held) decisions, a few percent, come back as rows, for their reason codes. Every
+ * formula is written out in docs/analytics.md; analytics-figures.ts holds the same arithmetic over rows,
+ * and the property test of message-analytics.test.ts holds the two equal.
+ */
+
+/** Statuses an outbound message has after leaving Parley (held, scheduled, cancelled or queued ones have not). */
+export const SENT_STATUSES = ['sent', 'delivered', 'read', 'failed', 'unknown'] as const;
+
+type MessagesQuery = SelectQueryBuilder<Database & { m: Database['messages'] }, 'm', object>;
+
+/** Ids of the templates of a brand (for the brand filter); null without one. */
+async function brandTemplates(db: Db, brand: string | undefined): Promise<string[] | null> {
+  if (!brand) return null;
+  const rows = await db.selectFrom('templates').select('id').where('brand', '=', brand).execute();
+  return rows.map((r) => r.id);
+}
+
+const nothing = sql<boolean>`1 = 0`;
+
+/** Messages of the period from or to known HCPs in the caller's markets. */
+function periodMessages(db: Db, scope: Scope, f: AnalyticsFilters, direction: 'inbound' | 'outbound') {
+  let qb: MessagesQuery = db
+    .selectFrom('messages as m')
+    .where('m.direction', '=', direction)
+    .where('m.created_at', '>=', f.from)
+    .where('m.created_at', '<', f.to);
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('hcps as h')
+              .select('h.id')
+              .whereRef('h.id', '=', 'm.hcp_id')
+              .where('h.market_code', 'in', scope.markets!),
+          ),
+        )
+      : qb.where(nothing);
+  // Without a market, a message's HCP exists whenever it names one (a foreign key): no look-up needed.
+  else qb = qb.where('m.hcp_id', 'is not', null);
+  return qb;
+}
+
+/** Outbound messages of the period in scope, of the rep or brand asked for, whatever their status. */
+function outboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  let qb = periodMessages(db, scope, f, 'outbound');
+  if (scope.repIds) qb = scope.repIds.length ? qb.where('m.rep_id', 'in', scope.repIds) : qb.where(nothing);
+  if (brand) qb = brand.length ? qb.where('m.template_id', 'in', brand) : qb.where(nothing);
+  return qb;
+}
+
+/**
+ * The outbound messages above that left Parley. Status is read from the period's index entries
+ * (migration 0022), not searched by: SQLite would otherwise seek each status's range of messages_status and
+ * fetch every row for its direction.
+ */
+function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  return outboundMessages(db, scope, f, brand).where((eb) =>
+    eb(notSearchedBy(db, eb.ref('m.status')), 'in', [...SENT_STATUSES]),
+  );
+}
+
+/**
+ * Inbound messages of the period in scope; with a rep or brand asked for, only from the HCPs their
+ * outbound messages (of the period, whatever their status) went to.
+ */
+function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  const qb = periodMessages(db, scope, f, 'inbound');
+  return scope.repIds || brand
+    ? qb.where('m.hcp_id', 'in', outboundMessages(db, scope, f, brand).select('m.hcp_id'))
+    : qb;
+}
+
+const num = (v: unknown) => Number(v ?? 0);
+
+/**
+ * Reply figures (analytics-figures.ts `replyFigures`, in SQL): each HCP's sent and inbound messages in time
+ * order (outbound first at an equal instant, then by id); a delivered message is replied when the next one
+ * is inbound and within 7 days. Only the waits of replied messages leave the database.
+ */
+async function replyWaits(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  const moments = sentMessages(db, scope, f, brand)
+    .select(['m.id', 'm.hcp_id', 'm.status', 'm.created_at as at', sql<number>`0`.as('dir')])
+    .unionAll(
+      inboundMessages(db, scope, f, brand).select([
+        'm.id',
+        'm.hcp_id',
+        'm.status',
+        sql<string>`coalesce(m.meta_timestamp, m.created_at)`.as('at'),
+        sql<number>`1`.as('dir'),
+      ]),
+    );
+  const conversation = sql`(partition by x.hcp_id order by ${byteOrder(db, sql.ref('x.at'))}, x.dir, ${byteOrder(db, sql.ref('x.id'))})`;
+  const ordered = db
+    .selectFrom(moments.as('x'))
+    .select((eb) => [
+      'x.dir',
+      'x.status',
+      'x.at',
+      sql<number | null>`lead(${eb.ref('x.dir')}) over ${conversation}`.as('next_dir'),
+      sql<string>`lead(${eb.ref('x.at')}) over ${conversation}`.as('next_at'),
+    ]);
+  const waits = await db
+    .selectFrom(ordered.as('o'))
+    .select((eb) => millisBetween(db, eb.ref('o.at'), eb.ref('o.next_at')).as('wait'))
+    .where('o.dir', '=', 0)
+    .where('o.status', 'in', ['delivered', 'read'])
+    .where('o.next_dir', '=', 1)
+    .execute();
+  return waits.map((w) => num(w.wait)).filter((w) => w <= REPLY_WINDOW_MS);
+}
+
+export async function whatsapp(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const [statuses, inbound, waits] = await Promise.all([
+    sentMessages(db, scope, f, brand)
+      .select((eb) => ['m.status', eb.fn.countAll<number>().as('n')])
+      .groupBy('m.status')
+      .execute(),
+    inboundMessages(db, scope, f, brand)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow(),
+    replyWaits(db, scope, f, brand),
+  ]);
+  const of = (status: string) => num(statuses.find((s) => s.status === status)?.n);
+  const sent = statuses.reduce((n, s) => n + num(s.n), 0);
+  const delivered = of('delivered') + of('read');
+  const read = of('read');
+  const med = median(waits);
+  return {
+    summary: {
+      sent,
+      delivered,
+      read,
+      failed: of('failed'),
+      inbound: num(inbound.n),
+      replied: waits.length,
+      deliveryRate: ratio(delivered, sent),
+      readRate: ratio(read, delivered),
+      replyRate: ratio(waits.length, delivered),
+      medianMinutesToReply: med === null ? null : Math.round((med / 60_000) * 10) / 10,
+    },
+    rows: [],
+  };
+}
+
+/** Policy decisions on attempts to send (a `check` is a question, not an attempt) in the period and scope. */
+function attempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  let qb = db
+    .selectFrom('policy_decisions as d')
+    .where('d.decided_at', '>=', f.from)
+    .where('d.decided_at', '<', f.to)
+    .where('d.kind', '!=', 'check');
+  const hcpIn = (eb: ExpressionBuilder<Database & { d: Database['policy_decisions'] }, 'd'>) =>
+    eb.selectFrom('hcps as h').select('h.id').whereRef('h.id', '=', 'd.hcp_id');
+  if (scope.markets)
+    qb = scope.markets.length
+      ? qb.where((eb) => eb.exists(hcpIn(eb).where('h.market_code', 'in', scope.markets!)))
+      : qb.where(nothing);
+  // Without a market, no look-up: a decision is only ever taken on an HCP the caller could see.
+  if (scope.repIds)
+    qb = scope.repIds.length ? qb.where('d.requested_by', 'in', scope.repIds) : qb.where(nothing);
+  if (brand)
+    qb = brand.length
+      ? qb.where((eb) => eb(jsonTextField(db, eb.ref('d.request_json'), 'templateId'), 'in', brand))
+      : qb.where(nothing);
+  return qb;
+}
+
+interface Refusal {
+  hcpId: string;
+  outcome: 'deny' | 'review';
+  templateId: string | null;
+  codes: string[];
+}
+
+/** The decisions of `attempts` that did not allow, with their reason codes and the template they named. */
+async function refusals(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  brand: string[] | null,
+): Promise<Refusal[]> {
+  const rows = await attempts(db, scope, f, brand)
+    .select(['d.hcp_id', 'd.outcome', 'd.reasons_json', 'd.request_json'])
+    .where('d.outcome', 'in', ['deny', 'review'])
+    .execute();
+  return rows.map((r) => {
+    const request = safeJson(r.request_json) as { templateId?: string } | null;
+    const reasons = (safeJson(r.reasons_json) as { code?: string }[] | null) ?? [];
+    return {
+      hcpId: r.hcp_id,
+      outcome: r.outcome as Refusal['outcome'],
+      templateId: request?.templateId ?? null,
+      codes: reasons.flatMap((x) => (x.code ? [x.code] : [])),
+    };
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const [outcomes, held] = await Promise.all([
+    // Grouped by outcome without searching by it: the period's range of policy_decisions_analytics (0022)
+    // holds every column read, where policy_decisions_outcome would fetch each row for its kind.
+    attempts(db, scope, f, brand)
+      .select((eb) => [
+        notSearchedBy(db, eb.ref('d.outcome')).as('outcome'),
+        eb.fn.countAll<number>().as('n'),
+      ])
+      .groupBy((eb) => notSearchedBy(db, eb.ref('d.outcome')))
+      .execute(),
+    refusals(db, scope, f, brand),
+  ]);
+  const of = (outcome: string) => num(outcomes.find((o) => o.outcome === outcome)?.n);
+  const all = outcomes.reduce((n, o) => n + num(o.n), 0);
+  const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
+  for (const d of held.filter((x) => x.outcome === 'deny'))
+    for (const code of new Set(d.codes)) {
+      const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
+      row.attempts++;
+      row.hcps.add(d.hcpId);
+      byCode.set(code, row);
+    }
+  return {
+    summary: {
+      attempts: all,
+      blocked: of('deny'),
+      blockedRate: ratio(of('deny'), all),
+      review: of('review'),
+    },
+    rows: [...byCode.entries()]
+      .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
+      .sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
+  };
+}
+
+export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const perHcpWeek = sentMessages(db, scope, f, brand)
+    .select((eb) => [
+      'm.hcp_id',
+      mondayWeekOf(db, eb.ref('m.created_at')).as('week'),
+      eb.fn.countAll<number>().as('n'),
+    ])
+    .groupBy(['m.hcp_id', 'week']);
+  const [totals, load, held] = await Promise.all([
+    sentMessages(db, scope, f, brand)
+      .select((eb) => [
+        eb.fn.countAll<number>().as('sent'),
+        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+      ])
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom(perHcpWeek.as('w'))
+      .select((eb) => [
+        eb.fn.max<number>('w.n').as('max_n'),
+        eb.fn
+          .sum<number>(sql`case when ${eb.ref('w.n')} > ${f.weeklyCap} then 1 else 0 end`)
+          .as('weeks_over'),
+        eb.fn
+          .count<number>(sql`case when ${eb.ref('w.n')} > ${f.weeklyCap} then ${eb.ref('w.hcp_id')} end`)
+          .distinct()
+          .as('hcps_over'),
+      ])
+      .executeTakeFirstOrThrow(),
+    refusals(db, scope, f, brand),
+  ]);
+  const sent = num(totals.sent);
+  const hcpsMessaged = num(totals.hcps);
+  const capped = held.filter(
+    (d) => d.outcome === 'deny' && (d.codes.includes('frequency_cap') || d.codes.includes('rep_cap')),
+  );
+  return {
+    summary: {
+      messagesSent: sent,
+      hcpsMessaged,
+      messagesPerHcpPerWeek:
+        hcpsMessaged === 0 ? null : Math.round((sent / hcpsMessaged / weeksIn(f.from, f.to)) * 100) / 100,
+      maxPerHcpWeek: num(load.max_n),
+      weeklyCap: f.weeklyCap,
+      hcpWeeksOverCap: num(load.weeks_over),
+      hcpsOverCap: num(load.hcps_over),
+      attemptsBeyondCaps: capped.length,
+      hcpsAtCap: new Set(capped.map((d) => d.hcpId)).size,
+    },
+    rows: [],
+  };
+}
+
+/** The median of values given as counts per value (the value `i` appearing `counts[i]` times). */
+function medianOfCounts(counts: readonly number[]): number | null {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const nth = (k: number) => {
+    let seen = 0;
+    for (const [value, n] of counts.entries()) {
+      seen += n;
+      if (seen > k) return value;
+    }
+    return counts.length - 1;
+  };
+  return total % 2 ? nth((total - 1) / 2) : (nth(total / 2 - 1) + nth(total / 2)) / 2;
+}
+
+export async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const cells = await sentMessages(db, scope, f, brand)
+    .where('m.rep_id', 'is not', null)
+    .leftJoin('users as u', 'u.id', 'm.rep_id')
+    .select((eb) => [
+      'm.rep_id',
+      'u.name',
+      sql<string>`substr(${eb.ref('m.created_at')}, 12, 2)`.as('hour'),
+      eb.fn.countAll<number>().as('n'),
+      eb.fn.count<number>('m.template_id').as('templated'),
+    ])
+    .groupBy(['m.rep_id', 'u.name', 'hour'])
+    .execute();
+  const byRep = new Map<
+    string,
+    { name: string | null; messages: number; templated: number; hours: number[] }
+  >();
+  for (const c of cells) {
+    const r = byRep.get(c.rep_id!) ?? {
+      name: c.name,
+      messages: 0,
+      templated: 0,
+      hours: Array<number>(24).fill(0),
+    };
+    r.messages += num(c.n);
+    r.templated += num(c.templated);
+    // Times are stored as UTC ISO text: characters 12–13 are the UTC hour.
+    r.hours[Number(c.hour)] = (r.hours[Number(c.hour)] ?? 0) + num(c.n);
+    byRep.set(c.rep_id!, r);
+  }
+  const rows = [...byRep.entries()]
+    .map(([repId, r]) => ({
+      repId,
+      repName: r.name,
+      messages: r.messages,
+      fromTemplates: r.templated,
+      templateShare: ratio(r.templated, r.messages),
+      medianSendHourUtc: medianOfCounts(r.hours),
+    }))
+    .sort((a, b) => b.messages - a.messages || a.repId.localeCompare(b.repId));
+  const volumes = spread(rows.map((r) => r.messages));
+  const messages = rows.reduce((n, r) => n + r.messages, 0);
+  const templated = rows.reduce((n, r) => n + r.fromTemplates, 0);
+  return {
+    summary: {
+      reps: rows.length,
+      messages,
+      templateShare: ratio(templated, messages),
+      meanMessagesPerRep: volumes.mean,
+      stddevMessagesPerRep: volumes.stddev,
+      volumeCv: volumes.cv,
+      sendHourSpreadUtc: spread(
+        rows.flatMap((r) => (r.medianSendHourUtc === null ? [] : [r.medianSendHourUtc])),
+      ).stddev,
+    },
+    rows,
+  };
+}
+
+/**
+ * How many clicks on an asset link came after the asset expired (an HCP reached for content that was no
+ * longer valid) in the period and scope. Exported for its query-plan test: it must stay a read of the
+ * clicks' own partial index (migration 0018), not of every interaction of the period.
+ */
+export function expiredClicksQuery(db: Db, scope: Scope, f: Pick<AnalyticsFilters, 'from' | 'to'>) {
+  return (
+    scopedInteractions(db, scope, f)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      // A literal, not a parameter: the planner matches it to the partial index of clicks without needing
+      // to plan for the bound value (SQLite does that only with its STAT4 statistics).
+      .where(sql<boolean>`${sql.ref('i.kind')} = 'click'`)
+      .where('i.status', 'in', ['expired', 'withdrawn', 'superseded'])
+  );
+}
+
+export async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const [uses, held, clicks] = await Promise.all([
+    sentMessages(db, scope, f, brand)
+      .where('m.template_id', 'is not', null)
+      .select((eb) => [
+        'm.template_id',
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+      ])
+      .groupBy('m.template_id')
+      .execute(),
+    refusals(db, scope, f, brand),
+    expiredClicksQuery(db, scope, f).executeTakeFirstOrThrow(),
+  ]);
+  const expiredAttempts = new Map<string, number>();
+  let expiredTemplate = 0;
+  let expiredAsset = 0;
+  for (const d of held) {
+    if (d.codes.includes('template_expired') && d.templateId) {
+      expiredTemplate++;
+      expiredAttempts.set(d.templateId, (expiredAttempts.get(d.templateId) ?? 0) + 1);
+    }
+    if (d.codes.includes('asset_expired')) expiredAsset++;
+  }
+  const used = new Map(uses.map((u) => [u.template_id!, { messages: num(u.n), hcps: num(u.hcps) }]));
+  const ids = [...new Set([...used.keys(), ...expiredAttempts.keys()])];
+  const templates = ids.length
+    ? await db
+        .selectFrom('templates')
+        .select(['id', 'key', 'version', 'status', 'brand'])
+        .where('id', 'in', ids)
+        .execute()
+    : [];
+  return {
+    summary: {
+      templatedMessages: [...used.values()].reduce((n, u) => n + u.messages, 0),
+      templatesUsed: used.size,
+      attemptsWithExpiredTemplate: expiredTemplate,
+      attemptsWithExpiredAsset: expiredAsset,
+      clicksOnExpiredAssets: num(clicks.n),
+    },
+    rows: templates
+      .map((t) => ({
+        templateId: t.id,
+        key: t.key,
+        version: t.version,
+        status: t.status,
+        brand: t.brand,
+        messages: used.get(t.id)?.messages ?? 0,
+        hcpsReached: used.get(t.id)?.hcps ?? 0,
+        attemptsWhileExpired: expiredAttempts.get(t.id) ?? 0,
+      }))
+      .sort((a, b) => a.key.localeCompare(b.key) || a.version - b.version),
+  };
+}
+
+/**
+ * The messaging side of the consent report: HCPs sent an opt-in request, and HCPs messaged at all, in the
+ * period and scope; and how many of each are among `granted` and `withdrew` (HCP ids, as subqueries).
+ */
+export async function messagingReach(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  granted: SelectQueryBuilder<Database, 'consent_entries', { hcp_id: string }>,
+  withdrew: SelectQueryBuilder<Database, 'consent_entries', { hcp_id: string }>,
+) {
+  const brand = await brandTemplates(db, f.brand);
+  const requests = db.selectFrom('templates').select('id').where('type', '=', 'opt_in_request');
+  const count = (qb: ReturnType<typeof sentMessages>) =>
+    qb
+      .select((eb) => eb.fn.count<number>('m.hcp_id').distinct().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((r) => num(r.n));
+  const asked = () => sentMessages(db, scope, f, brand).where('m.template_id', 'in', requests);
+  const [askedN, askedAndGranted, messaged, messagedAndWithdrew] = await Promise.all([
+    count(asked()),
+    count(asked().where('m.hcp_id', 'in', granted)),
+    count(sentMessages(db, scope, f, brand)),
+    count(sentMessages(db, scope, f, brand).where('m.hcp_id', 'in', withdrew)),
+  ]);
+  return { asked: askedN, askedAndGranted, messaged, messagedAndWithdrew };
+}

@@ -1,0 +1,449 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../identity/index.js';
+import type { MessagesTable, PolicyDecisionsTable } from '../platform/database/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
+import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
+
+/**
+ * The message and decision reports count in SQL (message-analytics.store.ts). Here they are held equal,
+ * for random messages and decisions and every filter, to the reports as they were first written: every row
+ * of the period read and counted in JavaScript with analytics-figures.ts (the `reference` below).
+ */
+
+const FROM = '2026-02-01T00:00:00.000Z';
+const TO = '2026-02-15T00:00:00.000Z';
+const SENT = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
+
+interface Fixture {
+  messages: MessagesTable[];
+  decisions: PolicyDecisionsTable[];
+  /** HCP id → market. */
+  markets: Map<string, string>;
+  brandTemplates: Set<string>;
+  optInTemplates: Set<string>;
+  repNames: Map<string, string>;
+  /** WhatsApp grants and withdrawals captured in the period: HCP ids. */
+  granted: Set<string>;
+  withdrew: Set<string>;
+}
+
+/** The reports as first written (before they counted in SQL), over rows in memory. */
+function reference(x: Fixture, filters: { market?: string; rep?: string; brand?: boolean }) {
+  const inScope = (hcp: string | null) =>
+    hcp !== null && x.markets.has(hcp) && (!filters.market || x.markets.get(hcp) === filters.market);
+  const inPeriod = (at: string) => at >= FROM && at < TO;
+  const brand = filters.brand ? x.brandTemplates : null;
+  const rows = x.messages.filter((m) => inPeriod(m.created_at) && inScope(m.hcp_id));
+  const outbound = rows.filter(
+    (r) =>
+      r.direction === 'outbound' &&
+      (!filters.rep || r.rep_id === filters.rep) &&
+      (!brand || (r.template_id !== null && brand.has(r.template_id))),
+  );
+  const hcps = new Set(outbound.map((r) => r.hcp_id));
+  const inbound = rows.filter(
+    (r) => r.direction === 'inbound' && (!(filters.rep || brand) || hcps.has(r.hcp_id)),
+  );
+  const sent = outbound.filter((m) => SENT.has(m.status));
+  const delivered = sent.filter((m) => m.status === 'delivered' || m.status === 'read').length;
+  const read = sent.filter((m) => m.status === 'read').length;
+  const replies = replyFigures([
+    ...sent.map((m) => ({
+      id: m.id,
+      hcpId: m.hcp_id!,
+      direction: 'outbound' as const,
+      at: m.created_at,
+      status: m.status,
+    })),
+    ...inbound.map((m) => ({
+      id: m.id,
+      hcpId: m.hcp_id!,
+      direction: 'inbound' as const,
+      at: m.meta_timestamp ?? m.created_at,
+      status: m.status,
+    })),
+  ]);
+  const whatsapp = {
+    sent: sent.length,
+    delivered,
+    read,
+    failed: sent.filter((m) => m.status === 'failed').length,
+    inbound: inbound.length,
+    replied: replies.replied,
+    deliveryRate: ratio(delivered, sent.length),
+    readRate: ratio(read, delivered),
+    replyRate: replies.replyRate,
+    medianMinutesToReply: replies.medianMinutesToReply,
+  };
+
+  const decisions = x.decisions
+    .filter(
+      (d) =>
+        d.decided_at >= FROM &&
+        d.decided_at < TO &&
+        d.kind !== 'check' &&
+        inScope(d.hcp_id) &&
+        (!filters.rep || d.requested_by === filters.rep),
+    )
+    .map((d) => {
+      const request = JSON.parse(d.request_json) as { templateId?: string };
+      const reasons = JSON.parse(d.reasons_json) as { code: string }[];
+      return { ...d, templateId: request.templateId ?? null, codes: reasons.map((r) => r.code) };
+    })
+    .filter((d) => !brand || (d.templateId !== null && brand.has(d.templateId)));
+  const denied = decisions.filter((d) => d.outcome === 'deny');
+  const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
+  for (const d of denied)
+    for (const code of new Set(d.codes)) {
+      const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
+      row.attempts++;
+      row.hcps.add(d.hcp_id);
+      byCode.set(code, row);
+    }
+  const blocked = {
+    summary: {
+      attempts: decisions.length,
+      blocked: denied.length,
+      blockedRate: ratio(denied.length, decisions.length),
+      review: decisions.filter((d) => d.outcome === 'review').length,
+    },
+    rows: [...byCode.entries()]
+      .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
+      .sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
+  };
+
+  const load = weeklyLoad(
+    sent.map((m) => ({ hcpId: m.hcp_id!, at: m.created_at })),
+    2,
+  );
+  const capped = denied.filter((d) => d.codes.includes('frequency_cap') || d.codes.includes('rep_cap'));
+  const hcpsMessaged = new Set(sent.map((m) => m.hcp_id)).size;
+  const overMessaging = {
+    messagesSent: sent.length,
+    hcpsMessaged,
+    messagesPerHcpPerWeek:
+      hcpsMessaged === 0 ? null : Math.round((sent.length / hcpsMessaged / weeksIn(FROM, TO)) * 100) / 100,
+    maxPerHcpWeek: load.maxPerHcpWeek,
+    weeklyCap: 2,
+    hcpWeeksOverCap: load.hcpWeeksOverCap,
+    hcpsOverCap: load.hcpsOverCap,
+    attemptsBeyondCaps: capped.length,
+    hcpsAtCap: new Set(capped.map((d) => d.hcp_id)).size,
+  };
+
+  const byRep = new Map<string, { messages: number; templated: number; hours: number[] }>();
+  for (const m of sent.filter((s) => s.rep_id !== null)) {
+    const r = byRep.get(m.rep_id!) ?? { messages: 0, templated: 0, hours: [] };
+    r.messages++;
+    if (m.template_id) r.templated++;
+    r.hours.push(new Date(m.created_at).getUTCHours());
+    byRep.set(m.rep_id!, r);
+  }
+  const repRows = [...byRep.entries()]
+    .map(([repId, r]) => ({
+      repId,
+      repName: x.repNames.get(repId) ?? null,
+      messages: r.messages,
+      fromTemplates: r.templated,
+      templateShare: ratio(r.templated, r.messages),
+      medianSendHourUtc: median(r.hours),
+    }))
+    .sort((a, b) => b.messages - a.messages || a.repId.localeCompare(b.repId));
+  const volumes = spread(repRows.map((r) => r.messages));
+  const repSent = repRows.reduce((n, r) => n + r.messages, 0);
+  const templated = repRows.reduce((n, r) => n + r.fromTemplates, 0);
+  const consistency = {
+    summary: {
+      reps: repRows.length,
+      messages: repSent,
+      templateShare: ratio(templated, repSent),
+      meanMessagesPerRep: volumes.mean,
+      stddevMessagesPerRep: volumes.stddev,
+      volumeCv: volumes.cv,
+      sendHourSpreadUtc: spread(
+        repRows.flatMap((r) => (r.medianSendHourUtc === null ? [] : [r.medianSendHourUtc])),
+      ).stddev,
+    },
+    rows: repRows,
+  };
+
+  const uses = new Map<string, { messages: number; hcps: Set<string> }>();
+  for (const m of sent.filter((s) => s.template_id)) {
+    const u = uses.get(m.template_id!) ?? { messages: 0, hcps: new Set<string>() };
+    u.messages++;
+    u.hcps.add(m.hcp_id!);
+    uses.set(m.template_id!, u);
+  }
+  const expiredAttempts = new Map<string, number>();
+  for (const d of decisions)
+    if (d.codes.includes('template_expired') && d.templateId)
+      expiredAttempts.set(d.templateId, (expiredAttempts.get(d.templateId) ?? 0) + 1);
+  const contentUsage = {
+    templatedMessages: sent.filter((s) => s.template_id).length,
+    templatesUsed: uses.size,
+    attemptsWithExpiredTemplate: decisions.filter((d) => d.codes.includes('template_expired') && d.templateId)
+      .length,
+    attemptsWithExpiredAsset: decisions.filter((d) => d.codes.includes('asset_expired')).length,
+    perTemplate: Object.fromEntries(
+      [...new Set([...uses.keys(), ...expiredAttempts.keys()])].map((id) => [
+        id,
+        {
+          messages: uses.get(id)?.messages ?? 0,
+          hcpsReached: uses.get(id)?.hcps.size ?? 0,
+          attemptsWhileExpired: expiredAttempts.get(id) ?? 0,
+        },
+      ]),
+    ),
+  };
+
+  const asked = new Set(
+    sent.filter((m) => m.template_id && x.optInTemplates.has(m.template_id)).map((m) => m.hcp_id!),
+  );
+  const messaged = new Set(sent.map((m) => m.hcp_id!));
+  const consentReach = {
+    optInRequestsSentTo: asked.size,
+    optInRate: ratio([...asked].filter((h) => x.granted.has(h)).length, asked.size),
+    hcpsMessaged: messaged.size,
+    optOutRate: ratio([...messaged].filter((h) => x.withdrew.has(h)).length, messaged.size),
+  };
+  return { whatsapp, blocked, overMessaging, consistency, contentUsage, consentReach };
+}
+
+describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (dialect) => {
+  let p: TestParley;
+  let principal: Principal;
+  let repNames: Map<string, string>;
+  const templates = ['tpl_brand_a', 'tpl_brand_b', 'tpl_optin', 'tpl_other'] as const;
+  beforeAll(async () => {
+    p = await startTestParley(dialect);
+    const compliance = p.world.users.compliance;
+    principal = {
+      id: compliance.id,
+      email: compliance.email,
+      name: 'Compliance',
+      role: 'compliance',
+      marketCodes: [],
+      territoryIds: [],
+      sessionId: 'test',
+    };
+    repNames = new Map(
+      (await p.context.db.selectFrom('users').select(['id', 'name']).execute()).map((u) => [u.id, u.name]),
+    );
+    const now = '2026-01-01T00:00:00.000Z';
+    await p.context.db
+      .insertInto('templates')
+      .values(
+        templates.map((id) => ({
+          id,
+          key: id,
+          version: 1,
+          status: 'approved' as const,
+          type: id === 'tpl_optin' ? ('opt_in_request' as const) : ('follow_up' as const),
+          classification: 'non_promotional' as const,
+          whatsapp_category: 'utility' as const,
+          whatsapp_name: id,
+          whatsapp_language: 'pt_BR',
+          whatsapp_status: 'approved' as const,
+          market_code: 'BR',
+          language: 'pt-BR',
+          brand: id.startsWith('tpl_brand') ? 'Propbrand' : null,
+          products_json: '[]',
+          tone_tags_json: '[]',
+          body: 'Olá',
+          parameters_json: '[]',
+          buttons_json: '[]',
+          approval_code: null,
+          author_id: p.world.users.brand.id,
+          approved_by: null,
+          approved_at: null,
+          expires_at: null,
+          review_comment: null,
+          lint_json: '[]',
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .execute();
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  it('gives what the row-by-row reports gave, for any messages and decisions and any filter', async () => {
+    const db = p.context.db;
+    const hcps = Object.values(p.world.hcps);
+    const reps = [p.world.users.rep1.id, p.world.users.rep2.id];
+    // Few distinct moments (every 6 hours, a few minutes either side), so that ties (a reply at the very
+    // instant of a send) and weeks at their caps are common.
+    const moment = fc
+      .tuple(fc.integer({ min: -8, max: 64 }), fc.constantFrom(0, 0, 0, 60, -600))
+      .map(([slot, s]) => new Date(Date.parse(FROM) + slot * 6 * 3_600_000 + s * 1000).toISOString());
+    const message = fc.record({
+      hcp: fc.constantFrom(...hcps.map((h) => h.id)),
+      rep: fc.constantFrom(null, ...reps),
+      direction: fc.constantFrom('inbound' as const, 'outbound' as const),
+      status: fc.constantFrom('sent', 'delivered', 'read', 'failed', 'queued', 'cancelled', 'received'),
+      at: moment,
+      metaLag: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
+      template: fc.constantFrom(null, ...templates),
+    });
+    const decision = fc.record({
+      hcp: fc.constantFrom(...hcps.map((h) => h.id)),
+      rep: fc.constantFrom(...reps),
+      kind: fc.constantFrom('check' as const, 'send' as const, 'claim' as const),
+      outcome: fc.constantFrom('allow' as const, 'deny' as const, 'review' as const),
+      codes: fc.subarray(['frequency_cap', 'rep_cap', 'quiet_hours', 'template_expired', 'asset_expired']),
+      at: moment,
+      template: fc.constantFrom(null, ...templates),
+    });
+    const change = fc.record({
+      hcp: fc.constantFrom(...hcps.map((h) => h.id)),
+      status: fc.constantFrom('granted' as const, 'withdrawn' as const),
+      at: moment,
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(message, { maxLength: 40 }),
+        fc.array(decision, { maxLength: 20 }),
+        fc.array(change, { maxLength: 6 }),
+        async (ms, ds, changes) => {
+          await db.deleteFrom('messages').execute();
+          await db.deleteFrom('policy_decisions').execute();
+          await db.deleteFrom('consent_entries').where('source', '=', 'whatsapp_reply').execute();
+          const messages: MessagesTable[] = ms.map((m, i) => ({
+            id: `msg_${String(i).padStart(3, '0')}`,
+            hcp_id: m.hcp,
+            rep_id: m.direction === 'outbound' ? m.rep : null,
+            direction: m.direction,
+            wamid: `wamid.${i}`,
+            phone_number_id: p.context.config.whatsapp.phoneNumberId,
+            type: 'template',
+            template_id: m.direction === 'outbound' ? m.template : null,
+            parameters_enc: null,
+            body_enc: null,
+            asset_ids_json: '[]',
+            provenance_json: '{}',
+            send_kind: m.direction === 'outbound' ? 'rep' : null,
+            status: m.direction === 'inbound' ? 'received' : m.status === 'received' ? 'read' : m.status,
+            status_at: m.at,
+            error_code: null,
+            error_title: null,
+            error_detail: null,
+            decision_id: null,
+            idempotency_key: null,
+            context_wamid: null,
+            send_at: null,
+            meta_timestamp:
+              m.direction === 'inbound' && m.metaLag !== null
+                ? new Date(Date.parse(m.at) - m.metaLag * 1000).toISOString()
+                : null,
+            created_at: m.at,
+          }));
+          const decisions: PolicyDecisionsTable[] = ds.map((d, i) => ({
+            id: `dec_${String(i).padStart(3, '0')}`,
+            requested_by: d.rep,
+            hcp_id: d.hcp,
+            kind: d.kind,
+            request_json: JSON.stringify({ hcpId: d.hcp, ...(d.template ? { templateId: d.template } : {}) }),
+            outcome: d.outcome,
+            purpose: 'service',
+            reasons_json: JSON.stringify(
+              d.outcome === 'allow' ? [] : d.codes.map((code) => ({ code, rule: 'r', message: 'm' })),
+            ),
+            rulebook_version: 1,
+            snapshot_json: '{}',
+            message_id: null,
+            decided_at: d.at,
+          }));
+          if (messages.length) await db.insertInto('messages').values(messages).execute();
+          if (decisions.length) await db.insertInto('policy_decisions').values(decisions).execute();
+          if (changes.length)
+            await db
+              .insertInto('consent_entries')
+              .values(
+                changes.map((c, i) => ({
+                  id: `con_prop_${i}`,
+                  hcp_id: c.hcp,
+                  channel: 'whatsapp' as const,
+                  purpose: 'service' as const,
+                  status: c.status,
+                  source: 'whatsapp_reply' as const,
+                  captured_by: null,
+                  captured_at: c.at,
+                  evidence: 'wamid.prop',
+                  wording_version: null,
+                  message_id: null,
+                  expires_at: null,
+                  recorded_at: c.at,
+                })),
+              )
+              .execute();
+          const inPeriod = (c: { at: string }) => c.at >= FROM && c.at < TO;
+          const fixture: Fixture = {
+            messages,
+            decisions,
+            markets: new Map(hcps.map((h) => [h.id, h.market])),
+            brandTemplates: new Set(['tpl_brand_a', 'tpl_brand_b']),
+            optInTemplates: new Set(['tpl_optin']),
+            repNames,
+            granted: new Set(changes.filter((c) => c.status === 'granted' && inPeriod(c)).map((c) => c.hcp)),
+            withdrew: new Set(
+              changes.filter((c) => c.status === 'withdrawn' && inPeriod(c)).map((c) => c.hcp),
+            ),
+          };
+          for (const filters of [
+            {},
+            { market: 'BR' },
+            { rep: reps[0] },
+            { brand: true },
+            { market: 'ES', brand: true },
+          ]) {
+            const f: AnalyticsFilters = {
+              from: FROM,
+              to: TO,
+              bucket: 'day',
+              weeklyCap: 2,
+              ...(filters.market ? { market: filters.market } : {}),
+              ...(filters.rep ? { rep: filters.rep } : {}),
+              ...(filters.brand ? { brand: 'Propbrand' } : {}),
+            };
+            const want = reference(fixture, filters);
+            const run = (report: Parameters<typeof runAnalyticsReport>[2]) =>
+              runAnalyticsReport(db, principal, report, f);
+            const [whatsapp, blocked, over, consistency, usage, consent] = await Promise.all([
+              run('whatsapp'),
+              run('blocked'),
+              run('over-messaging'),
+              run('consistency'),
+              run('content-usage'),
+              run('consent'),
+            ]);
+            expect(whatsapp.summary).toEqual(want.whatsapp);
+            expect({ summary: blocked.summary, rows: blocked.rows }).toEqual(want.blocked);
+            expect(over.summary).toEqual(want.overMessaging);
+            expect({ summary: consistency.summary, rows: consistency.rows }).toEqual(want.consistency);
+            const { clicksOnExpiredAssets: _clicks, ...usageSummary } = usage.summary;
+            const { perTemplate, ...wantUsage } = want.contentUsage;
+            expect(usageSummary).toEqual(wantUsage);
+            expect(
+              Object.fromEntries(
+                usage.rows.map((r) => [
+                  r.templateId,
+                  {
+                    messages: r.messages,
+                    hcpsReached: r.hcpsReached,
+                    attemptsWhileExpired: r.attemptsWhileExpired,
+                  },
+                ]),
+              ),
+            ).toEqual(perTemplate);
+            expect(consent.summary).toMatchObject(want.consentReach);
+          }
+        },
+      ),
+      { numRuns: dialect === 'sqlite' ? 200 : 60 },
+    );
+  }, 240_000);
+});
