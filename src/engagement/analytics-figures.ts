@@ -115,9 +115,12 @@ export function weeklyLoad(
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   const over = [...counts.entries()].filter(([, n]) => n > cap);
+  // A loop, not Math.max(...counts): a year of a large world has more HCP-weeks than the call stack holds.
+  let most = 0;
+  for (const n of counts.values()) if (n > most) most = n;
   return {
     hcpWeeks: counts.size,
-    maxPerHcpWeek: Math.max(0, ...counts.values()),
+    maxPerHcpWeek: most,
     hcpWeeksOverCap: over.length,
     hcpsOverCap: new Set(over.map(([k]) => k.split(' ')[0])).size,
   };
