@@ -97,6 +97,12 @@ export function demoLogins(): { email: string; role: string; name: string }[] {
   return DEMO_USERS.map((u) => ({ email: u.email, role: u.role, name: u.name }));
 }
 
+/**
+ * Inserts rows in multi-row statements of at most MAX_PARAMETERS values. The remainder after the full
+ * statements goes in chunks of power-of-two sizes: a flush's row count varies (a few hundred messages per
+ * 5,000 interactions), and SQLite's store keeps each distinct statement compiled (connect.ts), hundreds of
+ * kilobytes for a statement of a thousand rows, so sizes come from a fixed set of a dozen shapes.
+ */
 async function insertInBatches<T extends keyof Database & string>(
   db: DbOrTx,
   table: T,
@@ -105,12 +111,16 @@ async function insertInBatches<T extends keyof Database & string>(
   const first = rows[0];
   if (!first) return;
   const size = Math.max(1, Math.floor(MAX_PARAMETERS / Object.keys(first).length));
-  for (let i = 0; i < rows.length; i += size) {
+  let i = 0;
+  while (i < rows.length) {
+    const left = rows.length - i;
+    const n = left >= size ? size : 2 ** Math.floor(Math.log2(left));
     // Kysely's insert typing is per table; the rows are exactly that table's shape.
     await db
       .insertInto(table)
-      .values(rows.slice(i, i + size) as never)
+      .values(rows.slice(i, i + n) as never)
       .execute();
+    i += n;
   }
 }
 
