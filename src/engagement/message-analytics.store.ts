@@ -92,6 +92,33 @@ function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: strin
 const num = (v: unknown) => Number(v ?? 0);
 
 /**
+ * How many HCPs in the caller's markets (and among `among`, when given) were sent a message of the period,
+ * of the rep or brand asked for: an EXISTS per HCP, a few index entries of messages_hcp_counter each,
+ * where a distinct count over the period's messages would sort them all (on the 10M world, 0.1 s against
+ * 0.7 s for 689,629 messages on SQLite).
+ */
+async function hcpsSentTo(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  brand: string[] | null,
+  among?: SelectQueryBuilder<Database, 'consent_entries', { hcp_id: string }>,
+): Promise<number> {
+  let hcps = db.selectFrom('hcps as h');
+  if (scope.markets)
+    hcps = scope.markets.length ? hcps.where('h.market_code', 'in', scope.markets) : hcps.where(nothing);
+  if (among) hcps = hcps.where('h.id', 'in', among);
+  const sent = sentMessages(db, { ...scope, markets: null }, f, brand)
+    .select('m.id')
+    .where(sql<boolean>`${sql.ref('m.hcp_id')} = ${sql.ref('h.id')}`);
+  const row = await hcps
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.exists(sent))
+    .executeTakeFirstOrThrow();
+  return num(row.n);
+}
+
+/**
  * Reply figures (analytics-figures.ts `replyFigures`, in SQL): each HCP's sent and inbound messages in time
  * order (outbound first at an equal instant, then by id); a delivered message is replied when the next one
  * is inbound and within 7 days. Only the waits of replied messages leave the database.
@@ -269,13 +296,11 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
       eb.fn.countAll<number>().as('n'),
     ])
     .groupBy(['m.hcp_id', 'week']);
-  const [totals, load, held] = await Promise.all([
+  const [totals, hcps, load, held] = await Promise.all([
     sentMessages(db, scope, f, brand)
-      .select((eb) => [
-        eb.fn.countAll<number>().as('sent'),
-        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
-      ])
+      .select((eb) => eb.fn.countAll<number>().as('sent'))
       .executeTakeFirstOrThrow(),
+    hcpsSentTo(db, scope, f, brand),
     db
       .selectFrom(perHcpWeek.as('w'))
       .select((eb) => [
@@ -292,7 +317,7 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
     refusals(db, scope, f, brand),
   ]);
   const sent = num(totals.sent);
-  const hcpsMessaged = num(totals.hcps);
+  const hcpsMessaged = hcps;
   const capped = held.filter(
     (d) => d.outcome === 'deny' && (d.codes.includes('frequency_cap') || d.codes.includes('rep_cap')),
   );
@@ -483,8 +508,8 @@ export async function messagingReach(
   const [askedN, askedAndGranted, messaged, messagedAndWithdrew] = await Promise.all([
     count(asked()),
     count(asked().where('m.hcp_id', 'in', granted)),
-    count(sentMessages(db, scope, f, brand)),
-    count(sentMessages(db, scope, f, brand).where('m.hcp_id', 'in', withdrew)),
+    hcpsSentTo(db, scope, f, brand),
+    hcpsSentTo(db, scope, f, brand, withdrew),
   ]);
   return { asked: askedN, askedAndGranted, messaged, messagedAndWithdrew };
 }
