@@ -5,7 +5,9 @@ import type {
   AssetsTable,
   ConsentEntriesTable,
   InteractionsTable,
+  MessageHistoryTable,
   MessagesTable,
+  MessageStatusEventsTable,
   PolicyDecisionsTable,
   TemplatesTable,
   TrackedLinksTable,
@@ -44,6 +46,9 @@ export interface DemoHistoryRow {
   message?: DemoMessage;
   decision?: PolicyDecisionsTable;
   trackedLinks?: TrackedLinksTable[];
+  /** A send's steps on Parley's side (queued, sent) and Meta's status events (delivered, read, failed). */
+  history?: MessageHistoryTable[];
+  statusEvents?: MessageStatusEventsTable[];
 }
 
 /** A message with its personal parts in clear: the store seals `body` and `parameters`. */
@@ -281,7 +286,7 @@ export type RowFactory = (
 ) => InteractionsTable;
 
 /** `int_…` → `msg_…`: a record made with an interaction takes its id's unique part. */
-const sibling = (interactionId: string, prefix: string) => `${prefix}${interactionId.slice(3)}`;
+const sibling = (interactionId: string, prefix: string) => `${prefix}${interactionId.slice(4)}`;
 
 const REPLIES: Record<DemoMarket['lang'], readonly string[]> = {
   pt: ['Obrigado, recebido.', 'Perfeito, até lá.', 'Combinado!', 'Pode ser na quinta-feira?', 'Ok 👍'],
@@ -403,9 +408,43 @@ function* send(
     parameters,
     hasText: false,
   };
+  const iso = (t: number) => new Date(t).toISOString();
+  const event = (status: string, at: number, n: number): MessageStatusEventsTable => ({
+    id: `mse_${messageId.slice(4)}_${n}`,
+    message_id: messageId,
+    wamid,
+    status,
+    occurred_at: iso(at),
+    error_code: status === 'failed' ? 131026 : null,
+    error_title: status === 'failed' ? 'Message undeliverable' : null,
+    recorded_at: iso(at + 1_000),
+  });
   yield {
     interaction,
     trackedLinks: links,
+    history: [
+      {
+        id: `mhs_${messageId.slice(4)}_1`,
+        message_id: messageId,
+        status: 'queued',
+        at: decidedAt,
+        detail: null,
+      },
+      {
+        id: `mhs_${messageId.slice(4)}_2`,
+        message_id: messageId,
+        status: 'sent',
+        at: iso(sentAt),
+        detail: 'accepted by the Cloud API',
+      },
+    ],
+    statusEvents: failed
+      ? [event('failed', sentAt + 1_000, 1)]
+      : [
+          event('sent', sentAt + 500, 1),
+          event('delivered', deliveredAt, 2),
+          ...(read ? [event('read', readAt, 3)] : []),
+        ],
     decision: {
       id: decisionId,
       requested_by: hcp.repId,

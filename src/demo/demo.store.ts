@@ -8,7 +8,9 @@ import type {
   DbOrTx,
   HcpsTable,
   InteractionsTable,
+  MessageHistoryTable,
   MessagesTable,
+  MessageStatusEventsTable,
   PolicyDecisionsTable,
   TrackedLinksTable,
   Tx,
@@ -282,17 +284,21 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
       messages: [] as MessagesTable[],
       decisions: [] as PolicyDecisionsTable[],
       links: [] as TrackedLinksTable[],
+      history: [] as MessageHistoryTable[],
+      events: [] as MessageStatusEventsTable[],
     };
     // Messages before the links that reference them; decisions and interactions cite them by id only.
     const flushInteractions = async (tx: DbOrTx) => {
       await insertInBatches(tx, 'policy_decisions', pending.decisions);
       await insertInBatches(tx, 'messages', pending.messages);
       await insertInBatches(tx, 'tracked_links', pending.links);
+      await insertInBatches(tx, 'message_history', pending.history);
+      await insertInBatches(tx, 'message_status_events', pending.events);
       await insertInBatches(tx, 'interactions', pending.interactions);
       summary.interactions += pending.interactions.length;
       summary.messages += pending.messages.length;
       summary.decisions += pending.decisions.length;
-      pending = { interactions: [], messages: [], decisions: [], links: [] };
+      pending = { interactions: [], messages: [], decisions: [], links: [], history: [], events: [] };
     };
     while (next < hcpCount) {
       await run(async (tx) => {
@@ -340,6 +346,8 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
             if (row.message) pending.messages.push(messageRow(deps, row.message));
             if (row.decision) pending.decisions.push(row.decision);
             if (row.trackedLinks) pending.links.push(...row.trackedLinks);
+            if (row.history) pending.history.push(...row.history);
+            if (row.statusEvents) pending.events.push(...row.statusEvents);
             if (pending.interactions.length >= 5_000) await flushInteractions(tx);
           }
           sequence += count;

@@ -467,6 +467,21 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
       if (grant?.status !== 'granted' || grant.purpose !== s.purpose || grant.captured_at > at)
         say(s, 'provenance names no grant in force');
     }
+    // Its status history: queued and sent on Parley's side, then Meta's statuses up to the one it is in.
+    const steps = await db.selectFrom('message_history').select(['message_id', 'status', 'at']).execute();
+    const events = await db
+      .selectFrom('message_status_events')
+      .select(['message_id', 'status', 'occurred_at'])
+      .execute();
+    for (const s of sends) {
+      const mine = steps.filter((h) => h.message_id === s.message_id).sort((a, b) => (a.at < b.at ? -1 : 1));
+      const meta = events
+        .filter((e) => e.message_id === s.message_id)
+        .sort((a, b) => (a.occurred_at < b.occurred_at ? -1 : 1));
+      if (mine.map((h) => h.status).join() !== 'queued,sent') say(s, 'no queued and sent steps');
+      if (meta.at(-1)?.status !== s.message_status) say(s, `Meta's last status is not ${s.message_status}`);
+      if (meta.some((e) => e.occurred_at < mine[1]!.at)) say(s, 'a Meta status before it was sent');
+    }
     // Within the shipped rulebook's per-HCP limits: one a local day, two a rolling week, no template twice
     // within 14 days.
     const byHcp = new Map<string, { at: number; day: string; key: string }[]>();
