@@ -338,7 +338,38 @@ function* send(
   for (let draw = 0; draw < 4 && !drawn; draw++) {
     const { template, window } = random.pick(history.sendable);
     const at = officeMomentWithin(random, window, hcp.market);
-    if (at !== null && keepsLimits(history, at, template.row.key)) drawn = { template, sentAt: at };
+    if (at === null) continue;
+    if (keepsLimits(history, at, template.row.key)) drawn = { template, sentAt: at };
+    else {
+      // Now and then the rep tried anyway, and the weekly cap refused it: the week's sends say why.
+      const lastWeek = history.sends.filter((x) => x.at > at - WEEK && x.at < at);
+      if (lastWeek.length >= 2 && random.chance(0.25)) {
+        const offset = hcp.market.utcOffsetMinutes * MINUTE;
+        const day = (t: number) => Math.floor((t + offset) / DAY);
+        const reasons = [
+          {
+            code: 'frequency_cap',
+            rule: 'frequency.per_hcp.max_in_rolling',
+            message: `${hcp.name} has had ${lastWeek.length} WhatsApp messages from reps in the last 7 days (the limit is 2).`,
+          },
+        ];
+        // The other limits the same sends break, as decide() would name them too.
+        if (lastWeek.some((x) => day(x.at) === day(at)))
+          reasons.push({
+            code: 'frequency_cap',
+            rule: 'frequency.per_hcp.max_per_local_day',
+            message: `${hcp.name} already has 1 WhatsApp message on that day in ${hcp.name}'s time (${hcp.timeZone}) (the limit is 1 a day).`,
+          });
+        if (history.sends.some((x) => x.key === template.row.key && x.at < at && x.at > at - 14 * DAY))
+          reasons.push({
+            code: 'duplicate_message',
+            rule: 'duplicates.same_template_within_days',
+            message: `${hcp.name} got this template within the last 14 days.`,
+          });
+        yield refusedRow(history, row, { at, template, reasons });
+        return;
+      }
+    }
   }
   if (!drawn) return;
   const { template, sentAt } = drawn;
@@ -592,9 +623,13 @@ function blockedAttempt(
   row: RowFactory,
   kind: 'quiet_hours' | 'expired_or_withdrawn',
 ): DemoHistoryRow | null {
-  const { hcp, now } = history;
   const refused = refusalOf(history, random, kind);
-  if (!refused) return null;
+  return refused ? refusedRow(history, row, refused) : null;
+}
+
+/** A refusal as the timeline and the decisions keep it. */
+function refusedRow(history: WhatsappHistory, row: RowFactory, refused: Refusal): DemoHistoryRow {
+  const { hcp, now } = history;
   const { at, template, reasons } = refused;
   const interaction = row(at, {
     channel: 'whatsapp',

@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldConsent, listConsentEntries } from '../consent/index.js';
 import { renderTemplate, type TemplateParameter } from '../content/index.js';
 import { provenanceFromStorage } from '../messaging/index.js';
-import { REASON_CODES, type ReasonCode } from '../policy/index.js';
+import {
+  DEFAULT_RULEBOOK_YAML,
+  parseRulebook,
+  REASON_CODES,
+  rulesForMarket,
+  type ReasonCode,
+} from '../policy/index.js';
 import { findHcpByWhatsappNumber, listVisibleHcps, normaliseNumber, type Hcp } from '../hcps/index.js';
 import { loadPrincipal, type Principal } from '../identity/index.js';
 import { ManualClock } from '../platform/clock/index.js';
@@ -22,6 +28,8 @@ import {
   type DemoWorldOptions,
   type SeedSummary,
 } from './index.js';
+import { assetRows, interactionsFor, templateRows } from './demo-world.js';
+import { libraryOf } from './demo-whatsapp.js';
 
 const NOW = '2026-03-03T14:00:00.000Z';
 const SMALL = { seed: 7, hcps: 64, interactions: 64 * 30 };
@@ -90,6 +98,50 @@ describe('the demo world, as pure functions of a seed', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("the demo world's WhatsApp history, generated", () => {
+  it('refuses some attempts at the weekly cap, each when two sends went out in the 7 days before', () => {
+    const options = world(5, 300, 12_000);
+    const { templates } = templateRows(options);
+    const { assets } = assetRows(options);
+    const parsed = parseRulebook(DEFAULT_RULEBOOK_YAML);
+    if (!parsed.ok) throw new Error('the shipped rulebook does not parse');
+    const library = libraryOf(
+      templates,
+      assets,
+      (market) => rulesForMarket({ version: 1, document: parsed.document }, market).purposes,
+      'http://127.0.0.1:8080',
+    );
+    let capped = 0;
+    let sequence = 1;
+    for (let i = 0; i < options.hcps; i++) {
+      const hcp = demoHcp(options, i);
+      const count = interactionCountFor(options, i);
+      const rows = [
+        ...interactionsFor(options, hcp, i + 1, count, sequence, library, consentEntriesFor(options, hcp)),
+      ];
+      sequence += count;
+      const sends = rows.flatMap((r) =>
+        r.message?.direction === 'outbound'
+          ? [{ at: Date.parse(r.message.created_at), template: r.message.template_id }]
+          : [],
+      );
+      for (const r of rows) {
+        if (!r.decision?.reasons_json.includes('frequency_cap')) continue;
+        capped++;
+        const at = Date.parse(r.decision.decided_at);
+        const reasons = JSON.parse(r.decision.reasons_json) as { rule: string }[];
+        const before = (days: number) => sends.filter((x) => x.at > at - days * 86_400_000 && x.at < at);
+        expect(before(7).length).toBeGreaterThanOrEqual(2);
+        if (reasons.some((x) => x.rule === 'duplicates.same_template_within_days'))
+          expect(before(14).some((x) => x.template === r.interaction.template_id)).toBe(true);
+        if (reasons.some((x) => x.rule === 'frequency.per_hcp.max_per_local_day'))
+          expect(before(1).length).toBeGreaterThan(0);
+      }
+    }
+    expect(capped).toBeGreaterThan(0);
   });
 });
 
