@@ -1,6 +1,7 @@
 // Analytics reports on a large world (docs/benchmarks.md, "Analytics on the large world"): each report over
 // the last year, as compliance (no scope), timed RUNS times (default 3) after nothing else. With
 // VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
+// With FILTERS='[{"brand":"Glucora"},{"market":"BR"}]', also over the year with each of those filters.
 // With REFRESH=1, first rebuilds every stale day cell of the volume report and times that. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
 import { resolve } from 'node:path';
@@ -54,6 +55,8 @@ if (process.env.VARIANTS === '1') {
     { name: `brand ${brand}`, filters: { ...year, brand } },
   );
 }
+for (const filters of JSON.parse(process.env.FILTERS ?? '[]') as Record<string, unknown>[])
+  variants.push({ name: JSON.stringify(filters), filters: { ...year, ...filters } });
 for (const report of reports)
   for (const variant of variants) {
     const ms: number[] = [];

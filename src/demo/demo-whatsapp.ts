@@ -489,6 +489,7 @@ function* send(
       snapshot_json: seededSnapshot(history, template, assets, sentAt - 3_000),
       message_id: messageId,
       decided_at: decidedAt,
+      template_id: template.row.id,
     },
     message: {
       id: messageId,
@@ -662,6 +663,7 @@ function refusedRow(history: WhatsappHistory, row: RowFactory, refused: Refusal)
       snapshot_json: seededSnapshot(history, template, [], Math.min(at, now)),
       message_id: null,
       decided_at: interaction.occurred_at,
+      template_id: template.row.id,
     },
   };
 }

@@ -350,6 +350,7 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
       snapshot_json: '{}',
       message_id: null,
       decided_at: '2026-02-03T08:00:00.000Z',
+      template_id: templateId,
     });
     await db
       .insertInto('policy_decisions')

@@ -1,7 +1,6 @@
-import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type SelectQueryBuilder } from 'kysely';
 import {
   byteOrder,
-  jsonTextField,
   millisBetween,
   mondayWeekOf,
   notSearchedBy,
@@ -35,6 +34,10 @@ async function brandTemplates(db: Db, brand: string | undefined): Promise<string
 
 const nothing = sql<boolean>`1 = 0`;
 
+/** The ids of the HCPs of some markets, as a subquery. */
+const hcpsOfMarkets = (db: Db, markets: string[]) =>
+  db.selectFrom('hcps').select('hcps.id').where('hcps.market_code', 'in', markets);
+
 /** Messages of the period from or to known HCPs in the caller's markets. */
 function periodMessages(db: Db, scope: Scope, f: AnalyticsFilters, direction: 'inbound' | 'outbound') {
   let qb: MessagesQuery = db
@@ -42,17 +45,11 @@ function periodMessages(db: Db, scope: Scope, f: AnalyticsFilters, direction: 'i
     .where('m.direction', '=', direction)
     .where('m.created_at', '>=', f.from)
     .where('m.created_at', '<', f.to);
+  // The markets' HCPs as one list the database builds once (an EXISTS per message would fetch each
+  // message's HCP row: 6 s against 0.3 s for a year of Brazil on the 10M world on SQLite).
   if (scope.markets)
     qb = scope.markets.length
-      ? qb.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('hcps as h')
-              .select('h.id')
-              .whereRef('h.id', '=', 'm.hcp_id')
-              .where('h.market_code', 'in', scope.markets!),
-          ),
-        )
+      ? qb.where('m.hcp_id', 'in', hcpsOfMarkets(db, scope.markets))
       : qb.where(nothing);
   // Without a market, a message's HCP exists whenever it names one (a foreign key): no look-up needed.
   else qb = qb.where('m.hcp_id', 'is not', null);
@@ -196,19 +193,16 @@ function attempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | n
     .where('d.decided_at', '>=', f.from)
     .where('d.decided_at', '<', f.to)
     .where('d.kind', '!=', 'check');
-  const hcpIn = (eb: ExpressionBuilder<Database & { d: Database['policy_decisions'] }, 'd'>) =>
-    eb.selectFrom('hcps as h').select('h.id').whereRef('h.id', '=', 'd.hcp_id');
+  // Checked against the markets' HCPs, not searched by: SQLite would otherwise walk policy_decisions_hcp
+  // HCP by HCP and fetch every decision's row (8.5 s against under 1 s for a year of Brazil, 10M world).
   if (scope.markets)
     qb = scope.markets.length
-      ? qb.where((eb) => eb.exists(hcpIn(eb).where('h.market_code', 'in', scope.markets!)))
+      ? qb.where((eb) => eb(notSearchedBy(db, eb.ref('d.hcp_id')), 'in', hcpsOfMarkets(db, scope.markets!)))
       : qb.where(nothing);
   // Without a market, no look-up: a decision is only ever taken on an HCP the caller could see.
   if (scope.repIds)
     qb = scope.repIds.length ? qb.where('d.requested_by', 'in', scope.repIds) : qb.where(nothing);
-  if (brand)
-    qb = brand.length
-      ? qb.where((eb) => eb(jsonTextField(db, eb.ref('d.request_json'), 'templateId'), 'in', brand))
-      : qb.where(nothing);
+  if (brand) qb = brand.length ? qb.where('d.template_id', 'in', brand) : qb.where(nothing);
   return qb;
 }
 
@@ -227,16 +221,15 @@ async function refusals(
   brand: string[] | null,
 ): Promise<Refusal[]> {
   const rows = await attempts(db, scope, f, brand)
-    .select(['d.hcp_id', 'd.outcome', 'd.reasons_json', 'd.request_json'])
+    .select(['d.hcp_id', 'd.outcome', 'd.reasons_json', 'd.template_id'])
     .where('d.outcome', 'in', ['deny', 'review'])
     .execute();
   return rows.map((r) => {
-    const request = safeJson(r.request_json) as { templateId?: string } | null;
     const reasons = (safeJson(r.reasons_json) as { code?: string }[] | null) ?? [];
     return {
       hcpId: r.hcp_id,
       outcome: r.outcome as Refusal['outcome'],
-      templateId: request?.templateId ?? null,
+      templateId: r.template_id,
       codes: reasons.flatMap((x) => (x.code ? [x.code] : [])),
     };
   });

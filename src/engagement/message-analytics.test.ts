@@ -356,6 +356,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
             snapshot_json: '{}',
             message_id: null,
             decided_at: d.at,
+            template_id: d.template,
           }));
           if (messages.length) await db.insertInto('messages').values(messages).execute();
           if (decisions.length) await db.insertInto('policy_decisions').values(decisions).execute();

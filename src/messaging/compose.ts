@@ -156,6 +156,7 @@ async function storeDecision(
     snapshot_json: snapshotOf(input.context, input.decision),
     message_id: input.messageId,
     decided_at: input.at.toISOString(),
+    template_id: input.body.templateId ?? null,
   });
   return id;
 }
@@ -434,6 +435,7 @@ async function composeInTransaction(
       snapshot_json: snapshotOf(context, decision),
       message_id: messageId,
       decided_at: iso,
+      template_id: body.templateId ?? null,
     })
     .execute();
   if (status !== 'pending_review') await enqueue(tx, ctx, messageId, sendAt ?? now);

@@ -269,6 +269,7 @@ async function queueOne(
       snapshot_json: snapshotOf(context, decision),
       message_id: messageId,
       decided_at: iso,
+      template_id: request.templateId ?? null,
     })
     .execute();
   if (allowed) await enqueue(tx, ctx, messageId, now);

@@ -136,6 +136,7 @@ export async function outbound(
       snapshot_json: JSON.stringify({ now, hcp: { id: input.hcpId } }),
       message_id: id,
       decided_at: now,
+      template_id: input.templateId,
     })
     .execute();
   await db

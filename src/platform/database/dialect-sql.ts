@@ -104,16 +104,6 @@ export function mondayWeekOf(db: DbOrTx, at: Expression<string>) {
     : sql<number>`cast((julianday(substr(${at}, 1, 10)) - julianday('1970-01-05')) / 7 as integer)`;
 }
 
-/** A text field of a JSON object stored as text (null when absent, or when the text is not JSON on SQLite). */
-export function jsonTextField(db: DbOrTx, json: Expression<string>, field: string) {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a plain JSON field name: ${field}`);
-  return isPostgres(db)
-    ? sql<string | null>`(${json}::jsonb ->> ${sql.lit(field)})`
-    : sql<
-        string | null
-      >`(case when json_valid(${json}) then json_extract(${json}, ${sql.lit(`$.${field}`)}) end)`;
-}
-
 /**
  * A column SQLite's planner must not search an index by (a unary `+`, its documented way to say so): for
  * a filter or grouping that an index on the column would serve worse than a covering index of the range

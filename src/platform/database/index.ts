@@ -8,7 +8,6 @@ export {
   ilike,
   isPostgres,
   isUniqueViolation,
-  jsonTextField,
   millisBetween,
   mondayWeekOf,
   nextIdentityValues,

@@ -19,6 +19,7 @@ import * as interactionDayCells from './migrations/0019-interaction-day-cells.js
 import * as interactionMonthCells from './migrations/0020-interaction-month-cells.js';
 import * as consentLatestEntries from './migrations/0021-consent-latest-entries.js';
 import * as messageAnalyticsReads from './migrations/0022-message-analytics-reads.js';
+import * as decisionTemplate from './migrations/0023-decision-template.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   '0020-interaction-month-cells': interactionMonthCells,
   '0021-consent-latest-entries': consentLatestEntries,
   '0022-message-analytics-reads': messageAnalyticsReads,
+  '0023-decision-template': decisionTemplate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

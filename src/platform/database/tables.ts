@@ -300,6 +300,8 @@ export interface PolicyDecisionsTable {
   snapshot_json: Json; // the inputs, so the decision can be explained and replayed
   message_id: string | null;
   decided_at: Iso;
+  /** The template the request named, if any (also in request_json): analytics filter by brand through it. */
+  template_id: string | null;
 }
 
 export interface RulebooksTable {
