@@ -188,8 +188,8 @@ export interface WhatsappHistory {
   grants: Partial<Record<Purpose, ConsentGrant>>;
   /** When the HCP withdrew its WhatsApp consent, if it did. */
   withdrawnAt: number | null;
-  /** The templates the HCP could have been sent, with the moments each could have gone. */
-  sendable: { template: DemoTemplate; window: readonly [number, number] }[];
+  /** The templates the HCP could have been sent, with the assets each carries and when it could have gone. */
+  sendable: { template: DemoTemplate; assets: AssetsTable[]; window: readonly [number, number] }[];
   library: DemoLibrary;
   now: number;
   /** The sends made so far (the history is drawn out of time order): the caps and duplicates they hold. */
@@ -224,7 +224,7 @@ export function whatsappHistory(
       ...assets.map((a) => Date.parse(a.approved_at!)),
     );
     const end = Math.min(grant.window[1], now - SENDS_END_DAYS_AGO * DAY, template.until);
-    if (end - start > DAY) sendable.push({ template, window: [start, end] });
+    if (end - start > DAY) sendable.push({ template, assets, window: [start, end] });
   }
   return {
     hcp,
@@ -239,17 +239,22 @@ export function whatsappHistory(
 }
 
 const WEEK = 7 * DAY;
+/** The shipped rulebook's `duplicates.same_template_within_days`. */
+const SAME_TEMPLATE_SPAN = 14 * DAY;
+
+/** The local calendar day (a day number) of `at` in the market, by its standard offset. */
+const localDay = (market: DemoMarket, at: number) =>
+  Math.floor((at + market.utcOffsetMinutes * MINUTE) / DAY);
 
 /**
  * Whether a send at `at` of template `key` keeps the shipped rulebook's per-HCP limits with the sends
  * already made: at most 2 in any 7 × 24 h, 1 a local day, and the same template not within 14 days.
  */
 function keepsLimits(history: WhatsappHistory, at: number, key: string): boolean {
-  const offset = history.hcp.market.utcOffsetMinutes * MINUTE;
-  const day = Math.floor((at + offset) / DAY);
+  const { market } = history.hcp;
   const near = history.sends.filter((s) => Math.abs(s.at - at) < WEEK);
-  if (near.some((s) => Math.floor((s.at + offset) / DAY) === day)) return false;
-  if (history.sends.some((s) => s.key === key && Math.abs(s.at - at) < 14 * DAY)) return false;
+  if (near.some((s) => localDay(market, s.at) === localDay(market, at))) return false;
+  if (history.sends.some((s) => s.key === key && Math.abs(s.at - at) < SAME_TEMPLATE_SPAN)) return false;
   // The fullest 7-day window holding `at` starts at a send (or at `at`) within the week up to `at`.
   const times = [...near.map((s) => s.at), at];
   return times
@@ -268,14 +273,15 @@ function assetsFor(
   template: DemoTemplate,
   brand: string | null,
 ): AssetsTable[] | null {
-  if (!brand) return template.parameters.some((p) => p.type === 'asset_link') ? null : [];
+  const linksAsset = template.parameters.some((p) => p.type === 'asset_link');
+  if (!brand) return linksAsset ? null : [];
   const key = `${market}/${brand}`;
   const pi = template.promotional ? library.prescribing.get(key) : undefined;
   if (template.promotional && !pi) return null;
-  const linked = template.parameters.some((p) => p.type === 'asset_link')
+  const linked = linksAsset
     ? (library.assets.get(key) ?? []).filter((a) => a.classification === template.row.classification)
     : [];
-  if (template.parameters.some((p) => p.type === 'asset_link') && linked.length === 0) return null;
+  if (linksAsset && linked.length === 0) return null;
   return [...linked.slice(0, 1), ...(pi ? [pi] : [])];
 }
 
@@ -334,18 +340,16 @@ function* send(
   room: number,
 ): Generator<DemoHistoryRow> {
   const { hcp, library } = history;
-  let drawn: { template: DemoTemplate; sentAt: number } | null = null;
+  let drawn: { template: DemoTemplate; assets: AssetsTable[]; sentAt: number } | null = null;
   for (let draw = 0; draw < 4 && !drawn; draw++) {
-    const { template, window } = random.pick(history.sendable);
+    const { template, assets, window } = random.pick(history.sendable);
     const at = officeMomentWithin(random, window, hcp.market);
     if (at === null) continue;
-    if (keepsLimits(history, at, template.row.key)) drawn = { template, sentAt: at };
+    if (keepsLimits(history, at, template.row.key)) drawn = { template, assets, sentAt: at };
     else {
       // Now and then the rep tried anyway, and the weekly cap refused it: the week's sends say why.
       const lastWeek = history.sends.filter((x) => x.at > at - WEEK && x.at < at);
       if (lastWeek.length >= 2 && random.chance(0.25)) {
-        const offset = hcp.market.utcOffsetMinutes * MINUTE;
-        const day = (t: number) => Math.floor((t + offset) / DAY);
         const reasons = [
           {
             code: 'frequency_cap',
@@ -354,13 +358,15 @@ function* send(
           },
         ];
         // The other limits the same sends break, as decide() would name them too.
-        if (lastWeek.some((x) => day(x.at) === day(at)))
+        if (lastWeek.some((x) => localDay(hcp.market, x.at) === localDay(hcp.market, at)))
           reasons.push({
             code: 'frequency_cap',
             rule: 'frequency.per_hcp.max_per_local_day',
             message: `${hcp.name} already has 1 WhatsApp message on that day in ${hcp.name}'s time (${hcp.timeZone}) (the limit is 1 a day).`,
           });
-        if (history.sends.some((x) => x.key === template.row.key && x.at < at && x.at > at - 14 * DAY))
+        if (
+          history.sends.some((x) => x.key === template.row.key && x.at < at && x.at > at - SAME_TEMPLATE_SPAN)
+        )
           reasons.push({
             code: 'duplicate_message',
             rule: 'duplicates.same_template_within_days',
@@ -372,9 +378,8 @@ function* send(
     }
   }
   if (!drawn) return;
-  const { template, sentAt } = drawn;
+  const { template, assets, sentAt } = drawn;
   history.sends.push({ at: sentAt, key: template.row.key });
-  const assets = assetsFor(library, hcp.market.code, template, template.row.brand) ?? [];
   const interaction = row(sentAt, {
     channel: 'whatsapp',
     direction: 'outbound',

@@ -462,7 +462,7 @@ export function* interactionsFor(
   // show a send before the opt-in or after the opt-out), and by a rep: an HCP without one is not messaged.
   const whatsapp = hcp.repId
     ? whatsappHistory(
-        { ...hcp, repId: hcp.repId, timeZone: hcp.timeZone },
+        { ...hcp, repId: hcp.repId },
         hcp.market.phoneNumberId ?? options.defaultPhoneNumberId,
         consent,
         library,

@@ -16,6 +16,21 @@ export function median(values: readonly number[]): number | null {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The median of values given as counts per value (the value `i` appearing `counts[i]` times). */
+export function medianOfCounts(counts: readonly number[]): number | null {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const nth = (k: number) => {
+    let seen = 0;
+    for (const [value, n] of counts.entries()) {
+      seen += n;
+      if (seen > k) return value;
+    }
+    return counts.length - 1;
+  };
+  return total % 2 ? nth((total - 1) / 2) : (nth(total / 2 - 1) + nth(total / 2)) / 2;
+}
+
 /** Mean, population standard deviation and coefficient of variation (stddev ÷ mean) of a list. */
 export function spread(values: readonly number[]): {
   mean: number | null;

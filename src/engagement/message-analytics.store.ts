@@ -7,7 +7,7 @@ import {
   type Database,
   type Db,
 } from '../platform/database/index.js';
-import { median, ratio, REPLY_WINDOW_MS, spread, weeksIn } from './analytics-figures.js';
+import { median, medianOfCounts, ratio, REPLY_WINDOW_MS, spread, weeksIn } from './analytics-figures.js';
 import { scopedInteractions, type Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
 
@@ -289,7 +289,7 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
       eb.fn.countAll<number>().as('n'),
     ])
     .groupBy(['m.hcp_id', 'week']);
-  const [totals, hcps, load, held] = await Promise.all([
+  const [totals, hcpsMessaged, load, held] = await Promise.all([
     sentMessages(db, scope, f, brand)
       .select((eb) => eb.fn.countAll<number>().as('sent'))
       .executeTakeFirstOrThrow(),
@@ -310,7 +310,6 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
     refusals(db, scope, f, brand),
   ]);
   const sent = num(totals.sent);
-  const hcpsMessaged = hcps;
   const capped = held.filter(
     (d) => d.outcome === 'deny' && (d.codes.includes('frequency_cap') || d.codes.includes('rep_cap')),
   );
@@ -329,21 +328,6 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
     },
     rows: [],
   };
-}
-
-/** The median of values given as counts per value (the value `i` appearing `counts[i]` times). */
-function medianOfCounts(counts: readonly number[]): number | null {
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
-  const nth = (k: number) => {
-    let seen = 0;
-    for (const [value, n] of counts.entries()) {
-      seen += n;
-      if (seen > k) return value;
-    }
-    return counts.length - 1;
-  };
-  return total % 2 ? nth((total - 1) / 2) : (nth(total / 2 - 1) + nth(total / 2)) / 2;
 }
 
 export async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
