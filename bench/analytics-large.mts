@@ -2,7 +2,8 @@
 // the last year, as compliance (no scope), timed RUNS times (default 3) after nothing else. With
 // VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
 // With FILTERS='[{"brand":"Glucora"},{"market":"BR"}]', also over the year with each of those filters.
-// With REFRESH=1, first rebuilds every stale day cell of the volume report and times that. Usage:
+// With REFRESH=1, first rebuilds every stale day cell of the volume report and works out every stale HCP's
+// reply facts (the whatsapp report), and times each. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +37,10 @@ if (process.env.REFRESH === '1') {
   const started = performance.now();
   const days = await refreshDayCells(store.db);
   console.log(JSON.stringify({ refreshedDays: days, ms: Math.round(performance.now() - started) }));
+  const { refreshReplyFacts } = await import(code('src/engagement/reply-facts.store.ts'));
+  const factsStarted = performance.now();
+  const hcps = await refreshReplyFacts(store.db);
+  console.log(JSON.stringify({ refreshedHcps: hcps, ms: Math.round(performance.now() - factsStarted) }));
 }
 const year = { from, to, bucket: 'month', weeklyCap: 2 };
 const variants: { name: string; filters: Record<string, unknown> }[] = [{ name: 'year', filters: year }];

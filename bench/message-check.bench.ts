@@ -275,6 +275,7 @@ async function seedOutboundHistory(db: Db, now: Date, phoneNumberId: string): Pr
         send_at: null,
         meta_timestamp: null,
         created_at: created,
+        reply_wait_ms: null,
       });
     }
     await db.insertInto('messages').values(batch).execute();

@@ -547,6 +547,8 @@ function* send(
       send_at: null,
       meta_timestamp: null,
       created_at: decidedAt,
+      // Worked out by the reply-facts refresher once the seed is written.
+      reply_wait_ms: null,
     },
   };
   if (failed) return;
@@ -593,6 +595,7 @@ function* send(
         send_at: null,
         meta_timestamp: reply.occurred_at,
         created_at: reply.occurred_at,
+        reply_wait_ms: null,
       },
     };
   }

@@ -59,10 +59,14 @@ export function weeksIn(from: string, to: string): number {
   return Math.max(1, (Date.parse(to) - Date.parse(from)) / (7 * 86_400_000));
 }
 
-/** One WhatsApp message, as the reply figures need it. */
+/** Statuses an outbound message has after leaving Parley (held, scheduled, cancelled or queued ones have not). */
+export const SENT_STATUSES = ['sent', 'delivered', 'read', 'failed', 'unknown'] as const;
+const SENT = new Set<string>(SENT_STATUSES);
+
+/** One WhatsApp message of an HCP's conversation, as the reply figures need it. */
 export interface MessageMoment {
   /** Orders messages of the same HCP, direction and instant (by its bytes, as the database does). */
-  id?: string;
+  id: string;
   hcpId: string;
   direction: 'inbound' | 'outbound';
   /** Outbound: when it was created; inbound: Meta's timestamp. */
@@ -70,45 +74,64 @@ export interface MessageMoment {
   status: string;
 }
 
+const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * When each outbound message was answered: the moment of the HCP's next message in their conversation
+ * when that one is inbound, else null. A conversation is all of an HCP's WhatsApp messages, whichever rep
+ * sent them and whenever: every inbound message and every outbound one that left Parley, in time order
+ * (outbound before inbound at the same instant, since a reply cannot precede what it answers; then by
+ * id). Keyed by the ids of the outbound messages that left Parley. The database keeps the same fact per
+ * message, as the wait until the answer (`messages.reply_wait_ms`, engagement/reply-facts.store.ts).
+ */
+export function replyTimes(moments: readonly MessageMoment[]): Map<string, string | null> {
+  const byHcp = new Map<string, MessageMoment[]>();
+  for (const m of moments)
+    if (m.direction === 'inbound' || SENT.has(m.status)) {
+      const list = byHcp.get(m.hcpId) ?? [];
+      list.push(m);
+      byHcp.set(m.hcpId, list);
+    }
+  const replies = new Map<string, string | null>();
+  for (const list of byHcp.values()) {
+    list.sort(
+      (a, b) =>
+        byBytes(a.at, b.at) ||
+        (a.direction === b.direction ? 0 : a.direction === 'outbound' ? -1 : 1) ||
+        byBytes(a.id, b.id),
+    );
+    list.forEach((m, i) => {
+      if (m.direction !== 'outbound') return;
+      const next = list[i + 1];
+      replies.set(m.id, next?.direction === 'inbound' ? next.at : null);
+    });
+  }
+  return replies;
+}
+
 /** The statuses that mean an outbound message reached the handset. */
 const DELIVERED = new Set(['delivered', 'read']);
 export const REPLY_WINDOW_MS = 7 * 86_400_000;
 
 /**
- * Reply figures: an outbound message counts as replied when the HCP's next inbound message comes after it,
- * before Parley's next outbound message to that HCP, and within 7 days. Time to reply is from the outbound
- * message to that inbound one. Only delivered (or read) messages can be replied to, so the rate is
- * replied ÷ delivered.
+ * Reply figures of some outbound messages, given when each was answered (`replyTimes`): a delivered (or
+ * read) message counts as replied when its answer came within 7 days; time to reply is from the message
+ * to its answer. Only delivered messages can be replied to, so the rate is replied ÷ delivered.
  */
-export function replyFigures(messages: readonly MessageMoment[]): {
+export function replyFigures(messages: readonly { status: string; at: string; repliedAt: string | null }[]): {
   delivered: number;
   replied: number;
   replyRate: number | null;
   medianMinutesToReply: number | null;
 } {
-  const byHcp = new Map<string, MessageMoment[]>();
-  for (const m of messages) byHcp.set(m.hcpId, [...(byHcp.get(m.hcpId) ?? []), m]);
   let delivered = 0;
   const waits: number[] = [];
-  for (const list of byHcp.values()) {
-    // Outbound before inbound at the same instant: a reply can't precede what it answers.
-    const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    const ordered = [...list].sort(
-      (a, b) =>
-        byBytes(a.at, b.at) ||
-        (a.direction === b.direction ? 0 : a.direction === 'outbound' ? -1 : 1) ||
-        byBytes(a.id ?? '', b.id ?? ''),
-    );
-    for (let i = 0; i < ordered.length; i++) {
-      const m = ordered[i]!;
-      if (m.direction !== 'outbound' || !DELIVERED.has(m.status)) continue;
-      delivered++;
-      const next = ordered[i + 1];
-      if (next && next.direction === 'inbound') {
-        const wait = Date.parse(next.at) - Date.parse(m.at);
-        if (wait <= REPLY_WINDOW_MS) waits.push(wait);
-      }
-    }
+  for (const m of messages) {
+    if (!DELIVERED.has(m.status)) continue;
+    delivered++;
+    if (m.repliedAt === null) continue;
+    const wait = Date.parse(m.repliedAt) - Date.parse(m.at);
+    if (wait <= REPLY_WINDOW_MS) waits.push(wait);
   }
   const med = median(waits);
   return {

@@ -7,6 +7,7 @@ import {
   purposesGrantedAt,
   ratio,
   replyFigures,
+  replyTimes,
   spread,
   weeklyLoad,
 } from './analytics-figures.js';
@@ -38,16 +39,39 @@ describe('analytics arithmetic', () => {
   ])('puts %s in ISO week %s', (at, week) => expect(isoWeekOf(at)).toBe(week));
 
   it('counts a reply only when it comes before the next outbound message and within 7 days', () => {
-    const figures = replyFigures([
-      { hcpId: 'a', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'read' },
-      { hcpId: 'a', direction: 'outbound', at: '2026-02-02T10:10:00.000Z', status: 'delivered' },
-      { hcpId: 'a', direction: 'inbound', at: '2026-02-02T10:40:00.000Z', status: 'received' },
-      { hcpId: 'b', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'delivered' },
-      { hcpId: 'b', direction: 'inbound', at: '2026-02-10T10:00:00.000Z', status: 'received' },
-      { hcpId: 'c', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'failed' },
-      { hcpId: 'c', direction: 'inbound', at: '2026-02-02T10:05:00.000Z', status: 'received' },
-    ]);
-    expect(figures).toEqual({ delivered: 3, replied: 1, replyRate: 0.3333, medianMinutesToReply: 30 });
+    const conversation = [
+      { id: 'a1', hcpId: 'a', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'read' },
+      { id: 'a2', hcpId: 'a', direction: 'outbound', at: '2026-02-02T10:10:00.000Z', status: 'delivered' },
+      { id: 'a3', hcpId: 'a', direction: 'inbound', at: '2026-02-02T10:40:00.000Z', status: 'received' },
+      { id: 'b1', hcpId: 'b', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'delivered' },
+      { id: 'b2', hcpId: 'b', direction: 'inbound', at: '2026-02-10T10:00:00.000Z', status: 'received' },
+      { id: 'c1', hcpId: 'c', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'failed' },
+      { id: 'c2', hcpId: 'c', direction: 'inbound', at: '2026-02-02T10:05:00.000Z', status: 'received' },
+      // Queued (never left Parley): not part of the conversation, so d1 is answered by d3.
+      { id: 'd1', hcpId: 'd', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'delivered' },
+      { id: 'd2', hcpId: 'd', direction: 'outbound', at: '2026-02-02T10:01:00.000Z', status: 'queued' },
+      { id: 'd3', hcpId: 'd', direction: 'inbound', at: '2026-02-02T11:00:00.000Z', status: 'received' },
+      // A reply at the very instant of the message answers it (outbound first at an equal instant).
+      { id: 'e2', hcpId: 'e', direction: 'inbound', at: '2026-02-02T10:00:00.000Z', status: 'received' },
+      { id: 'e1', hcpId: 'e', direction: 'outbound', at: '2026-02-02T10:00:00.000Z', status: 'read' },
+    ] as const;
+    const answered = replyTimes(conversation);
+    expect(Object.fromEntries(answered)).toEqual({
+      a1: null,
+      a2: '2026-02-02T10:40:00.000Z',
+      b1: '2026-02-10T10:00:00.000Z',
+      c1: '2026-02-02T10:05:00.000Z',
+      d1: '2026-02-02T11:00:00.000Z',
+      e1: '2026-02-02T10:00:00.000Z',
+    });
+    const figures = replyFigures(
+      conversation
+        .filter((m) => m.direction === 'outbound')
+        .map((m) => ({ status: m.status, at: m.at, repliedAt: answered.get(m.id) ?? null })),
+    );
+    // Delivered: a1, a2, b1, d1, e1 (c1 failed). Replied within 7 days: a2 (30 min), d1 (60), e1 (0);
+    // b1's answer came after 8 days. Median of 0, 30, 60 minutes.
+    expect(figures).toEqual({ delivered: 5, replied: 3, replyRate: 0.6, medianMinutesToReply: 30 });
   });
 
   it('counts HCP-weeks over a weekly cap', () => {

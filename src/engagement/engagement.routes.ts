@@ -1,19 +1,19 @@
 import type { RouteModule } from '../context.js';
 import { registerAnalyticsRoutes } from './analytics.routes.js';
 import { startCrmSink } from './crm-sink.worker.js';
-import { startDayCellsRefresher } from './day-cells.worker.js';
+import { startAnalyticsRefresher } from './analytics-refresher.worker.js';
 import { registerImportRoutes } from './imports.routes.js';
 import { registerInteractionRoutes } from './interactions.routes.js';
 
 /**
  * Engagement's HTTP routes (interactions, timeline, imports, analytics) and its workers: the CRM sink, and
- * the refresher of the volume report's day cells.
+ * the refresher of the figures analytics keep as written (volume cells, reply facts).
  */
 export const registerEngagementRoutes: RouteModule = async (app, ctx) => {
   await registerInteractionRoutes(app, ctx);
   await registerImportRoutes(app, ctx);
   await registerAnalyticsRoutes(app, ctx);
-  const refresher = startDayCellsRefresher(ctx);
+  const refresher = startAnalyticsRefresher(ctx);
   const { url, secret } = ctx.config.crmSink;
   const sink = url && secret ? startCrmSink(ctx, { url, secret }) : null;
   return async () => {

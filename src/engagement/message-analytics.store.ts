@@ -1,15 +1,24 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import {
   byteOrder,
+  medianOf,
   millisBetween,
   mondayWeekOf,
   notSearchedBy,
   type Database,
   type Db,
 } from '../platform/database/index.js';
-import { median, medianOfCounts, ratio, REPLY_WINDOW_MS, spread, weeksIn } from './analytics-figures.js';
+import {
+  medianOfCounts,
+  ratio,
+  REPLY_WINDOW_MS,
+  SENT_STATUSES,
+  spread,
+  weeksIn,
+} from './analytics-figures.js';
 import { scopedInteractions, type Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
+import { markedHcps } from './reply-facts.store.js';
 
 /**
  * The reports read from WhatsApp messages and policy decisions (whatsapp, blocked, over-messaging,
@@ -19,9 +28,6 @@ import type { AnalyticsFilters } from './analytics.store.js';
  * formula is written out in docs/analytics.md; analytics-figures.ts holds the same arithmetic over rows,
  * and the property test of message-analytics.test.ts holds the two equal.
  */
-
-/** Statuses an outbound message has after leaving Parley (held, scheduled, cancelled or queued ones have not). */
-export const SENT_STATUSES = ['sent', 'delivered', 'read', 'failed', 'unknown'] as const;
 
 type MessagesQuery = SelectQueryBuilder<Database & { m: Database['messages'] }, 'm', object>;
 
@@ -116,71 +122,103 @@ async function hcpsSentTo(
 }
 
 /**
- * Reply figures (analytics-figures.ts `replyFigures`, in SQL): each HCP's sent and inbound messages in time
- * order (outbound first at an equal instant, then by id); a delivered message is replied when the next one
- * is inbound and within 7 days. Only the waits of replied messages leave the database.
+ * The sent messages of the period in scope, each with how long until it was answered (`wait`, null for
+ * none; analytics-figures.ts `replyTimes` defines the answer). An HCP's waits are kept per message
+ * (`reply_wait_ms`, kept by reply-facts.store.ts) unless their conversation changed since they were worked
+ * out: those few HCPs' waits are worked out here, by ordering their whole conversation.
  */
-async function replyWaits(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  const moments = sentMessages(db, scope, f, brand)
-    .select(['m.id', 'm.hcp_id', 'm.status', 'm.created_at as at', sql<number>`0`.as('dir')])
-    .unionAll(
-      inboundMessages(db, scope, f, brand).select([
-        'm.id',
-        'm.hcp_id',
-        'm.status',
-        sql<string>`coalesce(m.meta_timestamp, m.created_at)`.as('at'),
-        sql<number>`1`.as('dir'),
-      ]),
-    );
+function answeredMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  const kept = sentMessages(db, scope, f, brand)
+    .where('m.hcp_id', 'not in', markedHcps(db))
+    .select(['m.status', 'm.reply_wait_ms as wait']);
+
+  const conversations = db
+    .selectFrom('messages as c')
+    .where('c.hcp_id', 'in', markedHcps(db))
+    .where((eb) => eb.or([eb('c.direction', '=', 'inbound'), eb('c.status', 'in', [...SENT_STATUSES])]))
+    .select([
+      'c.id',
+      'c.hcp_id',
+      sql<string>`case when ${sql.ref('c.direction')} = 'inbound' then coalesce(${sql.ref('c.meta_timestamp')}, ${sql.ref('c.created_at')}) else ${sql.ref('c.created_at')} end`.as(
+        'at',
+      ),
+      sql<number>`case when ${sql.ref('c.direction')} = 'inbound' then 1 else 0 end`.as('dir'),
+    ]);
   const conversation = sql`(partition by x.hcp_id order by ${byteOrder(db, sql.ref('x.at'))}, x.dir, ${byteOrder(db, sql.ref('x.id'))})`;
   const ordered = db
-    .selectFrom(moments.as('x'))
+    .selectFrom(conversations.as('x'))
     .select((eb) => [
-      'x.dir',
-      'x.status',
-      'x.at',
+      'x.id',
       sql<number | null>`lead(${eb.ref('x.dir')}) over ${conversation}`.as('next_dir'),
       sql<string>`lead(${eb.ref('x.at')}) over ${conversation}`.as('next_at'),
     ]);
-  const waits = await db
-    .selectFrom(ordered.as('o'))
-    .select((eb) => millisBetween(db, eb.ref('o.at'), eb.ref('o.next_at')).as('wait'))
-    .where('o.dir', '=', 0)
-    .where('o.status', 'in', ['delivered', 'read'])
-    .where('o.next_dir', '=', 1)
-    .execute();
-  return waits.map((w) => num(w.wait)).filter((w) => w <= REPLY_WINDOW_MS);
+  const live = sentMessages(db, scope, f, brand)
+    .where('m.hcp_id', 'in', markedHcps(db))
+    .innerJoin(ordered.as('o'), 'o.id', 'm.id')
+    .select((eb) => [
+      'm.status',
+      sql<number | null>`case when ${eb.ref('o.next_dir')} = 1
+                         then ${millisBetween(db, eb.ref('m.created_at'), eb.ref('o.next_at'))} end`.as(
+        'wait',
+      ),
+    ]);
+  return kept.unionAll(live);
+}
+
+/**
+ * Statuses and reply figures (analytics-figures.ts `replyFigures`) of the sent messages of the period in
+ * scope, in one pass: one statement, so the refresher cannot move an HCP from kept to live waits halfway.
+ */
+async function outboundFigures(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  const status = sql.ref('x.status');
+  const delivered = sql<boolean>`${status} in ('delivered', 'read')`;
+  // The wait of a delivered message answered within the window; null otherwise.
+  const replyWait = sql<number | null>`case when ${delivered} and ${sql.ref('x.wait')} <= ${REPLY_WINDOW_MS}
+                                       then ${sql.ref('x.wait')} end`;
+  const count = (condition: ReturnType<typeof sql<boolean>>) =>
+    sql<number>`sum(case when ${condition} then 1 else 0 end)`;
+  const row = await db
+    .selectFrom(answeredMessages(db, scope, f, brand).as('x'))
+    .select((eb) => [
+      eb.fn.countAll<number>().as('sent'),
+      count(delivered).as('delivered'),
+      count(sql`${status} = 'read'`).as('read'),
+      count(sql`${status} = 'failed'`).as('failed'),
+      sql<number>`count(${replyWait})`.as('replied'),
+      medianOf(db, replyWait).as('median_wait'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    sent: num(row.sent),
+    delivered: num(row.delivered),
+    read: num(row.read),
+    failed: num(row.failed),
+    replied: num(row.replied),
+    medianWait: row.median_wait === null ? null : Number(row.median_wait),
+  };
 }
 
 export async function whatsapp(db: Db, scope: Scope, f: AnalyticsFilters) {
   const brand = await brandTemplates(db, f.brand);
-  const [statuses, inbound, waits] = await Promise.all([
-    sentMessages(db, scope, f, brand)
-      .select((eb) => ['m.status', eb.fn.countAll<number>().as('n')])
-      .groupBy('m.status')
-      .execute(),
+  const [outbound, inbound] = await Promise.all([
+    outboundFigures(db, scope, f, brand),
     inboundMessages(db, scope, f, brand)
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow(),
-    replyWaits(db, scope, f, brand),
   ]);
-  const of = (status: string) => num(statuses.find((s) => s.status === status)?.n);
-  const sent = statuses.reduce((n, s) => n + num(s.n), 0);
-  const delivered = of('delivered') + of('read');
-  const read = of('read');
-  const med = median(waits);
+  const { sent, delivered, read, failed, replied, medianWait } = outbound;
   return {
     summary: {
       sent,
       delivered,
       read,
-      failed: of('failed'),
+      failed,
       inbound: num(inbound.n),
-      replied: waits.length,
+      replied,
       deliveryRate: ratio(delivered, sent),
       readRate: ratio(read, delivered),
-      replyRate: ratio(waits.length, delivered),
-      medianMinutesToReply: med === null ? null : Math.round((med / 60_000) * 10) / 10,
+      replyRate: ratio(replied, delivered),
+      medianMinutesToReply: medianWait === null ? null : Math.round((medianWait / 60_000) * 10) / 10,
     },
     rows: [],
   };

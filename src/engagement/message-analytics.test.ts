@@ -3,13 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
 import type { MessagesTable, PolicyDecisionsTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { median, ratio, replyFigures, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
+import { median, ratio, replyFigures, replyTimes, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
+import { refreshReplyFacts } from './reply-facts.store.js';
 
 /**
  * The message and decision reports count in SQL (message-analytics.store.ts). Here they are held equal,
  * for random messages and decisions and every filter, to the reports as they were first written: every row
- * of the period read and counted in JavaScript with analytics-figures.ts (the `reference` below).
+ * of the period read and counted in JavaScript with analytics-figures.ts (the `reference` below), with one
+ * change since: whether a message was answered is worked out over the HCP's whole conversation.
  */
 
 const FROM = '2026-02-01T00:00:00.000Z';
@@ -49,22 +51,21 @@ function reference(x: Fixture, filters: { market?: string; rep?: string; brand?:
   const sent = outbound.filter((m) => SENT.has(m.status));
   const delivered = sent.filter((m) => m.status === 'delivered' || m.status === 'read').length;
   const read = sent.filter((m) => m.status === 'read').length;
-  const replies = replyFigures([
-    ...sent.map((m) => ({
-      id: m.id,
-      hcpId: m.hcp_id!,
-      direction: 'outbound' as const,
-      at: m.created_at,
-      status: m.status,
-    })),
-    ...inbound.map((m) => ({
-      id: m.id,
-      hcpId: m.hcp_id!,
-      direction: 'inbound' as const,
-      at: m.meta_timestamp ?? m.created_at,
-      status: m.status,
-    })),
-  ]);
+  // Whether a message was answered is a fact of the HCP's whole conversation, whatever the period or filter.
+  const answered = replyTimes(
+    x.messages
+      .filter((m) => x.markets.has(m.hcp_id!))
+      .map((m) => ({
+        id: m.id,
+        hcpId: m.hcp_id!,
+        direction: m.direction,
+        at: m.direction === 'inbound' ? (m.meta_timestamp ?? m.created_at) : m.created_at,
+        status: m.status,
+      })),
+  );
+  const replies = replyFigures(
+    sent.map((m) => ({ status: m.status, at: m.created_at, repliedAt: answered.get(m.id) ?? null })),
+  );
   const whatsapp = {
     sent: sent.length,
     delivered,
@@ -305,10 +306,17 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
     });
     await fc.assert(
       fc.asyncProperty(
-        fc.array(message, { maxLength: 40 }),
+        fc.array(message, { maxLength: 40, size: 'max' }),
         fc.array(decision, { maxLength: 20 }),
         fc.array(change, { maxLength: 6 }),
-        async (ms, ds, changes) => {
+        // The reply facts: how many HCPs the refresher worked out before the later messages were written
+        // and queued ones left Parley; the report reads kept facts for some HCPs and works out the rest.
+        fc.record({
+          refreshed: fc.constantFrom(0, 1, 3, Number.MAX_SAFE_INTEGER),
+          later: fc.nat({ max: 40 }),
+          promote: fc.boolean(),
+        }),
+        async (ms, ds, changes, facts) => {
           await db.deleteFrom('messages').execute();
           await db.deleteFrom('policy_decisions').execute();
           await db.deleteFrom('consent_entries').where('source', '=', 'whatsapp_reply').execute();
@@ -340,6 +348,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
                 ? new Date(Date.parse(m.at) - m.metaLag * 1000).toISOString()
                 : null,
             created_at: m.at,
+            reply_wait_ms: null,
           }));
           const decisions: PolicyDecisionsTable[] = ds.map((d, i) => ({
             id: `dec_${String(i).padStart(3, '0')}`,
@@ -358,7 +367,19 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
             decided_at: d.at,
             template_id: d.template,
           }));
-          if (messages.length) await db.insertInto('messages').values(messages).execute();
+          const first = messages.slice(0, Math.max(0, messages.length - facts.later));
+          const later = messages.slice(first.length);
+          if (first.length) await db.insertInto('messages').values(first).execute();
+          await refreshReplyFacts(db, facts.refreshed);
+          if (later.length) await db.insertInto('messages').values(later).execute();
+          if (facts.promote) {
+            await db
+              .updateTable('messages')
+              .set({ status: 'delivered' })
+              .where('status', '=', 'queued')
+              .execute();
+            for (const m of messages) if (m.status === 'queued') m.status = 'delivered';
+          }
           if (decisions.length) await db.insertInto('policy_decisions').values(decisions).execute();
           if (changes.length)
             await db

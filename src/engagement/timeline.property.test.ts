@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHcp } from '../hcps/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { replyFigures } from './analytics-figures.js';
+import { replyFigures, replyTimes } from './analytics-figures.js';
 import { recordInteraction } from './interactions.store.js';
 import { listTimeline } from './timeline.store.js';
 
@@ -17,8 +17,14 @@ describe('reply figures, for any conversation', () => {
       status: fc.constantFrom('sent', 'delivered', 'read', 'failed', 'received'),
     });
     fc.assert(
-      fc.property(fc.array(moment, { maxLength: 40 }), (messages) => {
-        const f = replyFigures(messages);
+      fc.property(fc.array(moment, { maxLength: 40 }), (moments) => {
+        const messages = moments.map((m, i) => ({ ...m, id: `m${i}` }));
+        const answered = replyTimes(messages);
+        const f = replyFigures(
+          messages
+            .filter((m) => m.direction === 'outbound')
+            .map((m) => ({ status: m.status, at: m.at, repliedAt: answered.get(m.id) ?? null })),
+        );
         expect(f.replied).toBeLessThanOrEqual(f.delivered);
         expect(f.replyRate === null).toBe(f.delivered === 0);
         expect(f.medianMinutesToReply === null).toBe(f.replied === 0);

@@ -418,6 +418,7 @@ async function composeInTransaction(
     send_at: sendAt?.toISOString() ?? null,
     meta_timestamp: null,
     created_at: iso,
+    reply_wait_ms: null,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx

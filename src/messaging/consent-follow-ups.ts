@@ -252,6 +252,7 @@ async function queueOne(
     send_at: null,
     meta_timestamp: null,
     created_at: iso,
+    reply_wait_ms: null,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx

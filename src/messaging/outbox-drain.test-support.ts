@@ -197,6 +197,7 @@ async function queueMessages(
         send_at: null,
         meta_timestamp: null,
         created_at: iso,
+        reply_wait_ms: null,
       });
     }
     await ctx.db.insertInto('messages').values(messages).execute();

@@ -126,6 +126,7 @@ export async function claimDue(
         'messages.send_at as m_send_at',
         'messages.meta_timestamp as m_meta_timestamp',
         'messages.created_at as m_created_at',
+        'messages.reply_wait_ms as m_reply_wait_ms',
       ])
       .where('outbox.id', 'in', ids)
       .where('outbox.claimed_by', '=', input.workerId)
@@ -170,6 +171,7 @@ export async function claimDue(
         send_at: r.m_send_at,
         meta_timestamp: r.m_meta_timestamp,
         created_at: r.m_created_at,
+        reply_wait_ms: r.m_reply_wait_ms,
       },
     }));
   };

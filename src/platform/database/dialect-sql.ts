@@ -112,3 +112,15 @@ export function mondayWeekOf(db: DbOrTx, at: Expression<string>) {
 export function notSearchedBy<T>(db: DbOrTx, column: Expression<T>) {
   return isPostgres(db) ? sql<T>`${column}` : sql<T>`+${column}`;
 }
+
+/**
+ * The median of a numeric expression over a group (nulls left out; null for none), as analytics-figures.ts
+ * `median` defines it: the mean of the two middle values for an even count. PostgreSQL's
+ * `percentile_cont(0.5)` interpolates exactly so; SQLite's `median()` is the same function (its percentile
+ * extension, built into the SQLite that better-sqlite3 bundles).
+ */
+export function medianOf(db: DbOrTx, value: Expression<number | null>) {
+  return isPostgres(db)
+    ? sql<number | null>`percentile_cont(0.5) within group (order by ${value})`
+    : sql<number | null>`median(${value})`;
+}

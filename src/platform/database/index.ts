@@ -8,6 +8,7 @@ export {
   ilike,
   isPostgres,
   isUniqueViolation,
+  medianOf,
   millisBetween,
   mondayWeekOf,
   nextIdentityValues,

@@ -20,6 +20,7 @@ import * as interactionMonthCells from './migrations/0020-interaction-month-cell
 import * as consentLatestEntries from './migrations/0021-consent-latest-entries.js';
 import * as messageAnalyticsReads from './migrations/0022-message-analytics-reads.js';
 import * as decisionTemplate from './migrations/0023-decision-template.js';
+import * as replyFacts from './migrations/0024-reply-facts.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -46,6 +47,7 @@ const migrations: Record<string, Migration> = {
   '0021-consent-latest-entries': consentLatestEntries,
   '0022-message-analytics-reads': messageAnalyticsReads,
   '0023-decision-template': decisionTemplate,
+  '0024-reply-facts': replyFacts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -274,6 +274,12 @@ export interface MessagesTable {
   send_at: Iso | null;
   meta_timestamp: Iso | null; // Meta's timestamp of an inbound message
   created_at: Iso;
+  /**
+   * Outbound, once it left Parley: milliseconds from the message to the HCP's next message in their
+   * conversation when that one is inbound (their answer), else null. Kept by
+   * engagement/reply-facts.store.ts (migration 0024); not current while the HCP is in `stale_conversations`.
+   */
+  reply_wait_ms: number | null;
 }
 
 export interface MessageStatusEventsTable {
@@ -532,6 +538,12 @@ export interface StaleInteractionDaysTable {
   import_id: string;
 }
 
+/** HCPs whose conversation changed since their `messages.reply_wait_ms` were worked out (migration 0024). */
+export interface StaleConversationsTable {
+  id: number; // written by the triggers only
+  hcp_id: string;
+}
+
 /** Valid, normalised rows of an import waiting to be applied in one step (personal values already sealed). */
 export interface ImportStagingTable {
   import_id: string;
@@ -629,6 +641,7 @@ export interface Database {
   unpublished_imports: UnpublishedImportsTable;
   interaction_day_cells: InteractionDayCellsTable;
   stale_interaction_days: StaleInteractionDaysTable;
+  stale_conversations: StaleConversationsTable;
   interaction_month_cells: InteractionMonthCellsTable;
   stale_interaction_months: StaleInteractionMonthsTable;
   consent_latest_entries: ConsentLatestEntriesTable;

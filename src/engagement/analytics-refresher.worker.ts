@@ -1,0 +1,67 @@
+import type { ParleyContext } from '../context.js';
+import { refreshReplyFacts } from './reply-facts.store.js';
+import { refreshDayCells } from './volume.store.js';
+
+export interface AnalyticsRefresherOptions {
+  /** How often to look for stale figures when none were left. */
+  intervalMs?: number;
+  /** Days of volume cells rebuilt before yielding to other work (each is one transaction). */
+  batchDays?: number;
+  /** HCPs whose reply facts are worked out before yielding (a few hundred per transaction). */
+  batchHcps?: number;
+}
+
+export interface AnalyticsRefresher {
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps the figures the reports keep as written close to the data in a running Parley: the volume
+ * report's day and month cells (volume.store.ts) and the reply facts of the `whatsapp` report
+ * (reply-facts.store.ts). Works straight on while a backlog lasts (after an import, or at first start on a
+ * world that predates them), then every `intervalMs`. The current UTC day's cells are left to reports,
+ * which read it live: every webhook marks it again. Reports are exact whether or not it has caught up;
+ * what is stale costs them a live read.
+ */
+export function startAnalyticsRefresher(
+  ctx: ParleyContext,
+  options: AnalyticsRefresherOptions = {},
+): AnalyticsRefresher {
+  const intervalMs = options.intervalMs ?? 10_000;
+  const batchDays = options.batchDays ?? 5;
+  const batchHcps = options.batchHcps ?? 1_000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => (running = tick()), ms);
+    // A refresher never keeps the process alive.
+    timer.unref();
+  };
+  const tick = async () => {
+    try {
+      const today = ctx.clock.now().toISOString().slice(0, 10);
+      const days = await refreshDayCells(ctx.db, batchDays, { before: today });
+      const hcps = await refreshReplyFacts(ctx.db, batchHcps);
+      schedule(days === batchDays || hcps === batchHcps ? 0 : intervalMs);
+    } catch (error) {
+      if (stopped) return;
+      ctx.logger.warn(
+        { err: error instanceof Error ? error.message : String(error), retryInMs: intervalMs },
+        'analytics refresh failed; retrying',
+      );
+      schedule(intervalMs);
+    }
+  };
+  schedule(0);
+
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
