@@ -12,7 +12,7 @@ import type {
   TemplatesTable,
   TrackedLinksTable,
 } from '../platform/database/index.js';
-import type { Purpose, Rules } from '../policy/index.js';
+import { reasonCodesColumn, type Purpose, type Rules } from '../policy/index.js';
 import type { DemoMarket } from './demo-catalogue.js';
 import type { DemoRandom } from './demo-random.js';
 
@@ -495,6 +495,7 @@ function* send(
       message_id: messageId,
       decided_at: decidedAt,
       template_id: template.row.id,
+      reason_codes: '',
     },
     message: {
       id: messageId,
@@ -672,6 +673,7 @@ function refusedRow(history: WhatsappHistory, row: RowFactory, refused: Refusal)
       message_id: null,
       decided_at: interaction.occurred_at,
       template_id: template.row.id,
+      reason_codes: reasonCodesColumn(reasons),
     },
   };
 }

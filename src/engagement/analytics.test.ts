@@ -375,6 +375,7 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
       message_id: null,
       decided_at: '2026-02-03T08:00:00.000Z',
       template_id: templateId,
+      reason_codes: codes.join(','),
     });
     await db
       .insertInto('policy_decisions')

@@ -251,7 +251,11 @@ interface Refusal {
   codes: string[];
 }
 
-/** The decisions of `attempts` that did not allow, with their reason codes and the template they named. */
+/**
+ * The decisions of `attempts` that did not allow, with their reason codes and the template they named:
+ * read from the period's range of policy_decisions_analytics, which holds the codes (migration 0025), and
+ * not from each denied decision's row and JSON.
+ */
 async function refusals(
   db: Db,
   scope: Scope,
@@ -259,44 +263,35 @@ async function refusals(
   brand: string[] | null,
 ): Promise<Refusal[]> {
   const rows = await attempts(db, scope, f, brand)
-    .select(['d.hcp_id', 'd.outcome', 'd.reasons_json', 'd.template_id'])
-    .where('d.outcome', 'in', ['deny', 'review'])
+    .select(['d.hcp_id', 'd.outcome', 'd.reason_codes', 'd.template_id'])
+    .where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), 'in', ['deny', 'review']))
     .execute();
-  return rows.map((r) => {
-    const reasons = (safeJson(r.reasons_json) as { code?: string }[] | null) ?? [];
-    return {
-      hcpId: r.hcp_id,
-      outcome: r.outcome as Refusal['outcome'],
-      templateId: r.template_id,
-      codes: reasons.flatMap((x) => (x.code ? [x.code] : [])),
-    };
-  });
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
+  return rows.map((r) => ({
+    hcpId: r.hcp_id,
+    outcome: r.outcome as Refusal['outcome'],
+    templateId: r.template_id,
+    codes: r.reason_codes ? r.reason_codes.split(',') : [],
+  }));
 }
 
 export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
   const brand = await brandTemplates(db, f.brand);
+  const outcome = sql.ref('d.outcome');
   const [outcomes, held] = await Promise.all([
-    // Grouped by outcome without searching by it: the period's range of policy_decisions_analytics (0022)
-    // holds every column read, where policy_decisions_outcome would fetch each row for its kind.
+    // Counted by conditional sums, not grouped by outcome: the period's range of
+    // policy_decisions_analytics (0022) holds every column read, and SQLite groups by sorting (0.35 s
+    // against 0.15 s for a year of the 10M world).
     attempts(db, scope, f, brand)
       .select((eb) => [
-        notSearchedBy(db, eb.ref('d.outcome')).as('outcome'),
-        eb.fn.countAll<number>().as('n'),
+        eb.fn.countAll<number>().as('all'),
+        sql<number>`sum(case when ${outcome} = 'deny' then 1 else 0 end)`.as('deny'),
+        sql<number>`sum(case when ${outcome} = 'review' then 1 else 0 end)`.as('review'),
       ])
-      .groupBy((eb) => notSearchedBy(db, eb.ref('d.outcome')))
-      .execute(),
+      .executeTakeFirstOrThrow(),
     refusals(db, scope, f, brand),
   ]);
-  const of = (outcome: string) => num(outcomes.find((o) => o.outcome === outcome)?.n);
-  const all = outcomes.reduce((n, o) => n + num(o.n), 0);
+  const all = num(outcomes.all);
+  const denied = num(outcomes.deny);
   const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
   for (const d of held.filter((x) => x.outcome === 'deny'))
     for (const code of new Set(d.codes)) {
@@ -308,9 +303,9 @@ export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
   return {
     summary: {
       attempts: all,
-      blocked: of('deny'),
-      blockedRate: ratio(of('deny'), all),
-      review: of('review'),
+      blocked: denied,
+      blockedRate: ratio(denied, all),
+      review: num(outcomes.review),
     },
     rows: [...byCode.entries()]
       .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
@@ -327,27 +322,32 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
       eb.fn.countAll<number>().as('n'),
     ])
     .groupBy(['m.hcp_id', 'week']);
-  const [totals, hcpsMessaged, load, held] = await Promise.all([
-    sentMessages(db, scope, f, brand)
-      .select((eb) => eb.fn.countAll<number>().as('sent'))
-      .executeTakeFirstOrThrow(),
-    hcpsSentTo(db, scope, f, brand),
+  const weekOverCap = sql<number>`case when ${sql.ref('w.n')} > ${f.weeklyCap} then 1 else 0 end`;
+  const perHcp = db
+    .selectFrom(perHcpWeek.as('w'))
+    .select((eb) => [
+      eb.fn.sum<number>('w.n').as('sent'),
+      eb.fn.max<number>('w.n').as('max_n'),
+      eb.fn.sum<number>(weekOverCap).as('weeks_over'),
+    ])
+    .groupBy('w.hcp_id');
+  const [load, held] = await Promise.all([
+    // One pass over the period's messages, grouped by HCP-week then by HCP: messages sent, HCPs messaged
+    // (the HCP groups), and the weekly load, where three statements read the messages three times.
     db
-      .selectFrom(perHcpWeek.as('w'))
+      .selectFrom(perHcp.as('h'))
       .select((eb) => [
-        eb.fn.max<number>('w.n').as('max_n'),
-        eb.fn
-          .sum<number>(sql`case when ${eb.ref('w.n')} > ${f.weeklyCap} then 1 else 0 end`)
-          .as('weeks_over'),
-        eb.fn
-          .count<number>(sql`case when ${eb.ref('w.n')} > ${f.weeklyCap} then ${eb.ref('w.hcp_id')} end`)
-          .distinct()
-          .as('hcps_over'),
+        eb.fn.sum<number>('h.sent').as('sent'),
+        eb.fn.countAll<number>().as('hcps'),
+        eb.fn.max<number>('h.max_n').as('max_n'),
+        eb.fn.sum<number>('h.weeks_over').as('weeks_over'),
+        sql<number>`sum(case when ${eb.ref('h.weeks_over')} > 0 then 1 else 0 end)`.as('hcps_over'),
       ])
       .executeTakeFirstOrThrow(),
     refusals(db, scope, f, brand),
   ]);
-  const sent = num(totals.sent);
+  const hcpsMessaged = num(load.hcps);
+  const sent = num(load.sent);
   const capped = held.filter(
     (d) => d.outcome === 'deny' && (d.codes.includes('frequency_cap') || d.codes.includes('rep_cap')),
   );

@@ -366,6 +366,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
             message_id: null,
             decided_at: d.at,
             template_id: d.template,
+            reason_codes: d.outcome === 'allow' ? '' : d.codes.join(','),
           }));
           const first = messages.slice(0, Math.max(0, messages.length - facts.later));
           const later = messages.slice(first.length);

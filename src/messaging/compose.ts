@@ -25,6 +25,7 @@ import {
 import { DomainError } from '../platform/errors/index.js';
 import {
   decide,
+  reasonCodesColumn,
   repMessagesInCap,
   type Decision,
   type DecisionContext,
@@ -157,6 +158,7 @@ async function storeDecision(
     message_id: input.messageId,
     decided_at: input.at.toISOString(),
     template_id: input.body.templateId ?? null,
+    reason_codes: reasonCodesColumn(input.decision.reasons),
   });
   return id;
 }
@@ -437,6 +439,7 @@ async function composeInTransaction(
       message_id: messageId,
       decided_at: iso,
       template_id: body.templateId ?? null,
+      reason_codes: reasonCodesColumn(decision.reasons),
     })
     .execute();
   if (status !== 'pending_review') await enqueue(tx, ctx, messageId, sendAt ?? now);

@@ -9,7 +9,7 @@ import {
   type MessagesTable,
   type Tx,
 } from '../platform/database/index.js';
-import { decide, type Decision, type DecisionRequest } from '../policy/index.js';
+import { decide, reasonCodesColumn, type Decision, type DecisionRequest } from '../policy/index.js';
 import { sendingNumberFor, snapshotOf } from './compose.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
 import { provenanceForStorage, type MessageProvenance } from './message-provenance.js';
@@ -271,6 +271,7 @@ async function queueOne(
       message_id: messageId,
       decided_at: iso,
       template_id: request.templateId ?? null,
+      reason_codes: reasonCodesColumn(decision.reasons),
     })
     .execute();
   if (allowed) await enqueue(tx, ctx, messageId, now);

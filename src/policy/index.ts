@@ -17,7 +17,7 @@ export type {
   RecentMessage,
 } from './decision-context.js';
 export { DEFAULT_RULEBOOK_YAML } from './default-rulebook.js';
-export { REASON_CODES } from './reason-codes.js';
+export { REASON_CODES, reasonCodesColumn } from './reason-codes.js';
 export type { ReasonCode } from './reason-codes.js';
 export { deepMerge, parseRulebook, rulesForMarket } from './rulebook.js';
 export type { ParseResult, Rulebook, RulebookProblem } from './rulebook.js';

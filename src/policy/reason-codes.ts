@@ -55,3 +55,11 @@ export const TIMED_CODES: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'duplicate_message',
   'opt_in_limit',
 ]);
+
+/**
+ * A decision's reason codes as one column value (`policy_decisions.reason_codes`, migration 0025): the
+ * codes in the decision's order, comma-separated; empty for none. Codes are lower-case words, never commas.
+ */
+export function reasonCodesColumn(reasons: readonly { code: string }[]): string {
+  return reasons.map((r) => r.code).join(',');
+}

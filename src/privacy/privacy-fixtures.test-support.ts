@@ -137,6 +137,7 @@ export async function outbound(
       message_id: id,
       decided_at: now,
       template_id: input.templateId,
+      reason_codes: '',
     })
     .execute();
   await db

@@ -52,39 +52,49 @@ describe('a migration run that another schema vanished under', () => {
  * 0016 gives every HCP a seq and every interaction its HCP's, for the narrow timeline index: rows written
  * before it ran must come out of it with the right values, and what is written after must follow on.
  */
-describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dialect) => {
-  let store: Store;
-  let destroy: () => Promise<void>;
+/** An empty, unmigrated store of its own, for migrations run on rows written before them. */
+function scratchStore(dialect: (typeof DIALECTS)[number]) {
+  const handle: { store: Store; destroy: () => Promise<void> } = {} as never;
   beforeAll(async () => {
     if (dialect === 'sqlite') {
       const dir = mkdtempSync(join(tmpdir(), 'parley-migrate-'));
-      store = await openStore(`sqlite:${join(dir, 'parley.db')}`, { backgroundCheckpoints: false });
-      destroy = async () => {
+      const store = await openStore(`sqlite:${join(dir, 'parley.db')}`, { backgroundCheckpoints: false });
+      handle.store = store;
+      handle.destroy = async () => {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
       };
     } else {
       const schema = `t_${randomBytes(6).toString('hex')}`;
-      store = await openStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
-      destroy = async () => {
+      const store = await openStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
+      handle.store = store;
+      handle.destroy = async () => {
         await store.close();
         await dropPostgresSchema(TEST_POSTGRES_URL, schema);
       };
     }
   });
   afterAll(async () => {
-    await destroy?.();
+    await handle.destroy?.();
   });
+  return handle;
+}
+
+const insertMarket = (db: Store['db'], at: string) =>
+  sql`insert into markets (code, name, languages_json, time_zone, weekend_days_json, holidays_json,
+      legal_regime, data_residency, created_at)
+    values ('BR', 'Brazil', '["pt-BR"]', 'America/Sao_Paulo', '[6,7]', '[]', 'lgpd', 'br', ${at})`.execute(
+    db,
+  );
+
+describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dialect) => {
+  const scratch = scratchStore(dialect);
 
   it('numbers existing HCPs, gives their interactions the same seq, and replaces the timeline index', async () => {
-    const { db } = store;
+    const { db } = scratch.store;
     expect(await migrateTo(db, '0015-message-counter-covering')).toContain('0015-message-counter-covering');
     const at = '2026-01-01T00:00:00.000Z';
-    await sql`insert into markets (code, name, languages_json, time_zone, weekend_days_json, holidays_json,
-        legal_regime, data_residency, created_at)
-      values ('BR', 'Brazil', '["pt-BR"]', 'America/Sao_Paulo', '[6,7]', '[]', 'lgpd', 'br', ${at})`.execute(
-      db,
-    );
+    await insertMarket(db, at);
     // Ids in an order other than the order written, so a seq by id order would show.
     const hcpIds = ['hcp_c', 'hcp_a', 'hcp_d', 'hcp_b'];
     for (const id of hcpIds)
@@ -132,5 +142,57 @@ describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dial
               order by array_position(i.indkey::int2[], a.attnum)`.execute(db)
           ).rows;
     expect(indexColumns.map((c) => c.name)).toEqual(['hcp_seq', 'occurred_at']);
+  });
+});
+
+describe.each(DIALECTS)('migrations 0024 and 0025 on rows written before them, on %s', (dialect) => {
+  const scratch = scratchStore(dialect);
+
+  it("marks every HCP with messages for the reply facts, and copies each decision's reason codes in order", async () => {
+    const { db } = scratch.store;
+    await migrateTo(db, '0023-decision-template');
+    const at = '2026-01-01T00:00:00.000Z';
+    await insertMarket(db, at);
+    for (const [seq, id] of ['hcp_a', 'hcp_b', 'hcp_quiet'].entries())
+      await sql`insert into hcps (id, crm_id, name, market_code, language, time_zone, whatsapp_status,
+          marketing_stopped, legal_hold, created_at, updated_at, seq)
+        values (${id}, ${`CRM-${id}`}, ${id}, 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at},
+          ${seq + 1})`.execute(db);
+    for (const [id, hcp, direction, status] of [
+      ['msg_1', 'hcp_a', 'outbound', 'delivered'],
+      ['msg_2', 'hcp_a', 'inbound', 'received'],
+      ['msg_3', 'hcp_b', 'outbound', 'read'],
+    ])
+      await sql`insert into messages (id, hcp_id, direction, phone_number_id, type, asset_ids_json,
+          provenance_json, status, status_at, created_at)
+        values (${id}, ${hcp}, ${direction}, 'pn', 'text', '[]', '{}', ${status}, ${at}, ${at})`.execute(db);
+    const reasons = (codes: string[]) =>
+      JSON.stringify(codes.map((code) => ({ code, rule: 'r', message: 'm' })));
+    for (const [id, outcome, codes] of [
+      ['dec_1', 'deny', ['quiet_hours', 'frequency_cap']],
+      ['dec_2', 'allow', []],
+      ['dec_3', 'review', ['free_text_review']],
+    ] as const)
+      await sql`insert into policy_decisions (id, requested_by, hcp_id, kind, request_json, outcome,
+          reasons_json, rulebook_version, snapshot_json, decided_at)
+        values (${id}, 'usr_x', 'hcp_a', 'send', '{}', ${outcome}, ${reasons([...codes])}, 1, '{}', ${at})`.execute(
+        db,
+      );
+
+    expect(await migrateToLatest(db)).toEqual(
+      expect.arrayContaining(['0024-reply-facts', '0025-decision-reason-codes']),
+    );
+    const marked = await db.selectFrom('stale_conversations').select('hcp_id').orderBy('hcp_id').execute();
+    expect(marked.map((m) => m.hcp_id)).toEqual(['hcp_a', 'hcp_b']);
+    const decisions = await db
+      .selectFrom('policy_decisions')
+      .select(['id', 'reason_codes'])
+      .orderBy('id')
+      .execute();
+    expect(decisions).toEqual([
+      { id: 'dec_1', reason_codes: 'quiet_hours,frequency_cap' },
+      { id: 'dec_2', reason_codes: '' },
+      { id: 'dec_3', reason_codes: 'free_text_review' },
+    ]);
   });
 });

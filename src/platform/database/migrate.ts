@@ -21,6 +21,7 @@ import * as consentLatestEntries from './migrations/0021-consent-latest-entries.
 import * as messageAnalyticsReads from './migrations/0022-message-analytics-reads.js';
 import * as decisionTemplate from './migrations/0023-decision-template.js';
 import * as replyFacts from './migrations/0024-reply-facts.js';
+import * as decisionReasonCodes from './migrations/0025-decision-reason-codes.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -48,6 +49,7 @@ const migrations: Record<string, Migration> = {
   '0022-message-analytics-reads': messageAnalyticsReads,
   '0023-decision-template': decisionTemplate,
   '0024-reply-facts': replyFacts,
+  '0025-decision-reason-codes': decisionReasonCodes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -308,6 +308,8 @@ export interface PolicyDecisionsTable {
   decided_at: Iso;
   /** The template the request named, if any (also in request_json): analytics filter by brand through it. */
   template_id: string | null;
+  /** The reasons' codes, comma-separated (also in reasons_json; policy `reasonCodesColumn`): analytics count by them. */
+  reason_codes: string;
 }
 
 export interface RulebooksTable {
