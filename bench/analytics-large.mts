@@ -3,7 +3,7 @@
 // VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
 // With FILTERS='[{"brand":"Glucora"},{"market":"BR"}]', also over the year with each of those filters.
 // With REFRESH=1, first rebuilds every stale day cell of the volume report and works out every stale HCP's
-// reply facts (the whatsapp report), and times each. Usage:
+// facts kept per message, and times each. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,9 +37,9 @@ if (process.env.REFRESH === '1') {
   const started = performance.now();
   const days = await refreshDayCells(store.db);
   console.log(JSON.stringify({ refreshedDays: days, ms: Math.round(performance.now() - started) }));
-  const { refreshReplyFacts } = await import(code('src/engagement/reply-facts.store.ts'));
+  const { refreshConversationFacts } = await import(code('src/engagement/conversation-facts.store.ts'));
   const factsStarted = performance.now();
-  const hcps = await refreshReplyFacts(store.db);
+  const hcps = await refreshConversationFacts(store.db);
   console.log(JSON.stringify({ refreshedHcps: hcps, ms: Math.round(performance.now() - factsStarted) }));
 }
 const year = { from, to, bucket: 'month', weeklyCap: 2 };

@@ -7,6 +7,7 @@ import { createSession } from '../src/identity/index.js';
 import { loadDecisionContext } from '../src/messaging/index.js';
 import { createParley } from '../src/parley.js';
 import { parseConfig } from '../src/platform/config/index.js';
+import { NEW_MESSAGE_FACTS } from '../src/platform/database/index.js';
 import type { Db, Dialect, MessagesTable, Store } from '../src/platform/database/index.js';
 import { createLogger } from '../src/platform/logging/index.js';
 import { decide, type DecisionContext, type DecisionRequest } from '../src/policy/index.js';
@@ -275,7 +276,7 @@ async function seedOutboundHistory(db: Db, now: Date, phoneNumberId: string): Pr
         send_at: null,
         meta_timestamp: null,
         created_at: created,
-        reply_wait_ms: null,
+        ...NEW_MESSAGE_FACTS,
       });
     }
     await db.insertInto('messages').values(batch).execute();

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { renderTemplate, venuesOf, type TemplateParameter } from '../content/index.js';
 import type { MessageProvenance } from '../messaging/index.js';
+import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type {
   AssetsTable,
   ConsentEntriesTable,
@@ -548,8 +549,8 @@ function* send(
       send_at: null,
       meta_timestamp: null,
       created_at: decidedAt,
-      // Worked out by the reply-facts refresher once the seed is written.
-      reply_wait_ms: null,
+      // Worked out by the conversation-facts refresher once the seed is written.
+      ...NEW_MESSAGE_FACTS,
     },
   };
   if (failed) return;
@@ -596,7 +597,7 @@ function* send(
         send_at: null,
         meta_timestamp: reply.occurred_at,
         created_at: reply.occurred_at,
-        reply_wait_ms: null,
+        ...NEW_MESSAGE_FACTS,
       },
     };
   }

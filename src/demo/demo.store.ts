@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
 import { provenanceForStorage, type MessageProvenance } from '../messaging/index.js';
-import { refreshReplyFacts } from '../engagement/index.js';
+import { refreshConversationFacts } from '../engagement/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
 import type {
   Database,
@@ -392,8 +392,8 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
     }
     await deps.db.transaction().execute(audit);
   }
-  // The reply facts of the `whatsapp` report: the triggers marked every HCP the seed wrote to.
-  await refreshReplyFacts(deps.db);
+  // The facts kept per message for the reports: the triggers marked every HCP the seed wrote to.
+  await refreshConversationFacts(deps.db);
   // Fresh planner statistics (the same statement in SQLite and PostgreSQL): without them PostgreSQL
   // guesses a rep sees two HCPs and sorts every HCP for each page until autovacuum catches up.
   await sql`analyze`.execute(deps.db);

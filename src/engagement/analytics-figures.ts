@@ -82,7 +82,7 @@ const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * sent them and whenever: every inbound message and every outbound one that left Parley, in time order
  * (outbound before inbound at the same instant, since a reply cannot precede what it answers; then by
  * id). Keyed by the ids of the outbound messages that left Parley. The database keeps the same fact per
- * message, as the wait until the answer (`messages.reply_wait_ms`, engagement/reply-facts.store.ts).
+ * message, as the wait until the answer (`messages.reply_wait_ms`, engagement/conversation-facts.store.ts).
  */
 export function replyTimes(moments: readonly MessageMoment[]): Map<string, string | null> {
   const byHcp = new Map<string, MessageMoment[]>();
@@ -107,6 +107,67 @@ export function replyTimes(moments: readonly MessageMoment[]): Map<string, strin
     });
   }
   return replies;
+}
+
+/** An outbound message, as the sending facts need it. */
+export interface SentMoment {
+  id: string;
+  hcpId: string;
+  /** When it was created (its place among the HCP's messages). */
+  at: string;
+  templateId: string | null;
+  status: string;
+}
+
+/** What a sent message's place among the HCP's sent messages says (kept per message, migration 0026). */
+export interface SendingFacts {
+  /** Its position among the HCP's sent messages of the same week (Monday to Sunday, UTC), from 1. */
+  weekRank: number;
+  /** When the HCP's previous sent message was created; null for their first. */
+  prevSentAt: string | null;
+  /** When the HCP's previous sent message of the same template was created; null for the first or none. */
+  prevTemplateSentAt: string | null;
+}
+
+/** Whole weeks since Monday 1970-01-05 of an instant's UTC day (platform/database `mondayWeekOf`). */
+export function mondayWeek(at: string): number {
+  return Math.floor((Date.parse(`${at.slice(0, 10)}T00:00:00Z`) - Date.UTC(1970, 0, 5)) / (7 * 86_400_000));
+}
+
+/**
+ * The sending facts of each outbound message that left Parley, over every HCP's sent messages in order of
+ * creation (then by id), whichever rep sent them. They let reports count without grouping: an HCP-week
+ * holds more than `cap` messages exactly when one of them has rank `cap + 1`; an HCP was sent something in
+ * a period exactly once with no earlier message of theirs in it (`prevSentAt` before the period), and a
+ * template reached an HCP likewise.
+ */
+export function sendingFacts(messages: readonly SentMoment[]): Map<string, SendingFacts> {
+  const byHcp = new Map<string, SentMoment[]>();
+  for (const m of messages)
+    if (SENT.has(m.status)) {
+      const list = byHcp.get(m.hcpId) ?? [];
+      list.push(m);
+      byHcp.set(m.hcpId, list);
+    }
+  const facts = new Map<string, SendingFacts>();
+  for (const list of byHcp.values()) {
+    list.sort((a, b) => byBytes(a.at, b.at) || byBytes(a.id, b.id));
+    let week = Number.NaN;
+    let rank = 0;
+    const lastOfTemplate = new Map<string, string>();
+    list.forEach((m, i) => {
+      const w = mondayWeek(m.at);
+      rank = w === week ? rank + 1 : 1;
+      week = w;
+      facts.set(m.id, {
+        weekRank: rank,
+        prevSentAt: list[i - 1]?.at ?? null,
+        prevTemplateSentAt: m.templateId === null ? null : (lastOfTemplate.get(m.templateId) ?? null),
+      });
+      if (m.templateId !== null) lastOfTemplate.set(m.templateId, m.at);
+    });
+  }
+  return facts;
 }
 
 /** The statuses that mean an outbound message reached the handset. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
+import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { MessagesTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { runAnalyticsReport } from './analytics.store.js';
@@ -93,7 +94,7 @@ describe.each(DIALECTS)('analytics over many rows, on %s', (dialect) => {
             send_at: null,
             meta_timestamp: null,
             created_at: AT,
-            reply_wait_ms: null,
+            ...NEW_MESSAGE_FACTS,
           })),
         )
         .execute();

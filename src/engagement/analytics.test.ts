@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { wholeWeeks } from './message-analytics.store.js';
 import {
   isoWeekOf,
   median,
@@ -8,6 +9,7 @@ import {
   ratio,
   replyFigures,
   replyTimes,
+  sendingFacts,
   spread,
   weeklyLoad,
 } from './analytics-figures.js';
@@ -73,6 +75,59 @@ describe('analytics arithmetic', () => {
     // b1's answer came after 8 days. Median of 0, 30, 60 minutes.
     expect(figures).toEqual({ delivered: 5, replied: 3, replyRate: 0.6, medianMinutesToReply: 30 });
   });
+
+  it("places each sent message among the HCP's sent messages: rank in its week, previous sends", () => {
+    const facts = sendingFacts([
+      // 2026-02-01 is a Sunday: the 2nd is the start of a new week.
+      { id: 'a1', hcpId: 'a', at: '2026-02-01T23:00:00.000Z', templateId: 'T1', status: 'read' },
+      { id: 'a3', hcpId: 'a', at: '2026-02-02T09:00:00.000Z', templateId: 'T1', status: 'delivered' },
+      { id: 'a2', hcpId: 'a', at: '2026-02-02T09:00:00.000Z', templateId: 'T2', status: 'sent' },
+      { id: 'a4', hcpId: 'a', at: '2026-02-03T09:00:00.000Z', templateId: null, status: 'queued' },
+      { id: 'a5', hcpId: 'a', at: '2026-02-08T23:59:59.999Z', templateId: 'T1', status: 'failed' },
+      { id: 'b1', hcpId: 'b', at: '2026-02-03T09:00:00.000Z', templateId: 'T1', status: 'unknown' },
+    ]);
+    expect(Object.fromEntries(facts)).toEqual({
+      a1: { weekRank: 1, prevSentAt: null, prevTemplateSentAt: null },
+      // Equal instants go by id: a2 before a3.
+      a2: { weekRank: 1, prevSentAt: '2026-02-01T23:00:00.000Z', prevTemplateSentAt: null },
+      a3: {
+        weekRank: 2,
+        prevSentAt: '2026-02-02T09:00:00.000Z',
+        prevTemplateSentAt: '2026-02-01T23:00:00.000Z',
+      },
+      // a4 never left Parley: it has no place, and takes none.
+      a5: {
+        weekRank: 3,
+        prevSentAt: '2026-02-02T09:00:00.000Z',
+        prevTemplateSentAt: '2026-02-02T09:00:00.000Z',
+      },
+      b1: { weekRank: 1, prevSentAt: null, prevTemplateSentAt: null },
+    });
+  });
+
+  it.each([
+    // From a Sunday to a Sunday: the Monday-to-Sunday weeks in between.
+    [
+      '2026-02-01T00:00:00.000Z',
+      '2026-02-15T00:00:00.000Z',
+      ['2026-02-02T00:00:00.000Z', '2026-02-09T00:00:00.000Z'],
+    ],
+    // From a Monday midnight to a Monday midnight: every week is whole.
+    [
+      '2026-02-02T00:00:00.000Z',
+      '2026-02-16T00:00:00.000Z',
+      ['2026-02-02T00:00:00.000Z', '2026-02-16T00:00:00.000Z'],
+    ],
+    // A Monday just after midnight starts no whole week.
+    [
+      '2026-02-02T00:00:00.001Z',
+      '2026-02-16T00:00:00.000Z',
+      ['2026-02-09T00:00:00.000Z', '2026-02-16T00:00:00.000Z'],
+    ],
+    ['2026-02-03T00:00:00.000Z', '2026-02-12T00:00:00.000Z', null],
+  ])('finds the whole weeks from %s to %s', (from, to, weeks) =>
+    expect(wholeWeeks(from, to)).toEqual(weeks ? { from: weeks[0], to: weeks[1] } : null),
+  );
 
   it('counts HCP-weeks over a weekly cap', () => {
     expect(

@@ -7,7 +7,7 @@ import { registerInteractionRoutes } from './interactions.routes.js';
 
 /**
  * Engagement's HTTP routes (interactions, timeline, imports, analytics) and its workers: the CRM sink, and
- * the refresher of the figures analytics keep as written (volume cells, reply facts).
+ * the refresher of the figures analytics keep as written (volume cells, the facts kept per message).
  */
 export const registerEngagementRoutes: RouteModule = async (app, ctx) => {
   await registerInteractionRoutes(app, ctx);

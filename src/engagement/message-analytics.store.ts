@@ -10,6 +10,7 @@ import {
 } from '../platform/database/index.js';
 import {
   medianOfCounts,
+  mondayWeek,
   ratio,
   REPLY_WINDOW_MS,
   SENT_STATUSES,
@@ -18,7 +19,7 @@ import {
 } from './analytics-figures.js';
 import { scopedInteractions, type Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
-import { markedHcps } from './reply-facts.store.js';
+import { markedHcps } from './conversation-facts.store.js';
 
 /**
  * The reports read from WhatsApp messages and policy decisions (whatsapp, blocked, over-messaging,
@@ -124,7 +125,7 @@ async function hcpsSentTo(
 /**
  * The sent messages of the period in scope, each with how long until it was answered (`wait`, null for
  * none; analytics-figures.ts `replyTimes` defines the answer). An HCP's waits are kept per message
- * (`reply_wait_ms`, kept by reply-facts.store.ts) unless their conversation changed since they were worked
+ * (`reply_wait_ms`, kept by conversation-facts.store.ts) unless their conversation changed since they were worked
  * out: those few HCPs' waits are worked out here, by ordering their whole conversation.
  */
 function answeredMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
@@ -313,8 +314,34 @@ export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
   };
 }
 
-export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const brand = await brandTemplates(db, f.brand);
+/** Messages sent, HCPs messaged and the weekly load (most in one HCP-week, HCP-weeks and HCPs over cap). */
+interface Load {
+  sent: number;
+  hcps: number;
+  maxN: number;
+  weeksOver: number;
+  hcpsOver: number;
+}
+
+/**
+ * The whole Monday-to-Sunday UTC weeks inside [from, to), as ISO bounds of their creation times; null for
+ * none. The kept week ranks count a week whole, so they answer for these weeks only.
+ */
+export function wholeWeeks(from: string, to: string): { from: string; to: string } | null {
+  const week = 7 * 86_400_000;
+  const monday = (at: string) => Date.UTC(1970, 0, 5) + mondayWeek(at) * week;
+  const first = monday(from) < Date.parse(from) ? monday(from) + week : monday(from);
+  const last = monday(to);
+  return first < last ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : null;
+}
+
+/** `Load` by grouping messages by HCP-week: for a rep's or a brand's messages, which kept facts do not count. */
+async function loadByGrouping(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  brand: string[] | null,
+): Promise<Load> {
   const perHcpWeek = sentMessages(db, scope, f, brand)
     .select((eb) => [
       'm.hcp_id',
@@ -331,23 +358,97 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
       eb.fn.sum<number>(weekOverCap).as('weeks_over'),
     ])
     .groupBy('w.hcp_id');
-  const [load, held] = await Promise.all([
-    // One pass over the period's messages, grouped by HCP-week then by HCP: messages sent, HCPs messaged
-    // (the HCP groups), and the weekly load, where three statements read the messages three times.
-    db
-      .selectFrom(perHcp.as('h'))
+  const row = await db
+    .selectFrom(perHcp.as('h'))
+    .select((eb) => [
+      eb.fn.sum<number>('h.sent').as('sent'),
+      eb.fn.countAll<number>().as('hcps'),
+      eb.fn.max<number>('h.max_n').as('max_n'),
+      eb.fn.sum<number>('h.weeks_over').as('weeks_over'),
+      sql<number>`sum(case when ${eb.ref('h.weeks_over')} > 0 then 1 else 0 end)`.as('hcps_over'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    sent: num(row.sent),
+    hcps: num(row.hcps),
+    maxN: num(row.max_n),
+    weeksOver: num(row.weeks_over),
+    hcpsOver: num(row.hcps_over),
+  };
+}
+
+/**
+ * `Load` of all reps' and brands' messages from the kept sending facts (migration 0026), in one pass
+ * over the period's messages instead of a sort of them by HCP-week: an HCP is counted at their first
+ * message of the period (`prev_sent_at` before it), a whole week over cap at its message of rank cap + 1.
+ * The weeks the period cuts, and every week of HCPs whose facts are being worked out again (marked), are
+ * grouped as before: a few weeks' messages and a few HCPs.
+ */
+async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise<Load> {
+  const weeks = wholeWeeks(f.from, f.to);
+  const at = sql.ref('m.created_at');
+  const inWholeWeeks = weeks ? sql<boolean>`(${at} >= ${weeks.from} and ${at} < ${weeks.to})` : nothing;
+  const cap = f.weeklyCap;
+  // Marked HCPs' weeks, and the cut weeks of everyone else, grouped.
+  const grouped = sentMessages(db, scope, f, null)
+    .where((eb) => eb.or([eb('m.hcp_id', 'in', markedHcps(db)), eb.not(inWholeWeeks)]))
+    .select((eb) => [
+      'm.hcp_id',
+      mondayWeekOf(db, eb.ref('m.created_at')).as('week'),
+      eb.fn.countAll<number>().as('n'),
+    ])
+    .groupBy(['m.hcp_id', 'week']);
+  const overCapInGroups = db.selectFrom(grouped.as('g')).select('g.hcp_id').where('g.n', '>', cap);
+  const kept = sentMessages(db, scope, f, null).where('m.hcp_id', 'not in', markedHcps(db));
+  const firstInPeriod = sql<boolean>`(${sql.ref('m.prev_sent_at')} is null or ${sql.ref('m.prev_sent_at')} < ${f.from})`;
+  const overCap = sql<boolean>`${inWholeWeeks} and ${sql.ref('m.week_rank')} = ${cap + 1}`;
+  const [facts, groups, marked] = await Promise.all([
+    kept
       .select((eb) => [
-        eb.fn.sum<number>('h.sent').as('sent'),
-        eb.fn.countAll<number>().as('hcps'),
-        eb.fn.max<number>('h.max_n').as('max_n'),
-        eb.fn.sum<number>('h.weeks_over').as('weeks_over'),
-        sql<number>`sum(case when ${eb.ref('h.weeks_over')} > 0 then 1 else 0 end)`.as('hcps_over'),
+        eb.fn.countAll<number>().as('sent'),
+        sql<number>`sum(case when ${firstInPeriod} then 1 else 0 end)`.as('hcps'),
+        sql<number | null>`max(case when ${inWholeWeeks} then ${sql.ref('m.week_rank')} end)`.as('max_n'),
+        sql<number>`sum(case when ${overCap} then 1 else 0 end)`.as('weeks_over'),
+        // HCPs over cap in a whole week, unless also over cap in a grouped week (counted below).
+        sql<number>`count(distinct case when ${overCap} and ${sql.ref('m.hcp_id')} not in (${overCapInGroups})
+                                   then ${sql.ref('m.hcp_id')} end)`.as('hcps_over'),
       ])
       .executeTakeFirstOrThrow(),
+    db
+      .selectFrom(grouped.as('w'))
+      .select((eb) => [
+        eb.fn.max<number>('w.n').as('max_n'),
+        sql<number>`sum(case when ${eb.ref('w.n')} > ${cap} then 1 else 0 end)`.as('weeks_over'),
+        sql<number>`count(distinct case when ${eb.ref('w.n')} > ${cap} then ${eb.ref('w.hcp_id')} end)`.as(
+          'hcps_over',
+        ),
+      ])
+      .executeTakeFirstOrThrow(),
+    sentMessages(db, scope, f, null)
+      .where('m.hcp_id', 'in', markedHcps(db))
+      .select((eb) => [
+        eb.fn.countAll<number>().as('sent'),
+        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+      ])
+      .executeTakeFirstOrThrow(),
+  ]);
+  return {
+    sent: num(facts.sent) + num(marked.sent),
+    hcps: num(facts.hcps) + num(marked.hcps),
+    maxN: Math.max(num(facts.max_n), num(groups.max_n)),
+    weeksOver: num(facts.weeks_over) + num(groups.weeks_over),
+    hcpsOver: num(facts.hcps_over) + num(groups.hcps_over),
+  };
+}
+
+export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const [load, held] = await Promise.all([
+    scope.repIds || brand ? loadByGrouping(db, scope, f, brand) : loadFromFacts(db, scope, f),
     refusals(db, scope, f, brand),
   ]);
-  const hcpsMessaged = num(load.hcps);
-  const sent = num(load.sent);
+  const hcpsMessaged = load.hcps;
+  const sent = load.sent;
   const capped = held.filter(
     (d) => d.outcome === 'deny' && (d.codes.includes('frequency_cap') || d.codes.includes('rep_cap')),
   );
@@ -357,10 +458,10 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
       hcpsMessaged,
       messagesPerHcpPerWeek:
         hcpsMessaged === 0 ? null : Math.round((sent / hcpsMessaged / weeksIn(f.from, f.to)) * 100) / 100,
-      maxPerHcpWeek: num(load.max_n),
+      maxPerHcpWeek: load.maxN,
       weeklyCap: f.weeklyCap,
-      hcpWeeksOverCap: num(load.weeks_over),
-      hcpsOverCap: num(load.hcps_over),
+      hcpWeeksOverCap: load.weeksOver,
+      hcpsOverCap: load.hcpsOver,
       attemptsBeyondCaps: capped.length,
       hcpsAtCap: new Set(capped.map((d) => d.hcpId)).size,
     },
@@ -444,18 +545,71 @@ export function expiredClicksQuery(db: Db, scope: Scope, f: Pick<AnalyticsFilter
   );
 }
 
-export async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
-  const brand = await brandTemplates(db, f.brand);
-  const [uses, held, clicks] = await Promise.all([
+interface TemplateUses {
+  templateId: string;
+  messages: number;
+  hcps: number;
+}
+
+/** Messages and distinct HCPs per template of the sent messages `qb` selects, by grouping them. */
+async function groupedTemplateUses(qb: ReturnType<typeof sentMessages>): Promise<TemplateUses[]> {
+  const rows = await qb
+    .where('m.template_id', 'is not', null)
+    .select((eb) => [
+      'm.template_id',
+      eb.fn.countAll<number>().as('n'),
+      eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+    ])
+    .groupBy('m.template_id')
+    .execute();
+  return rows.map((r) => ({ templateId: r.template_id!, messages: num(r.n), hcps: num(r.hcps) }));
+}
+
+/**
+ * Messages and distinct HCPs per template. For all reps, from the kept sending facts (migration 0026): an
+ * HCP counts at their first message of the template in the period (`prev_template_sent_at` before it), so
+ * no set of HCPs is built per template; HCPs whose facts are being worked out again (marked) are grouped
+ * as before. A rep's messages are always grouped: the facts count every rep's.
+ */
+async function templateUses(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  brand: string[] | null,
+): Promise<TemplateUses[]> {
+  if (scope.repIds) return groupedTemplateUses(sentMessages(db, scope, f, brand));
+  const prev = sql.ref('m.prev_template_sent_at');
+  const [kept, marked] = await Promise.all([
     sentMessages(db, scope, f, brand)
       .where('m.template_id', 'is not', null)
+      .where('m.hcp_id', 'not in', markedHcps(db))
       .select((eb) => [
         'm.template_id',
         eb.fn.countAll<number>().as('n'),
-        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+        sql<number>`sum(case when ${prev} is null or ${prev} < ${f.from} then 1 else 0 end)`.as('hcps'),
       ])
       .groupBy('m.template_id')
       .execute(),
+    groupedTemplateUses(sentMessages(db, scope, f, brand).where('m.hcp_id', 'in', markedHcps(db))),
+  ]);
+  // Marked and unmarked HCPs are apart: their counts add up.
+  const uses = new Map<string, TemplateUses>();
+  for (const u of [
+    ...kept.map((r) => ({ templateId: r.template_id!, messages: num(r.n), hcps: num(r.hcps) })),
+    ...marked,
+  ]) {
+    const sum = uses.get(u.templateId) ?? { templateId: u.templateId, messages: 0, hcps: 0 };
+    sum.messages += u.messages;
+    sum.hcps += u.hcps;
+    uses.set(u.templateId, sum);
+  }
+  return [...uses.values()];
+}
+
+export async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
+  const brand = await brandTemplates(db, f.brand);
+  const [uses, held, clicks] = await Promise.all([
+    templateUses(db, scope, f, brand),
     refusals(db, scope, f, brand),
     expiredClicksQuery(db, scope, f).executeTakeFirstOrThrow(),
   ]);
@@ -469,7 +623,7 @@ export async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
     }
     if (d.codes.includes('asset_expired')) expiredAsset++;
   }
-  const used = new Map(uses.map((u) => [u.template_id!, { messages: num(u.n), hcps: num(u.hcps) }]));
+  const used = new Map(uses.map((u) => [u.templateId, { messages: u.messages, hcps: u.hcps }]));
   const ids = [...new Set([...used.keys(), ...expiredAttempts.keys()])];
   const templates = ids.length
     ? await db
@@ -514,17 +668,20 @@ export async function messagingReach(
 ) {
   const brand = await brandTemplates(db, f.brand);
   const requests = db.selectFrom('templates').select('id').where('type', '=', 'opt_in_request');
-  const count = (qb: ReturnType<typeof sentMessages>) =>
-    qb
-      .select((eb) => eb.fn.count<number>('m.hcp_id').distinct().as('n'))
-      .executeTakeFirstOrThrow()
-      .then((r) => num(r.n));
-  const asked = () => sentMessages(db, scope, f, brand).where('m.template_id', 'in', requests);
-  const [askedN, askedAndGranted, messaged, messagedAndWithdrew] = await Promise.all([
-    count(asked()),
-    count(asked().where('m.hcp_id', 'in', granted)),
+  const hcp = sql.ref('m.hcp_id');
+  const [asked, messaged, messagedAndWithdrew] = await Promise.all([
+    // HCPs sent an opt-in request, and those of them who granted, in one pass over the period.
+    sentMessages(db, scope, f, brand)
+      .where('m.template_id', 'in', requests)
+      .select((eb) => [
+        eb.fn.count<number>('m.hcp_id').distinct().as('n'),
+        sql<number>`count(distinct case when ${hcp} in (${granted}) then ${hcp} end)`.as('granted'),
+      ])
+      .executeTakeFirstOrThrow(),
     hcpsSentTo(db, scope, f, brand),
     hcpsSentTo(db, scope, f, brand, withdrew),
   ]);
+  const askedN = num(asked.n);
+  const askedAndGranted = num(asked.granted);
   return { asked: askedN, askedAndGranted, messaged, messagedAndWithdrew };
 }

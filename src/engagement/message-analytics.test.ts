@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
+import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { MessagesTable, PolicyDecisionsTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { median, ratio, replyFigures, replyTimes, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
-import { refreshReplyFacts } from './reply-facts.store.js';
+import { refreshConversationFacts } from './conversation-facts.store.js';
 
 /**
  * The message and decision reports count in SQL (message-analytics.store.ts). Here they are held equal,
@@ -279,7 +280,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
     // Few distinct moments (every 6 hours, a few minutes either side), so that ties (a reply at the very
     // instant of a send) and weeks at their caps are common.
     const moment = fc
-      .tuple(fc.integer({ min: -8, max: 64 }), fc.constantFrom(0, 0, 0, 60, -600))
+      .tuple(fc.integer({ min: -28, max: 64 }), fc.constantFrom(0, 0, 0, 60, -600))
       .map(([slot, s]) => new Date(Date.parse(FROM) + slot * 6 * 3_600_000 + s * 1000).toISOString());
     const message = fc.record({
       hcp: fc.constantFrom(...hcps.map((h) => h.id)),
@@ -309,7 +310,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
         fc.array(message, { maxLength: 40, size: 'max' }),
         fc.array(decision, { maxLength: 20 }),
         fc.array(change, { maxLength: 6 }),
-        // The reply facts: how many HCPs the refresher worked out before the later messages were written
+        // The kept facts: how many HCPs the refresher worked out before the later messages were written
         // and queued ones left Parley; the report reads kept facts for some HCPs and works out the rest.
         fc.record({
           refreshed: fc.constantFrom(0, 1, 3, Number.MAX_SAFE_INTEGER),
@@ -348,7 +349,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
                 ? new Date(Date.parse(m.at) - m.metaLag * 1000).toISOString()
                 : null,
             created_at: m.at,
-            reply_wait_ms: null,
+            ...NEW_MESSAGE_FACTS,
           }));
           const decisions: PolicyDecisionsTable[] = ds.map((d, i) => ({
             id: `dec_${String(i).padStart(3, '0')}`,
@@ -371,7 +372,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           const first = messages.slice(0, Math.max(0, messages.length - facts.later));
           const later = messages.slice(first.length);
           if (first.length) await db.insertInto('messages').values(first).execute();
-          await refreshReplyFacts(db, facts.refreshed);
+          await refreshConversationFacts(db, facts.refreshed);
           if (later.length) await db.insertInto('messages').values(later).execute();
           if (facts.promote) {
             await db

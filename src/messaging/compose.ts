@@ -21,6 +21,7 @@ import {
   type MessagesTable,
   type PolicyDecisionsTable,
   type Tx,
+  NEW_MESSAGE_FACTS,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import {
@@ -420,7 +421,7 @@ async function composeInTransaction(
     send_at: sendAt?.toISOString() ?? null,
     meta_timestamp: null,
     created_at: iso,
-    reply_wait_ms: null,
+    ...NEW_MESSAGE_FACTS,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx

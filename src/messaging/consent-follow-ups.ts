@@ -8,6 +8,7 @@ import {
   type DbOrTx,
   type MessagesTable,
   type Tx,
+  NEW_MESSAGE_FACTS,
 } from '../platform/database/index.js';
 import { decide, reasonCodesColumn, type Decision, type DecisionRequest } from '../policy/index.js';
 import { sendingNumberFor, snapshotOf } from './compose.js';
@@ -252,7 +253,7 @@ async function queueOne(
     send_at: null,
     meta_timestamp: null,
     created_at: iso,
-    reply_wait_ms: null,
+    ...NEW_MESSAGE_FACTS,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx

@@ -1,4 +1,5 @@
 import { newId } from '../platform/crypto/index.js';
+import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Dialect, MessagesTable } from '../platform/database/index.js';
 import { openTestStore, startTestParley, type TestStore } from '../test-support/index.js';
 import { createCloudApiClient, sandboxNumbers, startStandaloneSandbox } from '../whatsapp/index.js';
@@ -197,7 +198,7 @@ async function queueMessages(
         send_at: null,
         meta_timestamp: null,
         created_at: iso,
-        reply_wait_ms: null,
+        ...NEW_MESSAGE_FACTS,
       });
     }
     await ctx.db.insertInto('messages').values(messages).execute();

@@ -127,6 +127,9 @@ export async function claimDue(
         'messages.meta_timestamp as m_meta_timestamp',
         'messages.created_at as m_created_at',
         'messages.reply_wait_ms as m_reply_wait_ms',
+        'messages.week_rank as m_week_rank',
+        'messages.prev_sent_at as m_prev_sent_at',
+        'messages.prev_template_sent_at as m_prev_template_sent_at',
       ])
       .where('outbox.id', 'in', ids)
       .where('outbox.claimed_by', '=', input.workerId)
@@ -172,6 +175,9 @@ export async function claimDue(
         meta_timestamp: r.m_meta_timestamp,
         created_at: r.m_created_at,
         reply_wait_ms: r.m_reply_wait_ms,
+        week_rank: r.m_week_rank,
+        prev_sent_at: r.m_prev_sent_at,
+        prev_template_sent_at: r.m_prev_template_sent_at,
       },
     }));
   };

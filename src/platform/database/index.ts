@@ -19,3 +19,4 @@ export { preparedQuery } from './prepared-query.js';
 export type { PreparedQuery } from './prepared-query.js';
 export type { Page } from './pagination.js';
 export type * from './tables.js';
+export { NEW_MESSAGE_FACTS } from './tables.js';

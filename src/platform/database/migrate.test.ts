@@ -145,10 +145,10 @@ describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dial
   });
 });
 
-describe.each(DIALECTS)('migrations 0024 and 0025 on rows written before them, on %s', (dialect) => {
+describe.each(DIALECTS)('migrations 0024 to 0026 on rows written before them, on %s', (dialect) => {
   const scratch = scratchStore(dialect);
 
-  it("marks every HCP with messages for the reply facts, and copies each decision's reason codes in order", async () => {
+  it("marks every HCP with messages for the facts kept per message, and copies each decision's reason codes in order", async () => {
     const { db } = scratch.store;
     await migrateTo(db, '0023-decision-template');
     const at = '2026-01-01T00:00:00.000Z';
@@ -180,9 +180,14 @@ describe.each(DIALECTS)('migrations 0024 and 0025 on rows written before them, o
       );
 
     expect(await migrateToLatest(db)).toEqual(
-      expect.arrayContaining(['0024-reply-facts', '0025-decision-reason-codes']),
+      expect.arrayContaining(['0024-reply-facts', '0025-decision-reason-codes', '0026-sending-facts']),
     );
-    const marked = await db.selectFrom('stale_conversations').select('hcp_id').orderBy('hcp_id').execute();
+    const marked = await db
+      .selectFrom('stale_conversations')
+      .select('hcp_id')
+      .distinct()
+      .orderBy('hcp_id')
+      .execute();
     expect(marked.map((m) => m.hcp_id)).toEqual(['hcp_a', 'hcp_b']);
     const decisions = await db
       .selectFrom('policy_decisions')

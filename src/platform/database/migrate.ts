@@ -22,6 +22,7 @@ import * as messageAnalyticsReads from './migrations/0022-message-analytics-read
 import * as decisionTemplate from './migrations/0023-decision-template.js';
 import * as replyFacts from './migrations/0024-reply-facts.js';
 import * as decisionReasonCodes from './migrations/0025-decision-reason-codes.js';
+import * as sendingFacts from './migrations/0026-sending-facts.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -50,6 +51,7 @@ const migrations: Record<string, Migration> = {
   '0023-decision-template': decisionTemplate,
   '0024-reply-facts': replyFacts,
   '0025-decision-reason-codes': decisionReasonCodes,
+  '0026-sending-facts': sendingFacts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -277,10 +277,30 @@ export interface MessagesTable {
   /**
    * Outbound, once it left Parley: milliseconds from the message to the HCP's next message in their
    * conversation when that one is inbound (their answer), else null. Kept by
-   * engagement/reply-facts.store.ts (migration 0024); not current while the HCP is in `stale_conversations`.
+   * engagement/conversation-facts.store.ts (migration 0024); not current while the HCP is in `stale_conversations`.
    */
   reply_wait_ms: number | null;
+  /**
+   * Outbound, once it left Parley: its position among the HCP's sent messages of its Monday-to-Sunday UTC
+   * week, and when the HCP's previous sent message, and previous sent message of the same template, were
+   * created (engagement/analytics-figures.ts `sendingFacts`; migration 0026). Kept and marked stale like
+   * `reply_wait_ms`.
+   */
+  week_rank: number | null;
+  prev_sent_at: Iso | null;
+  prev_template_sent_at: Iso | null;
 }
+
+/**
+ * The kept facts of a message just written: none yet. The database marks its HCP, and the refresher of
+ * engagement/conversation-facts.store.ts works them out.
+ */
+export const NEW_MESSAGE_FACTS = {
+  reply_wait_ms: null,
+  week_rank: null,
+  prev_sent_at: null,
+  prev_template_sent_at: null,
+} as const satisfies Partial<MessagesTable>;
 
 export interface MessageStatusEventsTable {
   id: string;

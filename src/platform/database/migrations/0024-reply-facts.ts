@@ -8,7 +8,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  * - `messages.reply_wait_ms`: on an outbound message that left Parley, the milliseconds until the HCP's
  *   next message in their conversation when that one is inbound (their answer; else null). A wait, not
  *   the answer's time: the report adds waits up and takes their median, and parsing two timestamps per
- *   message cost PostgreSQL a second a year. Kept by a refresher (engagement/reply-facts.store.ts), and in
+ *   message cost PostgreSQL a second a year. Kept by a refresher (engagement/conversation-facts.store.ts), and in
  *   the analytics index of messages so that the report reads it with the rest.
  * - `stale_conversations`: the HCPs whose conversation changed since their facts were last worked out.
  *   The database marks them itself, by trigger, whenever a message is written, deleted, moved in time or

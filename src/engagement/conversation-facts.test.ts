@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Db, MessagesTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { replyTimes } from './analytics-figures.js';
-import { refreshReplyFacts } from './reply-facts.store.js';
+import { replyTimes, sendingFacts } from './analytics-figures.js';
+import { refreshConversationFacts } from './conversation-facts.store.js';
 
 /**
- * The reply facts kept per message (migration 0024, reply-facts.store.ts): the database marks an HCP
+ * The facts kept per message (migrations 0024 and 0026, conversation-facts.store.ts): the database marks an HCP
  * whenever their conversation changes, and the refresher brings every marked HCP's facts back to what
  * `replyTimes` says. What the `whatsapp` report relies on: an HCP that is not marked has current facts.
  */
@@ -20,6 +21,7 @@ function messageRow(
   direction: 'inbound' | 'outbound',
   status: string,
   minute: number,
+  templateId: string | null = null,
 ): MessagesTable {
   const at = new Date(T0 + minute * 60_000).toISOString();
   return {
@@ -30,7 +32,7 @@ function messageRow(
     wamid: `wamid.${id}`,
     phone_number_id: p.context.config.whatsapp.phoneNumberId,
     type: direction === 'outbound' ? 'template' : 'text',
-    template_id: null,
+    template_id: templateId,
     parameters_enc: null,
     body_enc: null,
     asset_ids_json: '[]',
@@ -47,7 +49,7 @@ function messageRow(
     send_at: null,
     meta_timestamp: null,
     created_at: at,
-    reply_wait_ms: null,
+    ...NEW_MESSAGE_FACTS,
   };
 }
 
@@ -58,7 +60,19 @@ const marks = async (db: Db) =>
 async function wrongFacts(db: Db): Promise<Set<string>> {
   const rows = await db
     .selectFrom('messages')
-    .select(['id', 'hcp_id', 'direction', 'status', 'created_at', 'meta_timestamp', 'reply_wait_ms'])
+    .select([
+      'id',
+      'hcp_id',
+      'direction',
+      'status',
+      'template_id',
+      'created_at',
+      'meta_timestamp',
+      'reply_wait_ms',
+      'week_rank',
+      'prev_sent_at',
+      'prev_template_sent_at',
+    ])
     .execute();
   const answered = replyTimes(
     rows.map((r) => ({
@@ -69,14 +83,31 @@ async function wrongFacts(db: Db): Promise<Set<string>> {
       status: r.status,
     })),
   );
-  const waitOf = (r: (typeof rows)[number]) => {
+  const sending = sendingFacts(
+    rows
+      .filter((r) => r.direction === 'outbound')
+      .map((r) => ({
+        id: r.id,
+        hcpId: r.hcp_id!,
+        at: r.created_at,
+        templateId: r.template_id,
+        status: r.status,
+      })),
+  );
+  const wrong = (r: (typeof rows)[number]) => {
     const answer = answered.get(r.id) ?? null;
-    return answer === null ? null : Date.parse(answer) - Date.parse(r.created_at);
+    const place = sending.get(r.id);
+    return (
+      (answer === null ? null : Date.parse(answer) - Date.parse(r.created_at)) !== r.reply_wait_ms ||
+      (place?.weekRank ?? null) !== r.week_rank ||
+      (place?.prevSentAt ?? null) !== r.prev_sent_at ||
+      (place?.prevTemplateSentAt ?? null) !== r.prev_template_sent_at
+    );
   };
-  return new Set(rows.filter((r) => waitOf(r) !== r.reply_wait_ms).map((r) => r.hcp_id!));
+  return new Set(rows.filter(wrong).map((r) => r.hcp_id!));
 }
 
-describe.each(DIALECTS)('reply facts on %s', (dialect) => {
+describe.each(DIALECTS)('conversation facts on %s', (dialect) => {
   let p: TestParley;
   let db: Db;
   let hcps: string[];
@@ -90,7 +121,7 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
   });
   const reset = async () => {
     await db.deleteFrom('messages').execute();
-    await refreshReplyFacts(db);
+    await refreshConversationFacts(db);
   };
 
   it('marks an HCP when their conversation changes, not when a receipt only moves a status on', async () => {
@@ -105,7 +136,7 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
       ])
       .execute();
     expect(await marks(db)).toEqual(new Set([a, b]));
-    expect(await refreshReplyFacts(db)).toBe(2);
+    expect(await refreshConversationFacts(db)).toBe(2);
     expect(await marks(db)).toEqual(new Set());
     const kept = await db.selectFrom('messages').select(['id', 'reply_wait_ms']).orderBy('id').execute();
     expect(kept).toEqual([
@@ -120,7 +151,7 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
     // A queued message leaving Parley joins the conversation.
     await db.updateTable('messages').set({ status: 'sent' }).where('id', '=', 'msg_f3').execute();
     expect(await marks(db)).toEqual(new Set([b]));
-    await refreshReplyFacts(db);
+    await refreshConversationFacts(db);
     // An inbound message's time from Meta moves it in the conversation.
     await db
       .updateTable('messages')
@@ -128,7 +159,7 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
       .where('id', '=', 'msg_f2')
       .execute();
     expect(await marks(db)).toEqual(new Set([a]));
-    await refreshReplyFacts(db);
+    await refreshConversationFacts(db);
     expect(
       (await db.selectFrom('messages').select('reply_wait_ms').where('id', '=', 'msg_f1').executeTakeFirst())!
         .reply_wait_ms,
@@ -147,7 +178,9 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
         hcp: fc.nat({ max: 1 }),
         direction: fc.constantFrom('inbound' as const, 'outbound' as const),
         status: fc.constantFrom('queued', 'queued', 'sent', 'delivered', 'read', 'failed', 'cancelled'),
-        minute: fc.integer({ min: 0, max: 40 }),
+        // Every 6 hours over 10 days: replies, ties, and weeks (2026-03-02 is a Monday) side by side.
+        slot: fc.integer({ min: 0, max: 40 }),
+        template: fc.constantFrom(null, 'tpl_a', 'tpl_b'),
       }),
       fc.record({ op: fc.constant('promote' as const), nth: fc.nat() }),
       fc.record({ op: fc.constant('delete' as const), nth: fc.nat() }),
@@ -168,9 +201,9 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
             const status = s.direction === 'inbound' ? 'received' : s.status;
             await db
               .insertInto('messages')
-              .values(messageRow(p, id, hcps[s.hcp]!, s.direction, status, s.minute))
+              .values(messageRow(p, id, hcps[s.hcp]!, s.direction, status, s.slot * 360, s.template))
               .execute();
-          } else if (s.op === 'refresh') await refreshReplyFacts(db, s.limit);
+          } else if (s.op === 'refresh') await refreshConversationFacts(db, s.limit);
           else {
             // Promotion picks among queued messages (one leaving Parley), deletion among all.
             let candidates = db.selectFrom('messages').select('id').orderBy('id');
@@ -184,7 +217,7 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
           const marked = await marks(db);
           for (const hcp of await wrongFacts(db)) expect(marked).toContain(hcp);
         }
-        await refreshReplyFacts(db);
+        await refreshConversationFacts(db);
         expect(await marks(db)).toEqual(new Set());
         expect(await wrongFacts(db)).toEqual(new Set());
       }),
@@ -209,10 +242,15 @@ describe.each(DIALECTS)('reply facts on %s', (dialect) => {
         )
         .execute(),
     );
-    await Promise.all([...writes, refreshReplyFacts(db, 1), refreshReplyFacts(db), refreshReplyFacts(db, 2)]);
+    await Promise.all([
+      ...writes,
+      refreshConversationFacts(db, 1),
+      refreshConversationFacts(db),
+      refreshConversationFacts(db, 2),
+    ]);
     const marked = await marks(db);
     for (const hcp of await wrongFacts(db)) expect(marked).toContain(hcp);
-    await refreshReplyFacts(db);
+    await refreshConversationFacts(db);
     expect(await wrongFacts(db)).toEqual(new Set());
   });
 });
