@@ -45,10 +45,27 @@ const nothing = sql<boolean>`1 = 0`;
 const hcpsOfMarkets = (db: Db, markets: string[]) =>
   db.selectFrom('hcps').select('hcps.id').where('hcps.market_code', 'in', markets);
 
-/** Messages of the period from or to known HCPs in the caller's markets. */
-function periodMessages(db: Db, scope: Scope, f: AnalyticsFilters, direction: 'inbound' | 'outbound') {
-  let qb: MessagesQuery = db
-    .selectFrom('messages as m')
+/**
+ * Messages of the period from or to known HCPs in the caller's markets; with `onlyMarked`, only those of
+ * the HCPs whose kept facts are being worked out again.
+ */
+function periodMessages(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  direction: 'inbound' | 'outbound',
+  onlyMarked = false,
+) {
+  // The marked HCPs (usually none or a few) are where the query starts: a CROSS JOIN is SQLite's way to
+  // fix the order, which otherwise started from a market's 40,000 HCPs and sought each one's messages
+  // (0.26 s for none marked). Both stores join the same rows.
+  let qb: MessagesQuery = onlyMarked
+    ? (db
+        .selectFrom(markedHcps(db).distinct().as('s'))
+        .crossJoin('messages as m')
+        .whereRef('m.hcp_id', '=', 's.hcp_id') as unknown as MessagesQuery)
+    : db.selectFrom('messages as m');
+  qb = qb
     .where('m.direction', '=', direction)
     .where('m.created_at', '>=', f.from)
     .where('m.created_at', '<', f.to);
@@ -64,8 +81,14 @@ function periodMessages(db: Db, scope: Scope, f: AnalyticsFilters, direction: 'i
 }
 
 /** Outbound messages of the period in scope, of the rep or brand asked for, whatever their status. */
-function outboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  let qb = periodMessages(db, scope, f, 'outbound');
+function outboundMessages(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  brand: string[] | null,
+  onlyMarked = false,
+) {
+  let qb = periodMessages(db, scope, f, 'outbound', onlyMarked);
   if (scope.repIds) qb = scope.repIds.length ? qb.where('m.rep_id', 'in', scope.repIds) : qb.where(nothing);
   if (brand) qb = brand.length ? qb.where('m.template_id', 'in', brand) : qb.where(nothing);
   return qb;
@@ -76,8 +99,8 @@ function outboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: stri
  * (migration 0022), not searched by: SQLite would otherwise seek each status's range of messages_status and
  * fetch every row for its direction.
  */
-function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  return outboundMessages(db, scope, f, brand).where((eb) =>
+function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, onlyMarked = false) {
+  return outboundMessages(db, scope, f, brand, onlyMarked).where((eb) =>
     eb(notSearchedBy(db, eb.ref('m.status')), 'in', [...SENT_STATUSES]),
   );
 }
@@ -153,8 +176,7 @@ function answeredMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: stri
       sql<number | null>`lead(${eb.ref('x.dir')}) over ${conversation}`.as('next_dir'),
       sql<string>`lead(${eb.ref('x.at')}) over ${conversation}`.as('next_at'),
     ]);
-  const live = sentMessages(db, scope, f, brand)
-    .where('m.hcp_id', 'in', markedHcps(db))
+  const live = sentMessages(db, scope, f, brand, true)
     .innerJoin(ordered.as('o'), 'o.id', 'm.id')
     .select((eb) => [
       'm.status',
@@ -424,8 +446,7 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
         ),
       ])
       .executeTakeFirstOrThrow(),
-    sentMessages(db, scope, f, null)
-      .where('m.hcp_id', 'in', markedHcps(db))
+    sentMessages(db, scope, f, null, true)
       .select((eb) => [
         eb.fn.countAll<number>().as('sent'),
         eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
@@ -590,7 +611,7 @@ async function templateUses(
       ])
       .groupBy('m.template_id')
       .execute(),
-    groupedTemplateUses(sentMessages(db, scope, f, brand).where('m.hcp_id', 'in', markedHcps(db))),
+    groupedTemplateUses(sentMessages(db, scope, f, brand, true)),
   ]);
   // Marked and unmarked HCPs are apart: their counts add up.
   const uses = new Map<string, TemplateUses>();
