@@ -112,7 +112,9 @@ function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[]
 function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
   const qb = periodMessages(db, scope, f, 'inbound');
   return scope.repIds || brand
-    ? qb.where('m.hcp_id', 'in', outboundMessages(db, scope, f, brand).select('m.hcp_id'))
+    ? // Distinct first: PostgreSQL otherwise plans a semi-join over every outbound message (a year of one
+      // rep on the 10M world: 1.2 s against 0.4 s).
+      qb.where('m.hcp_id', 'in', outboundMessages(db, scope, f, brand).select('m.hcp_id').distinct())
     : qb;
 }
 
@@ -492,25 +494,34 @@ export async function overMessaging(db: Db, scope: Scope, f: AnalyticsFilters) {
 
 export async function consistency(db: Db, scope: Scope, f: AnalyticsFilters) {
   const brand = await brandTemplates(db, f.brand);
+  // Grouped by rep and hour alone, the reps' names read after: joined to users first, PostgreSQL sorted
+  // a year's messages by name too (1.1 s against 0.65 s on the 10M world).
   const cells = await sentMessages(db, scope, f, brand)
     .where('m.rep_id', 'is not', null)
-    .leftJoin('users as u', 'u.id', 'm.rep_id')
     .select((eb) => [
       'm.rep_id',
-      'u.name',
       sql<string>`substr(${eb.ref('m.created_at')}, 12, 2)`.as('hour'),
       eb.fn.countAll<number>().as('n'),
       eb.fn.count<number>('m.template_id').as('templated'),
     ])
-    .groupBy(['m.rep_id', 'u.name', 'hour'])
+    .groupBy(['m.rep_id', 'hour'])
     .execute();
+  const repIds = [...new Set(cells.map((c) => c.rep_id!))];
+  const names = new Map(
+    repIds.length
+      ? (await db.selectFrom('users').select(['id', 'name']).where('id', 'in', repIds).execute()).map((u) => [
+          u.id,
+          u.name,
+        ])
+      : [],
+  );
   const byRep = new Map<
     string,
     { name: string | null; messages: number; templated: number; hours: number[] }
   >();
   for (const c of cells) {
     const r = byRep.get(c.rep_id!) ?? {
-      name: c.name,
+      name: names.get(c.rep_id!) ?? null,
       messages: 0,
       templated: 0,
       hours: Array<number>(24).fill(0),
