@@ -170,6 +170,69 @@ export function sendingFacts(messages: readonly SentMoment[]): Map<string, Sendi
   return facts;
 }
 
+/** A stored message, as its kept facts are worked out from it. */
+export interface StoredMoment {
+  id: string;
+  hcp_id: string | null;
+  direction: 'inbound' | 'outbound';
+  status: string;
+  template_id: string | null;
+  created_at: string;
+  meta_timestamp: string | null;
+}
+
+/** The facts kept per message (`messages.reply_wait_ms`, `week_rank`, `prev_sent_at`, `prev_template_sent_at`). */
+export interface KeptFacts {
+  replyWaitMs: number | null;
+  weekRank: number | null;
+  prevSentAt: string | null;
+  prevTemplateSentAt: string | null;
+}
+
+/**
+ * The kept facts of each of some HCPs' messages, given all of those HCPs' messages: `replyTimes` as a
+ * wait from the message, and `sendingFacts`; all null for a message that has none (inbound, or one that
+ * never left Parley).
+ */
+export function keptFacts(rows: readonly StoredMoment[]): Map<string, KeptFacts> {
+  const known = rows.filter((r) => r.hcp_id !== null);
+  const replies = replyTimes(
+    known.map((r) => ({
+      id: r.id,
+      hcpId: r.hcp_id!,
+      direction: r.direction,
+      at: r.direction === 'inbound' ? (r.meta_timestamp ?? r.created_at) : r.created_at,
+      status: r.status,
+    })),
+  );
+  const places = sendingFacts(
+    known
+      .filter((r) => r.direction === 'outbound')
+      .map((r) => ({
+        id: r.id,
+        hcpId: r.hcp_id!,
+        at: r.created_at,
+        templateId: r.template_id,
+        status: r.status,
+      })),
+  );
+  return new Map(
+    rows.map((r) => {
+      const answer = replies.get(r.id) ?? null;
+      const place = places.get(r.id);
+      return [
+        r.id,
+        {
+          replyWaitMs: answer === null ? null : Date.parse(answer) - Date.parse(r.created_at),
+          weekRank: place?.weekRank ?? null,
+          prevSentAt: place?.prevSentAt ?? null,
+          prevTemplateSentAt: place?.prevTemplateSentAt ?? null,
+        },
+      ];
+    }),
+  );
+}
+
 /** The statuses that mean an outbound message reached the handset. */
 const DELIVERED = new Set(['delivered', 'read']);
 export const REPLY_WINDOW_MS = 7 * 86_400_000;

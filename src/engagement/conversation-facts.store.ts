@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import { isPostgres, type Db, type Tx } from '../platform/database/index.js';
-import { replyTimes, sendingFacts } from './analytics-figures.js';
+import { keptFacts, type KeptFacts } from './analytics-figures.js';
 
 /**
  * Keeps the facts of each outbound message that left Parley that depend on the HCP's other messages:
  * how long until the HCP answered it (`reply_wait_ms`, migration 0024; `replyTimes` defines the answer
  * over the whole conversation) and its place among the HCP's sent messages (`week_rank`, `prev_sent_at`,
- * `prev_template_sent_at`, migration 0026; `sendingFacts`), both in analytics-figures.ts. The database
+ * `prev_template_sent_at`, migration 0026; `sendingFacts`), both in analytics-figures.ts (`keptFacts`). The database
  * marks an HCP in `stale_conversations` whenever their conversation changes; the refresher here works
  * their facts out again and clears the marks it read. Reports read kept facts for unmarked HCPs and work
  * out marked ones live, so they never depend on the refresher having caught up.
@@ -15,8 +15,11 @@ import { replyTimes, sendingFacts } from './analytics-figures.js';
 /** Serialises refreshes across PostgreSQL sessions (any number of Parley instances may run one). */
 const REFRESH_LOCK = 0x52504c59; // 'RPLY'
 
-/** HCPs worked out per transaction: a few thousand messages read, a short write. */
-const HCPS_PER_TRANSACTION = 200;
+/**
+ * HCPs worked out per transaction: a few hundred messages read, a short write. On SQLite a transaction
+ * holds the one connection every request needs, so it is kept to milliseconds.
+ */
+const HCPS_PER_TRANSACTION = 50;
 
 /** Rows updated per statement (nine parameters each). */
 const UPDATES_PER_STATEMENT = 200;
@@ -75,42 +78,15 @@ async function refreshHcps(db: Db, hcpIds: string[]): Promise<number> {
       ])
       .where('hcp_id', 'in', marked)
       .execute();
-    const replies = replyTimes(
-      rows.map((r) => ({
-        id: r.id,
-        hcpId: r.hcp_id!,
-        direction: r.direction,
-        at: r.direction === 'inbound' ? (r.meta_timestamp ?? r.created_at) : r.created_at,
-        status: r.status,
-      })),
-    );
-    const sending = sendingFacts(
-      rows
-        .filter((r) => r.direction === 'outbound')
-        .map((r) => ({
-          id: r.id,
-          hcpId: r.hcp_id!,
-          at: r.created_at,
-          templateId: r.template_id,
-          status: r.status,
-        })),
-    );
+    const facts = keptFacts(rows);
     const changed = rows.flatMap((r) => {
-      const answer = replies.get(r.id) ?? null;
-      const place = sending.get(r.id);
-      const facts: Facts = {
-        id: r.id,
-        wait: answer === null ? null : Date.parse(answer) - Date.parse(r.created_at),
-        weekRank: place?.weekRank ?? null,
-        prevSentAt: place?.prevSentAt ?? null,
-        prevTemplateSentAt: place?.prevTemplateSentAt ?? null,
-      };
+      const kept = facts.get(r.id)!;
       const same =
-        facts.wait === r.reply_wait_ms &&
-        facts.weekRank === r.week_rank &&
-        facts.prevSentAt === r.prev_sent_at &&
-        facts.prevTemplateSentAt === r.prev_template_sent_at;
-      return same ? [] : [facts];
+        kept.replyWaitMs === r.reply_wait_ms &&
+        kept.weekRank === r.week_rank &&
+        kept.prevSentAt === r.prev_sent_at &&
+        kept.prevTemplateSentAt === r.prev_template_sent_at;
+      return same ? [] : [{ id: r.id, ...kept }];
     });
     await setFacts(tx, changed);
     const ids = marks.map((m) => m.id);
@@ -123,13 +99,7 @@ async function refreshHcps(db: Db, hcpIds: string[]): Promise<number> {
   });
 }
 
-interface Facts {
-  id: string;
-  wait: number | null;
-  weekRank: number | null;
-  prevSentAt: string | null;
-  prevTemplateSentAt: string | null;
-}
+type Facts = KeptFacts & { id: string };
 
 /** Writes new facts, a few hundred rows per statement (`case id when … then … end` per column). */
 async function setFacts(tx: Tx, changed: Facts[]) {
@@ -144,7 +114,7 @@ async function setFacts(tx: Tx, changed: Facts[]) {
     await tx
       .updateTable('messages')
       .set({
-        reply_wait_ms: column((f) => f.wait, 'double precision'),
+        reply_wait_ms: column((f) => f.replyWaitMs, 'double precision'),
         week_rank: column((f) => f.weekRank, 'integer'),
         prev_sent_at: column((f) => f.prevSentAt, 'text'),
         prev_template_sent_at: column((f) => f.prevTemplateSentAt, 'text'),

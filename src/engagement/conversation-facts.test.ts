@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Db, MessagesTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
-import { replyTimes, sendingFacts } from './analytics-figures.js';
+import { keptFacts } from './analytics-figures.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
 
 /**
@@ -74,34 +74,14 @@ async function wrongFacts(db: Db): Promise<Set<string>> {
       'prev_template_sent_at',
     ])
     .execute();
-  const answered = replyTimes(
-    rows.map((r) => ({
-      id: r.id,
-      hcpId: r.hcp_id!,
-      direction: r.direction,
-      at: r.direction === 'inbound' ? (r.meta_timestamp ?? r.created_at) : r.created_at,
-      status: r.status,
-    })),
-  );
-  const sending = sendingFacts(
-    rows
-      .filter((r) => r.direction === 'outbound')
-      .map((r) => ({
-        id: r.id,
-        hcpId: r.hcp_id!,
-        at: r.created_at,
-        templateId: r.template_id,
-        status: r.status,
-      })),
-  );
+  const facts = keptFacts(rows);
   const wrong = (r: (typeof rows)[number]) => {
-    const answer = answered.get(r.id) ?? null;
-    const place = sending.get(r.id);
+    const kept = facts.get(r.id)!;
     return (
-      (answer === null ? null : Date.parse(answer) - Date.parse(r.created_at)) !== r.reply_wait_ms ||
-      (place?.weekRank ?? null) !== r.week_rank ||
-      (place?.prevSentAt ?? null) !== r.prev_sent_at ||
-      (place?.prevTemplateSentAt ?? null) !== r.prev_template_sent_at
+      kept.replyWaitMs !== r.reply_wait_ms ||
+      kept.weekRank !== r.week_rank ||
+      kept.prevSentAt !== r.prev_sent_at ||
+      kept.prevTemplateSentAt !== r.prev_template_sent_at
     );
   };
   return new Set(rows.filter(wrong).map((r) => r.hcp_id!));
