@@ -209,6 +209,8 @@ function reference(x: Fixture, filters: { market?: string; rep?: string; brand?:
     optInRate: ratio([...asked].filter((h) => x.granted.has(h)).length, asked.size),
     hcpsMessaged: messaged.size,
     optOutRate: ratio([...messaged].filter((h) => x.withdrew.has(h)).length, messaged.size),
+    optedIn: [...x.granted].filter(inScope).length,
+    optedOut: [...x.withdrew].filter(inScope).length,
   };
   return { whatsapp, blocked, overMessaging, consistency, contentUsage, consentReach };
 }
