@@ -200,32 +200,22 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
   // The reads below do not depend on each other: PostgreSQL runs them side by side on pooled connections
   // (the fold and the period's entries are each about half a second on the 10M world); SQLite, with one
   // connection, one after the other as before.
-  // Opt-ins and opt-outs over the period, on WhatsApp: who, as subqueries the counts below use.
-  const changed = (status: 'granted' | 'withdrawn') =>
-    db
-      .selectFrom('consent_entries')
-      .select('hcp_id')
-      .where('channel', '=', 'whatsapp')
-      .where('status', '=', status)
-      .where('captured_at', '>=', f.from)
-      .where('captured_at', '<', f.to)
-      .where('hcp_id', 'in', inScope.select('id'));
-  // Who opted in and who opted out, counted in one pass over the period's entries.
-  const changes = db
+  // The period's WhatsApp consent entries of HCPs in scope.
+  const periodEntries = db
     .selectFrom('consent_entries')
-    .select([
-      sql<number>`count(distinct case when ${sql.ref('status')} = 'granted' then ${sql.ref('hcp_id')} end)`.as(
-        'granted',
-      ),
-      sql<number>`count(distinct case when ${sql.ref('status')} = 'withdrawn' then ${sql.ref('hcp_id')} end)`.as(
-        'withdrawn',
-      ),
-    ])
     .where('channel', '=', 'whatsapp')
-    .where('status', 'in', ['granted', 'withdrawn'])
     .where('captured_at', '>=', f.from)
     .where('captured_at', '<', f.to)
-    .where('hcp_id', 'in', inScope.select('id'))
+    .where('hcp_id', 'in', inScope.select('id'));
+  // Opt-ins and opt-outs over the period: who, as subqueries the counts below use.
+  const changed = (status: 'granted' | 'withdrawn') =>
+    periodEntries.select('hcp_id').where('status', '=', status);
+  const distinctOf = (status: 'granted' | 'withdrawn') =>
+    sql<number>`count(distinct case when ${sql.ref('status')} = ${status} then ${sql.ref('hcp_id')} end)`;
+  // Who opted in and who opted out, counted in one pass over the period's entries.
+  const changes = periodEntries
+    .select([distinctOf('granted').as('granted'), distinctOf('withdrawn').as('withdrawn')])
+    .where('status', 'in', ['granted', 'withdrawn'])
     .executeTakeFirstOrThrow();
   const [counts, granted, optIns, reach] = await Promise.all([
     inScope

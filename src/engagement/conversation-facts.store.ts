@@ -24,6 +24,21 @@ const HCPS_PER_TRANSACTION = 50;
 /** Rows updated per statement (nine parameters each). */
 const UPDATES_PER_STATEMENT = 200;
 
+/** What a message's kept facts are worked out from (`keptFacts`), and the facts as kept. */
+export const FACT_COLUMNS = [
+  'id',
+  'hcp_id',
+  'direction',
+  'status',
+  'template_id',
+  'created_at',
+  'meta_timestamp',
+  'reply_wait_ms',
+  'week_rank',
+  'prev_sent_at',
+  'prev_template_sent_at',
+] as const;
+
 /** The HCPs marked now, as a subquery. */
 export const markedHcps = (db: Db) => db.selectFrom('stale_conversations').select('hcp_id');
 
@@ -61,23 +76,7 @@ async function refreshHcps(db: Db, hcpIds: string[]): Promise<number> {
       .execute();
     if (marks.length === 0) return 0;
     const marked = [...new Set(marks.map((m) => m.hcp_id))];
-    const rows = await tx
-      .selectFrom('messages')
-      .select([
-        'id',
-        'hcp_id',
-        'direction',
-        'status',
-        'template_id',
-        'created_at',
-        'meta_timestamp',
-        'reply_wait_ms',
-        'week_rank',
-        'prev_sent_at',
-        'prev_template_sent_at',
-      ])
-      .where('hcp_id', 'in', marked)
-      .execute();
+    const rows = await tx.selectFrom('messages').select(FACT_COLUMNS).where('hcp_id', 'in', marked).execute();
     const facts = keptFacts(rows);
     const changed = rows.flatMap((r) => {
       const kept = facts.get(r.id)!;

@@ -4,7 +4,7 @@ import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Db, MessagesTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { keptFacts } from './analytics-figures.js';
-import { refreshConversationFacts } from './conversation-facts.store.js';
+import { FACT_COLUMNS, refreshConversationFacts } from './conversation-facts.store.js';
 
 /**
  * The facts kept per message (migrations 0024 and 0026, conversation-facts.store.ts): the database marks an HCP
@@ -58,22 +58,7 @@ const marks = async (db: Db) =>
 
 /** HCPs whose kept facts differ from what their messages say now. */
 async function wrongFacts(db: Db): Promise<Set<string>> {
-  const rows = await db
-    .selectFrom('messages')
-    .select([
-      'id',
-      'hcp_id',
-      'direction',
-      'status',
-      'template_id',
-      'created_at',
-      'meta_timestamp',
-      'reply_wait_ms',
-      'week_rank',
-      'prev_sent_at',
-      'prev_template_sent_at',
-    ])
-    .execute();
+  const rows = await db.selectFrom('messages').select(FACT_COLUMNS).execute();
   const facts = keptFacts(rows);
   const wrong = (r: (typeof rows)[number]) => {
     const kept = facts.get(r.id)!;

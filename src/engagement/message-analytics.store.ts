@@ -46,25 +46,30 @@ const hcpsOfMarkets = (db: Db, markets: string[]) =>
   db.selectFrom('hcps').select('hcps.id').where('hcps.market_code', 'in', markets);
 
 /**
- * Messages of the period from or to known HCPs in the caller's markets; with `onlyMarked`, only those of
- * the HCPs whose kept facts are being worked out again.
+ * Which HCPs' messages a query reads, when it splits them by their kept facts (conversation-facts.store.ts):
+ * those whose facts are current (`kept`), or those marked to be worked out again (`live`); all without.
  */
+type Facts = 'kept' | 'live' | undefined;
+
+/** Messages of the period from or to known HCPs in the caller's markets, split by `facts`. */
 function periodMessages(
   db: Db,
   scope: Scope,
   f: AnalyticsFilters,
   direction: 'inbound' | 'outbound',
-  onlyMarked = false,
+  facts?: Facts,
 ) {
-  // The marked HCPs (usually none or a few) are where the query starts: a CROSS JOIN is SQLite's way to
-  // fix the order, which otherwise started from a market's 40,000 HCPs and sought each one's messages
+  // The marked HCPs (usually none or a few) are where a `live` query starts: a CROSS JOIN is SQLite's way
+  // to fix the order, which otherwise started from a market's 40,000 HCPs and sought each one's messages
   // (0.26 s for none marked). Both stores join the same rows.
-  let qb: MessagesQuery = onlyMarked
-    ? (db
-        .selectFrom(markedHcps(db).distinct().as('s'))
-        .crossJoin('messages as m')
-        .whereRef('m.hcp_id', '=', 's.hcp_id') as unknown as MessagesQuery)
-    : db.selectFrom('messages as m');
+  let qb: MessagesQuery =
+    facts === 'live'
+      ? (db
+          .selectFrom(markedHcps(db).distinct().as('s'))
+          .crossJoin('messages as m')
+          .whereRef('m.hcp_id', '=', 's.hcp_id') as unknown as MessagesQuery)
+      : db.selectFrom('messages as m');
+  if (facts === 'kept') qb = qb.where('m.hcp_id', 'not in', markedHcps(db));
   qb = qb
     .where('m.direction', '=', direction)
     .where('m.created_at', '>=', f.from)
@@ -81,14 +86,8 @@ function periodMessages(
 }
 
 /** Outbound messages of the period in scope, of the rep or brand asked for, whatever their status. */
-function outboundMessages(
-  db: Db,
-  scope: Scope,
-  f: AnalyticsFilters,
-  brand: string[] | null,
-  onlyMarked = false,
-) {
-  let qb = periodMessages(db, scope, f, 'outbound', onlyMarked);
+function outboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, facts?: Facts) {
+  let qb = periodMessages(db, scope, f, 'outbound', facts);
   if (scope.repIds) qb = scope.repIds.length ? qb.where('m.rep_id', 'in', scope.repIds) : qb.where(nothing);
   if (brand) qb = brand.length ? qb.where('m.template_id', 'in', brand) : qb.where(nothing);
   return qb;
@@ -99,8 +98,8 @@ function outboundMessages(
  * (migration 0022), not searched by: SQLite would otherwise seek each status's range of messages_status and
  * fetch every row for its direction.
  */
-function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, onlyMarked = false) {
-  return outboundMessages(db, scope, f, brand, onlyMarked).where((eb) =>
+function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, facts?: Facts) {
+  return outboundMessages(db, scope, f, brand, facts).where((eb) =>
     eb(notSearchedBy(db, eb.ref('m.status')), 'in', [...SENT_STATUSES]),
   );
 }
@@ -119,6 +118,13 @@ function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: strin
 }
 
 const num = (v: unknown) => Number(v ?? 0);
+
+/**
+ * 1 for a message that is the first of its kind in the period, given when the previous one of its kind
+ * was sent (a kept fact: `prev_sent_at`, `prev_template_sent_at`), else 0: summed, a count of distinct HCPs.
+ */
+const firstOfPeriod = (previous: 'm.prev_sent_at' | 'm.prev_template_sent_at', from: string) =>
+  sql<number>`case when ${sql.ref(previous)} is null or ${sql.ref(previous)} < ${from} then 1 else 0 end`;
 
 /**
  * How many HCPs in the caller's markets (and among `among`, when given) were sent a message of the period,
@@ -154,9 +160,7 @@ async function hcpsSentTo(
  * out: those few HCPs' waits are worked out here, by ordering their whole conversation.
  */
 function answeredMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  const kept = sentMessages(db, scope, f, brand)
-    .where('m.hcp_id', 'not in', markedHcps(db))
-    .select(['m.status', 'm.reply_wait_ms as wait']);
+  const kept = sentMessages(db, scope, f, brand, 'kept').select(['m.status', 'm.reply_wait_ms as wait']);
 
   const conversations = db
     .selectFrom('messages as c')
@@ -178,7 +182,7 @@ function answeredMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: stri
       sql<number | null>`lead(${eb.ref('x.dir')}) over ${conversation}`.as('next_dir'),
       sql<string>`lead(${eb.ref('x.at')}) over ${conversation}`.as('next_at'),
     ]);
-  const live = sentMessages(db, scope, f, brand, true)
+  const live = sentMessages(db, scope, f, brand, 'live')
     .innerJoin(ordered.as('o'), 'o.id', 'm.id')
     .select((eb) => [
       'm.status',
@@ -359,6 +363,17 @@ export function wholeWeeks(from: string, to: string): { from: string; to: string
   return first < last ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : null;
 }
 
+/** The sent messages `qb` selects, counted per HCP and week (Monday to Sunday, UTC). */
+function perHcpWeek(db: Db, qb: ReturnType<typeof sentMessages>) {
+  return qb
+    .select((eb) => [
+      'm.hcp_id',
+      mondayWeekOf(db, eb.ref('m.created_at')).as('week'),
+      eb.fn.countAll<number>().as('n'),
+    ])
+    .groupBy(['m.hcp_id', 'week']);
+}
+
 /** `Load` by grouping messages by HCP-week: for a rep's or a brand's messages, which kept facts do not count. */
 async function loadByGrouping(
   db: Db,
@@ -366,16 +381,9 @@ async function loadByGrouping(
   f: AnalyticsFilters,
   brand: string[] | null,
 ): Promise<Load> {
-  const perHcpWeek = sentMessages(db, scope, f, brand)
-    .select((eb) => [
-      'm.hcp_id',
-      mondayWeekOf(db, eb.ref('m.created_at')).as('week'),
-      eb.fn.countAll<number>().as('n'),
-    ])
-    .groupBy(['m.hcp_id', 'week']);
   const weekOverCap = sql<number>`case when ${sql.ref('w.n')} > ${f.weeklyCap} then 1 else 0 end`;
   const perHcp = db
-    .selectFrom(perHcpWeek.as('w'))
+    .selectFrom(perHcpWeek(db, sentMessages(db, scope, f, brand)).as('w'))
     .select((eb) => [
       eb.fn.sum<number>('w.n').as('sent'),
       eb.fn.max<number>('w.n').as('max_n'),
@@ -414,23 +422,20 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
   const inWholeWeeks = weeks ? sql<boolean>`(${at} >= ${weeks.from} and ${at} < ${weeks.to})` : nothing;
   const cap = f.weeklyCap;
   // Marked HCPs' weeks, and the cut weeks of everyone else, grouped.
-  const grouped = sentMessages(db, scope, f, null)
-    .where((eb) => eb.or([eb('m.hcp_id', 'in', markedHcps(db)), eb.not(inWholeWeeks)]))
-    .select((eb) => [
-      'm.hcp_id',
-      mondayWeekOf(db, eb.ref('m.created_at')).as('week'),
-      eb.fn.countAll<number>().as('n'),
-    ])
-    .groupBy(['m.hcp_id', 'week']);
+  const grouped = perHcpWeek(
+    db,
+    sentMessages(db, scope, f, null).where((eb) =>
+      eb.or([eb('m.hcp_id', 'in', markedHcps(db)), eb.not(inWholeWeeks)]),
+    ),
+  );
   const overCapInGroups = db.selectFrom(grouped.as('g')).select('g.hcp_id').where('g.n', '>', cap);
-  const kept = sentMessages(db, scope, f, null).where('m.hcp_id', 'not in', markedHcps(db));
-  const firstInPeriod = sql<boolean>`(${sql.ref('m.prev_sent_at')} is null or ${sql.ref('m.prev_sent_at')} < ${f.from})`;
+  const kept = sentMessages(db, scope, f, null, 'kept');
   const overCap = sql<boolean>`${inWholeWeeks} and ${sql.ref('m.week_rank')} = ${cap + 1}`;
   const [facts, groups, marked] = await Promise.all([
     kept
       .select((eb) => [
         eb.fn.countAll<number>().as('sent'),
-        sql<number>`sum(case when ${firstInPeriod} then 1 else 0 end)`.as('hcps'),
+        sql<number>`sum(${firstOfPeriod('m.prev_sent_at', f.from)})`.as('hcps'),
         sql<number | null>`max(case when ${inWholeWeeks} then ${sql.ref('m.week_rank')} end)`.as('max_n'),
         sql<number>`sum(case when ${overCap} then 1 else 0 end)`.as('weeks_over'),
         // HCPs over cap in a whole week, unless also over cap in a grouped week (counted below).
@@ -448,7 +453,7 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
         ),
       ])
       .executeTakeFirstOrThrow(),
-    sentMessages(db, scope, f, null, true)
+    sentMessages(db, scope, f, null, 'live')
       .select((eb) => [
         eb.fn.countAll<number>().as('sent'),
         eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
@@ -610,19 +615,17 @@ async function templateUses(
   brand: string[] | null,
 ): Promise<TemplateUses[]> {
   if (scope.repIds) return groupedTemplateUses(sentMessages(db, scope, f, brand));
-  const prev = sql.ref('m.prev_template_sent_at');
   const [kept, marked] = await Promise.all([
-    sentMessages(db, scope, f, brand)
+    sentMessages(db, scope, f, brand, 'kept')
       .where('m.template_id', 'is not', null)
-      .where('m.hcp_id', 'not in', markedHcps(db))
       .select((eb) => [
         'm.template_id',
         eb.fn.countAll<number>().as('n'),
-        sql<number>`sum(case when ${prev} is null or ${prev} < ${f.from} then 1 else 0 end)`.as('hcps'),
+        sql<number>`sum(${firstOfPeriod('m.prev_template_sent_at', f.from)})`.as('hcps'),
       ])
       .groupBy('m.template_id')
       .execute(),
-    groupedTemplateUses(sentMessages(db, scope, f, brand, true)),
+    groupedTemplateUses(sentMessages(db, scope, f, brand, 'live')),
   ]);
   // Marked and unmarked HCPs are apart: their counts add up.
   const uses = new Map<string, TemplateUses>();
