@@ -284,6 +284,7 @@ async function seedOutboundHistory(db: Db, now: Date, phoneNumberId: string): Pr
         meta_timestamp: null,
         created_at: created,
         ...NEW_MESSAGE_FACTS,
+        market_code: null, // the database's: the HCP's market
       });
     }
     await db.insertInto('messages').values(batch).execute();

@@ -497,6 +497,7 @@ function* send(
       decided_at: decidedAt,
       template_id: template.row.id,
       reason_codes: '',
+      market_code: hcp.market.code,
     },
     message: {
       id: messageId,
@@ -551,6 +552,7 @@ function* send(
       created_at: decidedAt,
       // Worked out by the conversation-facts refresher once the seed is written.
       ...NEW_MESSAGE_FACTS,
+      market_code: hcp.market.code,
     },
   };
   if (failed) return;
@@ -598,6 +600,7 @@ function* send(
         meta_timestamp: reply.occurred_at,
         created_at: reply.occurred_at,
         ...NEW_MESSAGE_FACTS,
+        market_code: hcp.market.code,
       },
     };
   }
@@ -675,6 +678,7 @@ function refusedRow(history: WhatsappHistory, row: RowFactory, refused: Refusal)
       decided_at: interaction.occurred_at,
       template_id: template.row.id,
       reason_codes: reasonCodesColumn(reasons),
+      market_code: hcp.market.code,
     },
   };
 }

@@ -95,6 +95,7 @@ describe.each(DIALECTS)('analytics over many rows, on %s', (dialect) => {
             meta_timestamp: null,
             created_at: AT,
             ...NEW_MESSAGE_FACTS,
+            market_code: null, // the database's: the HCP's market
           })),
         )
         .execute();

@@ -50,6 +50,7 @@ function messageRow(
     meta_timestamp: null,
     created_at: at,
     ...NEW_MESSAGE_FACTS,
+    market_code: null, // the database's: the HCP's market
   };
 }
 

@@ -312,6 +312,8 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
         fc.array(message, { maxLength: 40, size: 'max' }),
         fc.array(decision, { maxLength: 20 }),
         fc.array(change, { maxLength: 6 }),
+        // An HCP who moves to the other market (a CRM import) once their messages are written.
+        fc.option(fc.constantFrom(...hcps.map((h) => h.id)), { nil: null }),
         // The kept facts: how many HCPs the refresher worked out before the later messages were written
         // and queued ones left Parley; the report reads kept facts for some HCPs and works out the rest.
         fc.record({
@@ -319,7 +321,9 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           later: fc.nat({ max: 40 }),
           promote: fc.boolean(),
         }),
-        async (ms, ds, changes, facts) => {
+        async (ms, ds, changes, moved, facts) => {
+          for (const h of hcps)
+            await db.updateTable('hcps').set({ market_code: h.market }).where('id', '=', h.id).execute();
           await db.deleteFrom('messages').execute();
           await db.deleteFrom('policy_decisions').execute();
           await db.deleteFrom('consent_entries').where('source', '=', 'whatsapp_reply').execute();
@@ -352,6 +356,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
                 : null,
             created_at: m.at,
             ...NEW_MESSAGE_FACTS,
+            market_code: null, // the database's: the HCP's market
           }));
           const decisions: PolicyDecisionsTable[] = ds.map((d, i) => ({
             id: `dec_${String(i).padStart(3, '0')}`,
@@ -370,6 +375,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
             decided_at: d.at,
             template_id: d.template,
             reason_codes: d.outcome === 'allow' ? '' : d.codes.join(','),
+            market_code: null, // the database's: the HCP's market
           }));
           const first = messages.slice(0, Math.max(0, messages.length - facts.later));
           const later = messages.slice(first.length);
@@ -385,6 +391,15 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
             for (const m of messages) if (m.status === 'queued') m.status = 'delivered';
           }
           if (decisions.length) await db.insertInto('policy_decisions').values(decisions).execute();
+          const markets = new Map(hcps.map((h) => [h.id, h.market]));
+          if (moved) {
+            markets.set(moved, markets.get(moved) === 'BR' ? 'ES' : 'BR');
+            await db
+              .updateTable('hcps')
+              .set({ market_code: markets.get(moved)! })
+              .where('id', '=', moved)
+              .execute();
+          }
           if (changes.length)
             await db
               .insertInto('consent_entries')
@@ -410,7 +425,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           const fixture: Fixture = {
             messages,
             decisions,
-            markets: new Map(hcps.map((h) => [h.id, h.market])),
+            markets,
             brandTemplates: new Set(['tpl_brand_a', 'tpl_brand_b']),
             optInTemplates: new Set(['tpl_optin']),
             repNames,

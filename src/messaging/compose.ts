@@ -160,6 +160,7 @@ async function storeDecision(
     decided_at: input.at.toISOString(),
     template_id: input.body.templateId ?? null,
     reason_codes: reasonCodesColumn(input.decision.reasons),
+    market_code: input.context.hcp.market,
   });
   return id;
 }
@@ -422,6 +423,7 @@ async function composeInTransaction(
     meta_timestamp: null,
     created_at: iso,
     ...NEW_MESSAGE_FACTS,
+    market_code: hcpView.market,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx
@@ -441,6 +443,7 @@ async function composeInTransaction(
       decided_at: iso,
       template_id: body.templateId ?? null,
       reason_codes: reasonCodesColumn(decision.reasons),
+      market_code: hcpView.market,
     })
     .execute();
   if (status !== 'pending_review') await enqueue(tx, ctx, messageId, sendAt ?? now);

@@ -254,6 +254,7 @@ async function queueOne(
     meta_timestamp: null,
     created_at: iso,
     ...NEW_MESSAGE_FACTS,
+    market_code: hcp.market_code,
   };
   await tx.insertInto('messages').values(row).execute();
   await tx
@@ -273,6 +274,7 @@ async function queueOne(
       decided_at: iso,
       template_id: request.templateId ?? null,
       reason_codes: reasonCodesColumn(decision.reasons),
+      market_code: hcp.market_code,
     })
     .execute();
   if (allowed) await enqueue(tx, ctx, messageId, now);

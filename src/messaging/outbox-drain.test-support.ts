@@ -199,6 +199,7 @@ async function queueMessages(
         meta_timestamp: null,
         created_at: iso,
         ...NEW_MESSAGE_FACTS,
+        market_code: null, // the database's: the HCP's market
       });
     }
     await ctx.db.insertInto('messages').values(messages).execute();

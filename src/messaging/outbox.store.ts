@@ -130,6 +130,7 @@ export async function claimDue(
         'messages.week_rank as m_week_rank',
         'messages.prev_sent_at as m_prev_sent_at',
         'messages.prev_template_sent_at as m_prev_template_sent_at',
+        'messages.market_code as m_market_code',
       ])
       .where('outbox.id', 'in', ids)
       .where('outbox.claimed_by', '=', input.workerId)
@@ -178,6 +179,7 @@ export async function claimDue(
         week_rank: r.m_week_rank,
         prev_sent_at: r.m_prev_sent_at,
         prev_template_sent_at: r.m_prev_template_sent_at,
+        market_code: r.m_market_code,
       },
     }));
   };

@@ -63,6 +63,7 @@ export async function applyInboundMessage(tx: Tx, ctx: ParleyContext, event: Mes
       send_at: null,
       meta_timestamp: at,
       created_at: now,
+      market_code: hcp?.market ?? null,
     })
     .execute();
 

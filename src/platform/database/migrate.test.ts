@@ -80,10 +80,10 @@ function scratchStore(dialect: (typeof DIALECTS)[number]) {
   return handle;
 }
 
-const insertMarket = (db: Store['db'], at: string) =>
+const insertMarket = (db: Store['db'], at: string, code = 'BR') =>
   sql`insert into markets (code, name, languages_json, time_zone, weekend_days_json, holidays_json,
       legal_regime, data_residency, created_at)
-    values ('BR', 'Brazil', '["pt-BR"]', 'America/Sao_Paulo', '[6,7]', '[]', 'lgpd', 'br', ${at})`.execute(
+    values (${code}, ${code}, '["pt-BR"]', 'America/Sao_Paulo', '[6,7]', '[]', 'lgpd', 'br', ${at})`.execute(
     db,
   );
 
@@ -145,23 +145,25 @@ describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dial
   });
 });
 
-describe.each(DIALECTS)('migrations 0024 to 0026 on rows written before them, on %s', (dialect) => {
+describe.each(DIALECTS)('migrations 0024 to 0027 on rows written before them, on %s', (dialect) => {
   const scratch = scratchStore(dialect);
 
-  it("marks every HCP with messages for the facts kept per message, and copies each decision's reason codes in order", async () => {
+  it("marks every HCP with messages for the facts kept per message, copies each decision's reason codes in order, and each row's HCP's market", async () => {
     const { db } = scratch.store;
     await migrateTo(db, '0023-decision-template');
     const at = '2026-01-01T00:00:00.000Z';
     await insertMarket(db, at);
+    await insertMarket(db, at, 'MX');
     for (const [seq, id] of ['hcp_a', 'hcp_b', 'hcp_quiet'].entries())
       await sql`insert into hcps (id, crm_id, name, market_code, language, time_zone, whatsapp_status,
           marketing_stopped, legal_hold, created_at, updated_at, seq)
-        values (${id}, ${`CRM-${id}`}, ${id}, 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at},
-          ${seq + 1})`.execute(db);
+        values (${id}, ${`CRM-${id}`}, ${id}, ${id === 'hcp_b' ? 'MX' : 'BR'}, 'pt-BR', 'America/Sao_Paulo',
+          'active', 0, 0, ${at}, ${at}, ${seq + 1})`.execute(db);
     for (const [id, hcp, direction, status] of [
       ['msg_1', 'hcp_a', 'outbound', 'delivered'],
       ['msg_2', 'hcp_a', 'inbound', 'received'],
       ['msg_3', 'hcp_b', 'outbound', 'read'],
+      ['msg_4', null, 'inbound', 'received'],
     ])
       await sql`insert into messages (id, hcp_id, direction, phone_number_id, type, asset_ids_json,
           provenance_json, status, status_at, created_at)
@@ -175,12 +177,16 @@ describe.each(DIALECTS)('migrations 0024 to 0026 on rows written before them, on
     ] as const)
       await sql`insert into policy_decisions (id, requested_by, hcp_id, kind, request_json, outcome,
           reasons_json, rulebook_version, snapshot_json, decided_at)
-        values (${id}, 'usr_x', 'hcp_a', 'send', '{}', ${outcome}, ${reasons([...codes])}, 1, '{}', ${at})`.execute(
-        db,
-      );
+        values (${id}, 'usr_x', ${id === 'dec_3' ? 'hcp_b' : 'hcp_a'}, 'send', '{}', ${outcome},
+          ${reasons([...codes])}, 1, '{}', ${at})`.execute(db);
 
     expect(await migrateToLatest(db)).toEqual(
-      expect.arrayContaining(['0024-reply-facts', '0025-decision-reason-codes', '0026-sending-facts']),
+      expect.arrayContaining([
+        '0024-reply-facts',
+        '0025-decision-reason-codes',
+        '0026-sending-facts',
+        '0027-market-on-messages',
+      ]),
     );
     const marked = await db
       .selectFrom('stale_conversations')
@@ -199,5 +205,19 @@ describe.each(DIALECTS)('migrations 0024 to 0026 on rows written before them, on
       { id: 'dec_2', reason_codes: '' },
       { id: 'dec_3', reason_codes: 'free_text_review' },
     ]);
+    const marketOf = async (table: 'messages' | 'policy_decisions') =>
+      Object.fromEntries(
+        (await db.selectFrom(table).select(['id', 'market_code']).execute()).map((r) => [
+          r.id,
+          r.market_code,
+        ]),
+      );
+    expect(await marketOf('messages')).toEqual({ msg_1: 'BR', msg_2: 'BR', msg_3: 'MX', msg_4: null });
+    expect(await marketOf('policy_decisions')).toEqual({ dec_1: 'BR', dec_2: 'BR', dec_3: 'MX' });
+    // From then on the database keeps them: a message moved to another HCP, a market written wrong.
+    await db.updateTable('messages').set({ hcp_id: 'hcp_b' }).where('id', '=', 'msg_1').execute();
+    await db.updateTable('policy_decisions').set({ market_code: 'MX' }).where('id', '=', 'dec_1').execute();
+    expect((await marketOf('messages')).msg_1).toBe('MX');
+    expect((await marketOf('policy_decisions')).dec_1).toBe('BR');
   });
 });

@@ -23,6 +23,7 @@ import * as decisionTemplate from './migrations/0023-decision-template.js';
 import * as replyFacts from './migrations/0024-reply-facts.js';
 import * as decisionReasonCodes from './migrations/0025-decision-reason-codes.js';
 import * as sendingFacts from './migrations/0026-sending-facts.js';
+import * as marketOnMessages from './migrations/0027-market-on-messages.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -52,6 +53,7 @@ const migrations: Record<string, Migration> = {
   '0024-reply-facts': replyFacts,
   '0025-decision-reason-codes': decisionReasonCodes,
   '0026-sending-facts': sendingFacts,
+  '0027-market-on-messages': marketOnMessages,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

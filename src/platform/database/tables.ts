@@ -289,6 +289,8 @@ export interface MessagesTable {
   week_rank: number | null;
   prev_sent_at: Iso | null;
   prev_template_sent_at: Iso | null;
+  /** The market of the message's HCP (migration 0027); see `MarketOfHcp`. */
+  market_code: MarketOfHcp;
 }
 
 /**
@@ -330,7 +332,16 @@ export interface PolicyDecisionsTable {
   template_id: string | null;
   /** The reasons' codes, comma-separated (also in reasons_json; policy `reasonCodesColumn`): analytics count by them. */
   reason_codes: string;
+  /** The market of the decision's HCP (migration 0027); see `MarketOfHcp`. */
+  market_code: MarketOfHcp;
 }
+
+/**
+ * A copy of the row's HCP's market, kept equal to it by the database (migration 0027) so that a report by
+ * market compares a column instead of searching the market's HCPs. Writers set it; a row written with
+ * another (or none, as a test's fixture may) takes its HCP's.
+ */
+type MarketOfHcp = string | null;
 
 export interface RulebooksTable {
   version: number;
