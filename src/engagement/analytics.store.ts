@@ -200,24 +200,31 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
   // The reads below do not depend on each other: PostgreSQL runs them side by side on pooled connections
   // (the fold and the period's entries are each about half a second on the 10M world); SQLite, with one
   // connection, one after the other as before.
-  // The period's WhatsApp consent entries of HCPs in scope.
+  // The period's WhatsApp consent entries of HCPs in scope. When the scope is every HCP, as it is for
+  // compliance, each entry is checked against the erased HCPs (usually none) rather than against a list of
+  // the whole world (on SQLite, 65 ms against 135 ms for a year of the 10M world's grants).
+  const everyone = principal.role !== 'manager' && !scope.markets;
   const periodEntries = db
     .selectFrom('consent_entries')
     .where('channel', '=', 'whatsapp')
     .where('captured_at', '>=', f.from)
     .where('captured_at', '<', f.to)
-    .where('hcp_id', 'in', inScope.select('id'));
+    .where(
+      'hcp_id',
+      everyone ? 'not in' : 'in',
+      everyone ? db.selectFrom('hcps').select('id').where('erased_at', 'is not', null) : inScope.select('id'),
+    );
   // Opt-ins and opt-outs over the period: who, as subqueries the counts below use.
   const changed = (status: 'granted' | 'withdrawn') =>
     periodEntries.select('hcp_id').where('status', '=', status);
-  const distinctOf = (status: 'granted' | 'withdrawn') =>
-    sql<number>`count(distinct case when ${sql.ref('status')} = ${status} then ${sql.ref('hcp_id')} end)`;
-  // Who opted in and who opted out, counted in one pass over the period's entries.
-  const changes = periodEntries
-    .select([distinctOf('granted').as('granted'), distinctOf('withdrawn').as('withdrawn')])
-    .where('status', 'in', ['granted', 'withdrawn'])
-    .executeTakeFirstOrThrow();
-  const [counts, granted, optIns, reach] = await Promise.all([
+  // How many HCPs opted in (or out): grouped by HCP in the order of consent_entries_status (migration
+  // 0028), which a distinct count would sort again (on SQLite, 37 ms against 128 ms for a year of grants).
+  const changedHcps = (status: 'granted' | 'withdrawn') =>
+    db
+      .selectFrom(changed(status).groupBy('hcp_id').as('x'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+  const [counts, granted, optIns, optOuts, reach] = await Promise.all([
     inScope
       .select((eb) => [
         eb.fn.countAll<number>().as('hcps'),
@@ -226,11 +233,12 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
       .executeTakeFirstOrThrow(),
     // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
     grantsInForce(db, inScope.where('whatsapp_number_bidx', 'is not', null).select('id'), f.to),
-    changes,
+    changedHcps('granted'),
+    changedHcps('withdrawn'),
     messagingReach(db, scope, f, changed('granted'), changed('withdrawn')),
   ]);
-  const optedIn = Number(optIns.granted);
-  const optedOut = Number(optIns.withdrawn);
+  const optedIn = Number(optIns.n);
+  const optedOut = Number(optOuts.n);
   const hcpCount = Number(counts.hcps);
   const withNumberCount = Number(counts.with_number);
   const purposes = ['promotional', 'non_promotional', 'service', 'medical_information', 'events'] as const;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { nextHcpSeqs } from '../hcps/index.js';
+import { bareHcpRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { wholeWeeks } from './message-analytics.store.js';
 import {
   isoWeekOf,
@@ -628,6 +629,40 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
     ]);
     // A brand user sees their own market (BR) only.
     expect((await summaryOf('brand', 'consent')).hcps).toBe(3);
+
+    // An erased HCP's ledger stays (proof of consent), and their opt-in and opt-out count nowhere.
+    const db = p.context.db;
+    const [seq] = await nextHcpSeqs(db, 1);
+    await db
+      .insertInto('hcps')
+      .values({
+        ...bareHcpRow({ id: 'hcp_erased', crmId: 'CRM-ERASED', at: '2026-01-01T00:00:00.000Z' }),
+        erased_at: '2026-02-20T00:00:00.000Z',
+        seq: seq!,
+      })
+      .execute();
+    await db
+      .insertInto('consent_entries')
+      .values(
+        (['granted', 'withdrawn'] as const).map((status, i) => ({
+          id: `c_erased_${status}`,
+          hcp_id: 'hcp_erased',
+          channel: 'whatsapp' as const,
+          purpose: 'promotional' as const,
+          status,
+          source: 'written_form' as const,
+          captured_by: null,
+          captured_at: `2026-02-1${i}T00:00:00.000Z`,
+          evidence: 'form',
+          wording_version: null,
+          message_id: null,
+          expires_at: null,
+          recorded_at: `2026-02-1${i}T00:00:00.000Z`,
+        })),
+      )
+      .execute();
+    expect(await summaryOf('compliance', 'consent')).toMatchObject({ hcps: 4, optedIn: 1, optedOut: 1 });
+    expect(await summaryOf('brand', 'consent')).toMatchObject({ hcps: 3, optedIn: 1, optedOut: 1 });
   });
 
   it('shows template usage and attempts with expired content', async () => {

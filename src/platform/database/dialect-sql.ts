@@ -124,3 +124,15 @@ export function medianOf(db: DbOrTx, value: Expression<number | null>) {
     ? sql<number | null>`percentile_cont(0.5) within group (order by ${value})`
     : sql<number | null>`median(${value})`;
 }
+
+/**
+ * Whether a comma-separated list (no spaces, as `policy_decisions.reason_codes` is stored) holds `item`
+ * as a whole entry: `rep_cap` is in `quiet_hours,rep_cap` and not in `other_rep_cap`. Searched for with
+ * the commas around it, so no LIKE pattern (where `_` is a wildcard) is involved.
+ */
+export function inCommaList(db: DbOrTx, list: Expression<string>, item: string) {
+  const needle = `,${item},`;
+  return isPostgres(db)
+    ? sql<boolean>`strpos(',' || ${list} || ',', ${needle}) > 0`
+    : sql<boolean>`instr(',' || ${list} || ',', ${needle}) > 0`;
+}

@@ -6,6 +6,7 @@ export {
   forUpdate,
   forUpdateSkipLocked,
   ilike,
+  inCommaList,
   isPostgres,
   isUniqueViolation,
   medianOf,

@@ -24,6 +24,7 @@ import * as replyFacts from './migrations/0024-reply-facts.js';
 import * as decisionReasonCodes from './migrations/0025-decision-reason-codes.js';
 import * as sendingFacts from './migrations/0026-sending-facts.js';
 import * as marketOnMessages from './migrations/0027-market-on-messages.js';
+import * as consentChangesIndex from './migrations/0028-consent-changes-index.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '0025-decision-reason-codes': decisionReasonCodes,
   '0026-sending-facts': sendingFacts,
   '0027-market-on-messages': marketOnMessages,
+  '0028-consent-changes-index': consentChangesIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { findHcpByWhatsappNumber } from '../../hcps/index.js';
+import { inCommaList } from './dialect-sql.js';
 import { DIALECTS, startTestParley, type TestParley } from '../../test-support/index.js';
 
 describe.each(DIALECTS)('the store on %s', (dialect) => {
@@ -14,6 +16,25 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
   it('migrates an empty database and holds the test world', async () => {
     const markets = await parley.context.db.selectFrom('markets').select('code').orderBy('code').execute();
     expect(markets.map((m) => m.code)).toEqual(['BR', 'ES', 'IN']);
+  });
+
+  it('finds an item of a comma-separated list only as a whole entry', async () => {
+    const holds = async (list: string, item: string) => {
+      const { rows } = await sql<{ hit: unknown }>`select case when ${inCommaList(
+        parley.context.db,
+        sql.lit(list),
+        item,
+      )} then 1 else 0 end as hit`.execute(parley.context.db);
+      return Number(rows[0]!.hit) === 1;
+    };
+    expect(await holds('rep_cap', 'rep_cap')).toBe(true);
+    expect(await holds('quiet_hours,rep_cap', 'rep_cap')).toBe(true);
+    expect(await holds('rep_cap,quiet_hours', 'rep_cap')).toBe(true);
+    expect(await holds('a,rep_cap,b', 'rep_cap')).toBe(true);
+    expect(await holds('other_rep_cap', 'rep_cap')).toBe(false);
+    expect(await holds('rep_cap_x,quiet_hours', 'rep_cap')).toBe(false);
+    expect(await holds('repXcap', 'rep_cap')).toBe(false);
+    expect(await holds('', 'rep_cap')).toBe(false);
   });
 
   it('stores phone numbers and emails sealed, never in clear', async () => {
