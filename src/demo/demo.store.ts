@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
 import { provenanceForStorage, type MessageProvenance } from '../messaging/index.js';
-import { refreshConversationFacts } from '../engagement/index.js';
+import { refreshConversationFacts, refreshDayCells } from '../engagement/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
 import type {
   Database,
@@ -392,7 +392,10 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
     }
     await deps.db.transaction().execute(audit);
   }
-  // The facts kept per message for the reports: the triggers marked every HCP the seed wrote to.
+  // What the reports keep as the world is written, brought up to date as `parley serve`'s refresher would
+  // (a large world's volume report read every interaction until then): the day cells of the interactions
+  // and the facts kept per message. The triggers marked every day and HCP the seed wrote to.
+  await refreshDayCells(deps.db);
   await refreshConversationFacts(deps.db);
   // Fresh planner statistics (the same statement in SQLite and PostgreSQL): without them PostgreSQL
   // guesses a rep sees two HCPs and sorts every HCP for each page until autovacuum catches up.

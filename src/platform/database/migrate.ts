@@ -25,6 +25,7 @@ import * as decisionReasonCodes from './migrations/0025-decision-reason-codes.js
 import * as sendingFacts from './migrations/0026-sending-facts.js';
 import * as marketOnMessages from './migrations/0027-market-on-messages.js';
 import * as consentChangesIndex from './migrations/0028-consent-changes-index.js';
+import * as clickMessageIndex from './migrations/0029-click-message-index.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -56,6 +57,7 @@ const migrations: Record<string, Migration> = {
   '0026-sending-facts': sendingFacts,
   '0027-market-on-messages': marketOnMessages,
   '0028-consent-changes-index': consentChangesIndex,
+  '0029-click-message-index': clickMessageIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
