@@ -455,6 +455,41 @@ describe.each(DIALECTS)('the volume report from day cells on %s', (dialect) => {
     expect(await volume(db, scope, filters)).toEqual(after);
   });
 
+  // Deterministic on PostgreSQL, where a writer can commit between a refresh's reads and its deletes
+  // (SQLite serialises them on one connection).
+  it.runIf(dialect === 'postgres')(
+    'leaves a day marked when a write of it commits while a refresh of it is under way',
+    async () => {
+      const db = p.context.db;
+      const row = [{ hcp: 0, channel: 'f2f' as const, rep: 1, products: '[]', day: 20, hour: 10 }];
+      const day = at(20, 0).slice(0, 10);
+      const next = at(21, 0).slice(0, 10);
+      await insert(row, null);
+      await db.transaction().execute(async (tx) => {
+        // The refresher has read the day's marks (and, in its snapshot, the day's rows)...
+        const marks = await tx
+          .selectFrom('stale_interaction_days')
+          .select('id')
+          .where('day', '=', day)
+          .execute();
+        expect(marks.length).toBeGreaterThan(0);
+        // ...a writer commits another row of that day on another connection...
+        await insert(row, null);
+        // ...and the refresher deletes the marks it read.
+        await tx
+          .deleteFrom('stale_interaction_days')
+          .where(
+            'id',
+            'in',
+            marks.map((m) => m.id),
+          )
+          .execute();
+      });
+      expect(await staleDays(db, day, next)).toEqual(new Set([day]));
+      await refreshDayCells(db);
+    },
+  );
+
   it('keeps the cells right when refreshes run beside writes', async () => {
     const db = p.context.db;
     const rows = (day: number) => [

@@ -26,6 +26,7 @@ import * as sendingFacts from './migrations/0026-sending-facts.js';
 import * as marketOnMessages from './migrations/0027-market-on-messages.js';
 import * as consentChangesIndex from './migrations/0028-consent-changes-index.js';
 import * as clickMessageIndex from './migrations/0029-click-message-index.js';
+import * as dayMarksAlways from './migrations/0030-day-marks-always.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -58,6 +59,7 @@ const migrations: Record<string, Migration> = {
   '0027-market-on-messages': marketOnMessages,
   '0028-consent-changes-index': consentChangesIndex,
   '0029-click-message-index': clickMessageIndex,
+  '0030-day-marks-always': dayMarksAlways,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
