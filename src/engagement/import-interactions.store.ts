@@ -3,7 +3,7 @@ import { triageText, type KnownProduct, type TriageResult } from '../assistant/i
 import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
-import { isPostgres, type Db, type Tx } from '../platform/database/index.js';
+import { isPostgres, readInChunks, type Db, type Tx } from '../platform/database/index.js';
 
 /**
  * The bulk path of `import interactions`, the kind that reaches millions of rows. It is written as it is
@@ -297,16 +297,17 @@ export async function openInteractionStaging(
 
   /** Stored rows by key (`keyOf`): their id, and their note to tell whether it changed. */
   async function storedRows(on: Db | Tx, rows: { source: string; externalId: string }[]) {
-    const existing = await on
-      .selectFrom('interactions')
-      .select(['id', 'source', 'external_id', 'summary'])
-      .where('source', 'in', [...new Set(rows.map((r) => r.source))])
-      .where(
-        'external_id',
-        'in',
-        rows.map((r) => r.externalId),
-      )
-      .execute();
+    const sources = [...new Set(rows.map((r) => r.source))];
+    const existing = await readInChunks(
+      rows.map((r) => r.externalId),
+      (externalIds) =>
+        on
+          .selectFrom('interactions')
+          .select(['id', 'source', 'external_id', 'summary'])
+          .where('source', 'in', sources)
+          .where('external_id', 'in', externalIds)
+          .execute(),
+    );
     return new Map(existing.map((e) => [keyOf(e.source, e.external_id), e]));
   }
 

@@ -101,4 +101,31 @@ describe.each(DIALECTS)('a large import on %s', (dialect) => {
     const stored = await p.context.db.selectFrom('webhook_inbox').select('id').execute();
     expect(stored.length).toBe(n);
   }, 120_000);
+
+  it('takes a batch larger than a statement may bind (SQLite: 32,766 values)', async () => {
+    const hcps = Object.values(p.world.hcps).map((h) => h.crmId);
+    const lines = Array.from({ length: 40_000 }, (_, i) =>
+      JSON.stringify({
+        source: 'wide',
+        externalId: `W-${i}`,
+        hcpCrmId: hcps[i % hcps.length],
+        channel: 'phone',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: new Date(Date.UTC(2025, 6, 1) + i * 60_000).toISOString(),
+      }),
+    );
+    const once = () =>
+      runImport(p.context, {
+        kind: 'interactions',
+        format: 'jsonl',
+        input: Readable.from(lines.map((l) => `${l}\n`)),
+        fileName: 'wide.jsonl',
+        actor: null,
+        batchSize: 40_000,
+      });
+    expect(await once()).toMatchObject({ status: 'applied', inserted: 40_000 });
+    // Again: every line now found stored, in one batch.
+    expect(await once()).toMatchObject({ status: 'applied', inserted: 0, unchanged: 40_000 });
+  }, 120_000);
 });

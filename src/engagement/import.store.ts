@@ -8,6 +8,7 @@ import { nextHcpSeqs, normaliseEmail, normaliseNumber, numberIndex } from '../hc
 import { newId } from '../platform/crypto/index.js';
 import {
   isPostgres,
+  readInChunks,
   type Db,
   type DbOrTx,
   type HcpsTable,
@@ -216,9 +217,6 @@ interface Lookups {
 const MAX_REMEMBERED = 1_000_000;
 const newLookups = (): Lookups => ({ hcpById: new Map(), hcpByCrm: new Map(), userByEmail: new Map() });
 
-/** Rows per look-up query: inside either dialect's parameter limit. */
-const LOOKUP_CHUNK = 5000;
-
 async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: string[], emails: string[]) {
   const { db } = deps;
   for (const map of [known.hcpById, known.hcpByCrm, known.userByEmail])
@@ -231,24 +229,16 @@ async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: 
     known.hcpByCrm.set(h.crm_id, h);
   };
   const select = () => db.selectFrom('hcps').select(['id', 'seq', 'crm_id', 'erased_at', 'market_code']);
-  for (let i = 0; i < newIds.length; i += LOOKUP_CHUNK)
-    for (const h of await select()
-      .where('id', 'in', newIds.slice(i, i + LOOKUP_CHUNK))
-      .execute())
-      remember(h);
-  for (let i = 0; i < newCrmIds.length; i += LOOKUP_CHUNK)
-    for (const h of await select()
-      .where('crm_id', 'in', newCrmIds.slice(i, i + LOOKUP_CHUNK))
-      .execute())
-      remember(h);
+  for (const h of await readInChunks(newIds, (chunk) => select().where('id', 'in', chunk).execute()))
+    remember(h);
+  for (const h of await readInChunks(newCrmIds, (chunk) => select().where('crm_id', 'in', chunk).execute()))
+    remember(h);
   for (const id of newIds) if (!known.hcpById.has(id)) known.hcpById.set(id, null);
   for (const c of newCrmIds) if (!known.hcpByCrm.has(c)) known.hcpByCrm.set(c, null);
   if (newEmails.length) {
-    for (const u of await db
-      .selectFrom('users')
-      .select(['id', 'email'])
-      .where('email', 'in', newEmails)
-      .execute())
+    for (const u of await readInChunks(newEmails, (chunk) =>
+      db.selectFrom('users').select(['id', 'email']).where('email', 'in', chunk).execute(),
+    ))
       known.userByEmail.set(u.email, u.id);
     for (const e of newEmails) if (!known.userByEmail.has(e)) known.userByEmail.set(e, null);
   }
@@ -692,27 +682,15 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
 
 async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied> {
   const now = deps.clock.now().toISOString();
-  const existing = await tx
-    .selectFrom('hcps')
-    .selectAll()
-    .where(
-      'crm_id',
-      'in',
-      rows.map((r) => r.crmId),
-    )
-    .execute();
+  const existing = await readInChunks(
+    rows.map((r) => r.crmId),
+    (crmIds) => tx.selectFrom('hcps').selectAll().where('crm_id', 'in', crmIds).execute(),
+  );
   const byCrm = new Map(existing.map((e) => [e.crm_id, e]));
-  const assigned = existing.length
-    ? await tx
-        .selectFrom('hcp_territories')
-        .selectAll()
-        .where(
-          'hcp_id',
-          'in',
-          existing.map((e) => e.id),
-        )
-        .execute()
-    : [];
+  const assigned = await readInChunks(
+    existing.map((e) => e.id),
+    (hcpIds) => tx.selectFrom('hcp_territories').selectAll().where('hcp_id', 'in', hcpIds).execute(),
+  );
   const territoriesOf = new Map<string, string[]>();
   for (const a of assigned)
     territoriesOf.set(a.hcp_id, [...(territoriesOf.get(a.hcp_id) ?? []), a.territory_id]);
@@ -841,15 +819,10 @@ async function applyHcps(tx: Tx, deps: Deps, rows: StagedHcp[]): Promise<Applied
 }
 
 async function applyTerritories(tx: Tx, _deps: Deps, rows: TerritoryRecord[]): Promise<Applied> {
-  const existing = await tx
-    .selectFrom('territories')
-    .selectAll()
-    .where(
-      'id',
-      'in',
-      rows.map((r) => r.id),
-    )
-    .execute();
+  const existing = await readInChunks(
+    rows.map((r) => r.id),
+    (ids) => tx.selectFrom('territories').selectAll().where('id', 'in', ids).execute(),
+  );
   const byId = new Map(existing.map((e) => [e.id, e]));
   const result: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
   const inserts: { id: string; name: string; market_code: string }[] = [];
@@ -888,12 +861,14 @@ async function applyTerritories(tx: Tx, _deps: Deps, rows: TerritoryRecord[]): P
  */
 async function applyConsents(tx: Tx, deps: Deps, rows: StagedConsent[]): Promise<Applied> {
   const now = deps.clock.now().toISOString();
-  const existing = await tx
-    .selectFrom('consent_entries')
-    .select(['hcp_id', 'channel', 'purpose', 'status', 'captured_at'])
-    .where('source', '=', 'crm_import')
-    .where('hcp_id', 'in', [...new Set(rows.map((r) => r.hcpId))])
-    .execute();
+  const existing = await readInChunks([...new Set(rows.map((r) => r.hcpId))], (hcpIds) =>
+    tx
+      .selectFrom('consent_entries')
+      .select(['hcp_id', 'channel', 'purpose', 'status', 'captured_at'])
+      .where('source', '=', 'crm_import')
+      .where('hcp_id', 'in', hcpIds)
+      .execute(),
+  );
   const key = (r: {
     hcp_id: string;
     channel: string;

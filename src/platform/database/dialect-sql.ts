@@ -136,3 +136,20 @@ export function inCommaList(db: DbOrTx, list: Expression<string>, item: string) 
     ? sql<boolean>`strpos(',' || ${list} || ',', ${needle}) > 0`
     : sql<boolean>`instr(',' || ${list} || ',', ${needle}) > 0`;
 }
+
+/** Keys bound in one `in (…)` list: well inside either store's limit (SQLite 32,766, PostgreSQL 65,535). */
+export const KEYS_PER_STATEMENT = 5_000;
+
+/**
+ * `read` over `keys` a statement's worth at a time, the rows put together: a list of keys as long as an
+ * import batch (which the caller may size) would otherwise exceed the store's bound-parameter limit.
+ */
+export async function readInChunks<K, R>(
+  keys: readonly K[],
+  read: (chunk: K[]) => Promise<readonly R[]>,
+): Promise<R[]> {
+  const rows: R[] = [];
+  for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT)
+    rows.push(...(await read(keys.slice(i, i + KEYS_PER_STATEMENT))));
+  return rows;
+}

@@ -14,6 +14,7 @@ export {
   mondayWeekOf,
   nextIdentityValues,
   notSearchedBy,
+  readInChunks,
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';
