@@ -194,7 +194,18 @@ async function foldLedgers(
   return new Map(rows.map((r) => [r.purpose, Number(r.n)]));
 }
 
-async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsFilters) {
+/** What a report works out: its rows too, or only its summary (for `overview`, which shows summaries). */
+export interface ReportParts {
+  rows: boolean;
+}
+
+async function consent(
+  db: Db,
+  principal: Principal,
+  scope: Scope,
+  f: AnalyticsFilters,
+  parts: ReportParts = { rows: true },
+) {
   // Coverage is over the HCPs the caller's scope covers: a manager's team territories, a market, or all.
   let inScope = db.selectFrom('hcps').where('erased_at', 'is', null);
   if (principal.role === 'manager') inScope = inScope.where(hcpVisibility(principal));
@@ -236,8 +247,11 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
         eb.fn.count<number>('whatsapp_number_bidx').as('with_number'),
       ])
       .executeTakeFirstOrThrow(),
-    // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period.
-    grantsInForce(db, inScope.where('whatsapp_number_bidx', 'is not', null).select('id'), f.to),
+    // Reachable on WhatsApp for a purpose: a number on file and a grant in force at the end of the period
+    // (the rows' figures only).
+    parts.rows
+      ? grantsInForce(db, inScope.where('whatsapp_number_bidx', 'is not', null).select('id'), f.to)
+      : new Map<string, number>(),
     changedHcps('granted'),
     changedHcps('withdrawn'),
     messagingReach(db, scope, f, changed('granted'), changed('withdrawn')),
@@ -265,7 +279,7 @@ async function consent(db: Db, principal: Principal, scope: Scope, f: AnalyticsF
       optedOut,
       optOutRate: ratio(reach.messagedAndWithdrew, reach.messaged),
     },
-    rows,
+    rows: parts.rows ? rows : [],
   };
 }
 
@@ -311,8 +325,9 @@ export async function runAnalyticsReport(
           volume(db, scope, filters),
           whatsapp(db, scope, filters),
           assets(db, scope, filters),
-          consent(db, principal, scope, filters),
-          blocked(db, scope, filters),
+          // Summaries only: consent's grants in force and blocked's reasons are figures of their rows.
+          consent(db, principal, scope, filters, { rows: false }),
+          blocked(db, scope, filters, { rows: false }),
         ]);
         const names = ['volume', 'whatsapp', 'assets', 'consent', 'blocked'];
         const summary: Record<string, Cell> = {};

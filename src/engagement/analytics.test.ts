@@ -703,6 +703,18 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
     expect((await report('compliance', 'nonsense')).statusCode).toBe(400);
   });
 
+  it('gives in the overview the summaries the five reports give, and no rows', async () => {
+    for (const query of [period, `${period}&market=BR`]) {
+      const overview = (await report('compliance', 'overview', query)).json();
+      const want: Record<string, unknown> = {};
+      for (const name of ['volume', 'whatsapp', 'assets', 'consent', 'blocked'])
+        for (const [key, value] of Object.entries((await report('compliance', name, query)).json().summary))
+          want[`${name}.${key}`] = value;
+      expect(overview.summary).toEqual(want);
+      expect(overview.rows).toEqual([]);
+    }
+  });
+
   it('puts no personal data in any report', async () => {
     for (const name of [
       'overview',

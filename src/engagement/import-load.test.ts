@@ -44,20 +44,25 @@ describe.each(DIALECTS)('a large import on %s', (dialect) => {
     await p?.destroy();
   });
 
-  it(`leaves webhooks acknowledged within budget while ${ROWS} rows are imported`, async () => {
+  /** `n` JSON Lines calls of `source`, one a minute from `start`, spread over the world's HCPs. */
+  const callLines = (n: number, source: string, start: number) => {
     const hcps = Object.values(p.world.hcps).map((h) => h.crmId);
-    const lines = Array.from({ length: ROWS }, (_, i) =>
+    return Array.from({ length: n }, (_, i) =>
       JSON.stringify({
-        source: 'load',
-        externalId: `L-${i}`,
+        source,
+        externalId: `${source}-${i}`,
         hcpCrmId: hcps[i % hcps.length],
         channel: 'phone',
         kind: 'call',
         direction: 'outbound',
-        occurredAt: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
-        topics: ['load'],
+        occurredAt: new Date(start + i * 60_000).toISOString(),
+        topics: [source],
       }),
     );
+  };
+
+  it(`leaves webhooks acknowledged within budget while ${ROWS} rows are imported`, async () => {
+    const lines = callLines(ROWS, 'load', Date.UTC(2025, 0, 1));
     let importing = true;
     const importDone = runImport(p.context, {
       kind: 'interactions',
@@ -103,18 +108,7 @@ describe.each(DIALECTS)('a large import on %s', (dialect) => {
   }, 120_000);
 
   it('takes a batch larger than a statement may bind (SQLite: 32,766 values)', async () => {
-    const hcps = Object.values(p.world.hcps).map((h) => h.crmId);
-    const lines = Array.from({ length: 40_000 }, (_, i) =>
-      JSON.stringify({
-        source: 'wide',
-        externalId: `W-${i}`,
-        hcpCrmId: hcps[i % hcps.length],
-        channel: 'phone',
-        kind: 'call',
-        direction: 'outbound',
-        occurredAt: new Date(Date.UTC(2025, 6, 1) + i * 60_000).toISOString(),
-      }),
-    );
+    const lines = callLines(40_000, 'wide', Date.UTC(2025, 6, 1));
     const once = () =>
       runImport(p.context, {
         kind: 'interactions',

@@ -19,7 +19,7 @@ import {
   weeksIn,
 } from './analytics-figures.js';
 import { scopedInteractions, type Scope } from './analytics-scope.js';
-import type { AnalyticsFilters } from './analytics.store.js';
+import type { AnalyticsFilters, ReportParts } from './analytics.store.js';
 import { markedHcps } from './conversation-facts.store.js';
 import type { ReasonCode } from '../policy/index.js';
 
@@ -313,7 +313,12 @@ async function cappedAttempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: 
   return { attempts: num(row.n), hcps: num(row.hcps) };
 }
 
-export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
+export async function blocked(
+  db: Db,
+  scope: Scope,
+  f: AnalyticsFilters,
+  parts: ReportParts = { rows: true },
+) {
   const brand = await brandTemplates(db, f.brand);
   const outcome = sql.ref('d.outcome');
   const [outcomes, held] = await Promise.all([
@@ -327,7 +332,8 @@ export async function blocked(db: Db, scope: Scope, f: AnalyticsFilters) {
         sql<number>`sum(case when ${outcome} = 'review' then 1 else 0 end)`.as('review'),
       ])
       .executeTakeFirstOrThrow(),
-    refusals(db, scope, f, brand),
+    // The reasons are the rows' figures: not read for a summary alone.
+    parts.rows ? refusals(db, scope, f, brand) : [],
   ]);
   const all = num(outcomes.all);
   const denied = num(outcomes.deny);
