@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { ManualClock } from '../platform/clock/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
 import { expiredClicksQuery } from './message-analytics.store.js';
 
 /**
@@ -26,17 +26,13 @@ describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
     ['everything (compliance)', { repIds: null, markets: null }],
     ['one market', { repIds: null, markets: ['BR'] }],
   ])('reads the clicks index for %s', async (_name, scope) => {
-    const compiled = expiredClicksQuery(p.context.db, scope, {
-      from: '2025-03-03T00:00:00.000Z',
-      to: '2026-03-03T00:00:00.000Z',
-    }).compile();
-    const explain = dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
-    const { rows } = await p.context.db.executeQuery(
-      CompiledQuery.raw(explain + compiled.sql, [...compiled.parameters]),
+    const plan = await queryPlan(
+      p.context.db,
+      expiredClicksQuery(p.context.db, scope, {
+        from: '2025-03-03T00:00:00.000Z',
+        to: '2026-03-03T00:00:00.000Z',
+      }),
     );
-    const plan = rows
-      .map((r) => String((r as { detail?: string }).detail ?? (r as { 'QUERY PLAN'?: string })['QUERY PLAN']))
-      .join('\n');
     expect(plan).toMatch(/interactions_clicks/);
     if (dialect === 'sqlite') expect(plan).not.toMatch(/interactions_occurred|SCAN interactions/);
     else expect(plan).not.toMatch(/Seq Scan on interactions|interactions_occurred/);

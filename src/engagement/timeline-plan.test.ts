@@ -1,9 +1,8 @@
-import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { encodeCursor } from '../platform/database/index.js';
 import { ManualClock } from '../platform/clock/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
 import { timelineQuery, type TimelineQuery } from './timeline.store.js';
 
 /**
@@ -30,21 +29,7 @@ describe.each(DIALECTS)('the timeline query plan on %s', (dialect) => {
     await p?.destroy();
   });
 
-  const planOf = async (query: TimelineQuery): Promise<string> => {
-    const compiled = timelineQuery(p.context.db, hcpId, query).compile();
-    const explain = dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
-    const { rows } = await p.context.db.executeQuery(
-      CompiledQuery.raw(explain + compiled.sql, [...compiled.parameters]),
-    );
-    return rows
-      .map((r) =>
-        String(
-          (r as { detail?: string; 'QUERY PLAN'?: string }).detail ??
-            (r as { 'QUERY PLAN'?: string })['QUERY PLAN'],
-        ),
-      )
-      .join('\n');
-  };
+  const planOf = (query: TimelineQuery) => queryPlan(p.context.db, timelineQuery(p.context.db, hcpId, query));
 
   it.each<[string, TimelineQuery]>([
     ['the first page', { limit: 20 }],

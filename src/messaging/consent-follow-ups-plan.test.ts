@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
 import { recentLedgerEntries } from './consent-follow-ups.js';
 
 /**
@@ -23,14 +23,10 @@ describe.each(DIALECTS)('the consent follow-ups look-up plan on %s', (dialect) =
     ['opt-outs', { status: 'withdrawn', source: 'whatsapp_reply' }],
     ['opt-ins', { status: 'granted', source: 'double_opt_in' }],
   ] as const)('searches the %s of the last day by recording time', async (_name, spec) => {
-    const compiled = recentLedgerEntries(p.context.db, spec, '2026-03-01T00:00:00.000Z').compile();
-    const explain = dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
-    const { rows } = await p.context.db.executeQuery(
-      CompiledQuery.raw(explain + compiled.sql, [...compiled.parameters]),
+    const plan = await queryPlan(
+      p.context.db,
+      recentLedgerEntries(p.context.db, spec, '2026-03-01T00:00:00.000Z'),
     );
-    const plan = rows
-      .map((r) => String((r as { detail?: string }).detail ?? (r as { 'QUERY PLAN'?: string })['QUERY PLAN']))
-      .join('\n');
     expect(plan).not.toMatch(/consent_entries_status/);
     // PostgreSQL plans by its statistics: on a test world's few rows a scan of the table is as good.
     if (dialect === 'sqlite') expect(plan).toMatch(/consent_entries_recorded/);
