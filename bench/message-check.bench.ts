@@ -8,11 +8,10 @@ import { createSession } from '../src/identity/index.js';
 import { loadDecisionContext } from '../src/messaging/index.js';
 import { createParley } from '../src/parley.js';
 import { parseConfig } from '../src/platform/config/index.js';
-import { NEW_MESSAGE_FACTS } from '../src/platform/database/index.js';
 import type { Db, Dialect, MessagesTable, Store } from '../src/platform/database/index.js';
 import { createLogger } from '../src/platform/logging/index.js';
 import { decide, type DecisionContext, type DecisionRequest } from '../src/policy/index.js';
-import { DIALECTS, openTestStore } from '../src/test-support/index.js';
+import { bareMessageRow, DIALECTS, openTestStore } from '../src/test-support/index.js';
 import { ms, ratio, table, timeAlternatingHttp, timeCalls, type BenchModule } from './bench-kit.js';
 
 /**
@@ -258,34 +257,21 @@ async function seedOutboundHistory(db: Db, now: Date, phoneNumberId: string): Pr
     const batch: MessagesTable[] = [];
     for (let n = start; n < Math.min(MESSAGES, start + BATCH); n++) {
       const created = new Date(now.getTime() - Math.floor(next() * 730 * DAY)).toISOString();
-      batch.push({
-        id: `msg_bench_${String(n).padStart(7, '0')}`,
-        hcp_id: hcpIds[Math.floor(next() * hcpIds.length)]!,
-        rep_id: reps[Math.floor(next() * reps.length)]!,
-        direction: 'outbound',
-        wamid: `wamid.bench.${n}`,
-        phone_number_id: phoneNumberId,
-        type: 'template',
-        template_id: templateIds[Math.floor(next() * templateIds.length)] ?? null,
-        parameters_enc: null,
-        body_enc: null,
-        asset_ids_json: '[]',
-        provenance_json: '{"kind":"rep"}',
-        send_kind: 'rep',
-        status: statuses[Math.floor(next() * statuses.length)]!,
-        status_at: created,
-        error_code: null,
-        error_title: null,
-        error_detail: null,
-        decision_id: null,
-        idempotency_key: null,
-        context_wamid: null,
-        send_at: null,
-        meta_timestamp: null,
-        created_at: created,
-        ...NEW_MESSAGE_FACTS,
-        market_code: null, // the database's: the HCP's market
-      });
+      batch.push(
+        bareMessageRow({
+          id: `msg_bench_${String(n).padStart(7, '0')}`,
+          hcp_id: hcpIds[Math.floor(next() * hcpIds.length)]!,
+          rep_id: reps[Math.floor(next() * reps.length)]!,
+          direction: 'outbound',
+          wamid: `wamid.bench.${n}`,
+          phone_number_id: phoneNumberId,
+          template_id: templateIds[Math.floor(next() * templateIds.length)] ?? null,
+          provenance_json: '{"kind":"rep"}',
+          send_kind: 'rep',
+          status: statuses[Math.floor(next() * statuses.length)]!,
+          created_at: created,
+        }),
+      );
     }
     await db.insertInto('messages').values(batch).execute();
   }

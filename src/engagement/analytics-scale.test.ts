@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
-import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
-import type { MessagesTable } from '../platform/database/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { runAnalyticsReport } from './analytics.store.js';
 import { recordInteraction } from './interactions.store.js';
 
@@ -19,16 +17,7 @@ describe.each(DIALECTS)('analytics over many rows, on %s', (dialect) => {
   let principal: Principal;
   beforeAll(async () => {
     p = await startTestParley(dialect);
-    const compliance = p.world.users.compliance;
-    principal = {
-      id: compliance.id,
-      email: compliance.email,
-      name: 'Compliance',
-      role: 'compliance',
-      marketCodes: [],
-      territoryIds: [],
-      sessionId: 'test',
-    };
+    principal = await p.world.principalFor('compliance');
   });
   afterAll(async () => {
     await p?.destroy();
@@ -69,34 +58,20 @@ describe.each(DIALECTS)('analytics over many rows, on %s', (dialect) => {
       await db
         .insertInto('messages')
         .values(
-          ids.map((messageId): MessagesTable => ({
-            id: messageId,
-            hcp_id: hcp.id,
-            rep_id: p.world.users.rep1.id,
-            direction: 'outbound',
-            wamid: `wamid.${messageId}`,
-            phone_number_id: p.context.config.whatsapp.phoneNumberId,
-            type: 'template',
-            template_id: null,
-            parameters_enc: null,
-            body_enc: null,
-            asset_ids_json: JSON.stringify([asset.id]),
-            provenance_json: '{}',
-            send_kind: 'rep',
-            status: 'delivered',
-            status_at: AT,
-            error_code: null,
-            error_title: null,
-            error_detail: null,
-            decision_id: null,
-            idempotency_key: null,
-            context_wamid: null,
-            send_at: null,
-            meta_timestamp: null,
-            created_at: AT,
-            ...NEW_MESSAGE_FACTS,
-            market_code: null, // the database's: the HCP's market
-          })),
+          ids.map((messageId) =>
+            bareMessageRow({
+              id: messageId,
+              hcp_id: hcp.id,
+              rep_id: p.world.users.rep1.id,
+              direction: 'outbound',
+              wamid: `wamid.${messageId}`,
+              phone_number_id: p.context.config.whatsapp.phoneNumberId,
+              asset_ids_json: JSON.stringify([asset.id]),
+              send_kind: 'rep',
+              status: 'delivered',
+              created_at: AT,
+            }),
+          ),
         )
         .execute();
       await db

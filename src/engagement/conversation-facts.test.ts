@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Db, MessagesTable } from '../platform/database/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { keptFacts } from './analytics-figures.js';
 import { FACT_COLUMNS, refreshConversationFacts } from './conversation-facts.store.js';
 
@@ -24,7 +23,7 @@ function messageRow(
   templateId: string | null = null,
 ): MessagesTable {
   const at = new Date(T0 + minute * 60_000).toISOString();
-  return {
+  return bareMessageRow({
     id,
     hcp_id: hcpId,
     rep_id: direction === 'outbound' ? p.world.users.rep1.id : null,
@@ -33,25 +32,10 @@ function messageRow(
     phone_number_id: p.context.config.whatsapp.phoneNumberId,
     type: direction === 'outbound' ? 'template' : 'text',
     template_id: templateId,
-    parameters_enc: null,
-    body_enc: null,
-    asset_ids_json: '[]',
-    provenance_json: '{}',
     send_kind: direction === 'outbound' ? 'rep' : null,
     status,
-    status_at: at,
-    error_code: null,
-    error_title: null,
-    error_detail: null,
-    decision_id: null,
-    idempotency_key: null,
-    context_wamid: null,
-    send_at: null,
-    meta_timestamp: null,
     created_at: at,
-    ...NEW_MESSAGE_FACTS,
-    market_code: null, // the database's: the HCP's market
-  };
+  });
 }
 
 const marks = async (db: Db) =>

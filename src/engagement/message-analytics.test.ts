@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
-import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { MessagesTable, PolicyDecisionsTable } from '../platform/database/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { median, ratio, replyFigures, replyTimes, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
@@ -222,16 +221,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
   const templates = ['tpl_brand_a', 'tpl_brand_b', 'tpl_optin', 'tpl_other'] as const;
   beforeAll(async () => {
     p = await startTestParley(dialect);
-    const compliance = p.world.users.compliance;
-    principal = {
-      id: compliance.id,
-      email: compliance.email,
-      name: 'Compliance',
-      role: 'compliance',
-      marketCodes: [],
-      territoryIds: [],
-      sessionId: 'test',
-    };
+    principal = await p.world.principalFor('compliance');
     repNames = new Map(
       (await p.context.db.selectFrom('users').select(['id', 'name']).execute()).map((u) => [u.id, u.name]),
     );
@@ -327,37 +317,24 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           await db.deleteFrom('messages').execute();
           await db.deleteFrom('policy_decisions').execute();
           await db.deleteFrom('consent_entries').where('source', '=', 'whatsapp_reply').execute();
-          const messages: MessagesTable[] = ms.map((m, i) => ({
-            id: `msg_${String(i).padStart(3, '0')}`,
-            hcp_id: m.hcp,
-            rep_id: m.direction === 'outbound' ? m.rep : null,
-            direction: m.direction,
-            wamid: `wamid.${i}`,
-            phone_number_id: p.context.config.whatsapp.phoneNumberId,
-            type: 'template',
-            template_id: m.direction === 'outbound' ? m.template : null,
-            parameters_enc: null,
-            body_enc: null,
-            asset_ids_json: '[]',
-            provenance_json: '{}',
-            send_kind: m.direction === 'outbound' ? 'rep' : null,
-            status: m.direction === 'inbound' ? 'received' : m.status === 'received' ? 'read' : m.status,
-            status_at: m.at,
-            error_code: null,
-            error_title: null,
-            error_detail: null,
-            decision_id: null,
-            idempotency_key: null,
-            context_wamid: null,
-            send_at: null,
-            meta_timestamp:
-              m.direction === 'inbound' && m.metaLag !== null
-                ? new Date(Date.parse(m.at) - m.metaLag * 1000).toISOString()
-                : null,
-            created_at: m.at,
-            ...NEW_MESSAGE_FACTS,
-            market_code: null, // the database's: the HCP's market
-          }));
+          const messages: MessagesTable[] = ms.map((m, i) =>
+            bareMessageRow({
+              id: `msg_${String(i).padStart(3, '0')}`,
+              hcp_id: m.hcp,
+              rep_id: m.direction === 'outbound' ? m.rep : null,
+              direction: m.direction,
+              wamid: `wamid.${i}`,
+              phone_number_id: p.context.config.whatsapp.phoneNumberId,
+              template_id: m.direction === 'outbound' ? m.template : null,
+              send_kind: m.direction === 'outbound' ? 'rep' : null,
+              status: m.direction === 'inbound' ? 'received' : m.status === 'received' ? 'read' : m.status,
+              meta_timestamp:
+                m.direction === 'inbound' && m.metaLag !== null
+                  ? new Date(Date.parse(m.at) - m.metaLag * 1000).toISOString()
+                  : null,
+              created_at: m.at,
+            }),
+          );
           const decisions: PolicyDecisionsTable[] = ds.map((d, i) => ({
             id: `dec_${String(i).padStart(3, '0')}`,
             requested_by: d.rep,

@@ -1,7 +1,6 @@
 import { newId } from '../platform/crypto/index.js';
-import { NEW_MESSAGE_FACTS } from '../platform/database/index.js';
 import type { Dialect, MessagesTable } from '../platform/database/index.js';
-import { openTestStore, startTestParley, type TestStore } from '../test-support/index.js';
+import { bareMessageRow, openTestStore, startTestParley, type TestStore } from '../test-support/index.js';
 import { createCloudApiClient, sandboxNumbers, startStandaloneSandbox } from '../whatsapp/index.js';
 import type { MessageProvenance } from './message-provenance.js';
 import { startOutboxWorkers, type OutboxWorkers } from './outbox-worker.js';
@@ -173,34 +172,19 @@ async function queueMessages(
   for (let i = 0; i < n; i += 500) {
     const messages: MessagesTable[] = [];
     for (let j = i; j < Math.min(n, i + 500); j++) {
-      messages.push({
-        id: newId('msg'),
-        hcp_id: hcpIds[j % hcpIds.length]!,
-        rep_id: null,
-        direction: 'outbound',
-        wamid: null,
-        phone_number_id: ctx.config.whatsapp.phoneNumberId,
-        type: 'template',
-        template_id: null,
-        parameters_enc: null,
-        body_enc: body,
-        asset_ids_json: '[]',
-        provenance_json: JSON.stringify(provenance),
-        send_kind: 'rep',
-        status: 'queued',
-        status_at: iso,
-        error_code: null,
-        error_title: null,
-        error_detail: null,
-        decision_id: null,
-        idempotency_key: null,
-        context_wamid: null,
-        send_at: null,
-        meta_timestamp: null,
-        created_at: iso,
-        ...NEW_MESSAGE_FACTS,
-        market_code: null, // the database's: the HCP's market
-      });
+      messages.push(
+        bareMessageRow({
+          id: newId('msg'),
+          hcp_id: hcpIds[j % hcpIds.length]!,
+          direction: 'outbound',
+          phone_number_id: ctx.config.whatsapp.phoneNumberId,
+          body_enc: body,
+          provenance_json: JSON.stringify(provenance),
+          send_kind: 'rep',
+          status: 'queued',
+          created_at: iso,
+        }),
+      );
     }
     await ctx.db.insertInto('messages').values(messages).execute();
     await ctx.db

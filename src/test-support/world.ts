@@ -1,9 +1,9 @@
 import type { ParleyContext } from '../context.js';
 import { createHcp, type Hcp } from '../hcps/index.js';
-import type { Role } from '../identity/index.js';
-import { createSession } from '../identity/index.js';
+import type { Principal, Role } from '../identity/index.js';
+import { createSession, loadPrincipal } from '../identity/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
-import type { HcpsTable } from '../platform/database/index.js';
+import { NEW_MESSAGE_FACTS, type HcpsTable, type MessagesTable } from '../platform/database/index.js';
 
 export const TEST_PASSWORD = 'correct horse battery';
 
@@ -61,6 +61,42 @@ export interface TestWorld {
   hcps: { br1a: Hcp; br1b: Hcp; br2a: Hcp; es1a: Hcp };
   /** A bearer token for a user of the world. */
   tokenFor(user: keyof TestWorld['users']): Promise<string>;
+  /** A user of the world as a request's principal, scope read from the store as a session's is. */
+  principalFor(user: keyof TestWorld['users']): Promise<Principal>;
+}
+
+/**
+ * A messages row as a test writes it straight into the table: what `fields` names, and for the rest a
+ * message as Parley first writes one (no parameters, text, error, decision or key; no facts kept yet;
+ * the market left to the database, which takes the HCP's). Its status changed when it was created.
+ */
+export function bareMessageRow(
+  fields: Pick<MessagesTable, 'id' | 'hcp_id' | 'direction' | 'phone_number_id' | 'status' | 'created_at'> &
+    Partial<MessagesTable>,
+): MessagesTable {
+  return {
+    rep_id: null,
+    wamid: null,
+    type: 'template',
+    template_id: null,
+    parameters_enc: null,
+    body_enc: null,
+    asset_ids_json: '[]',
+    provenance_json: '{}',
+    send_kind: null,
+    status_at: fields.created_at,
+    error_code: null,
+    error_title: null,
+    error_detail: null,
+    decision_id: null,
+    idempotency_key: null,
+    context_wamid: null,
+    send_at: null,
+    meta_timestamp: null,
+    ...NEW_MESSAGE_FACTS,
+    market_code: null,
+    ...fields,
+  };
 }
 
 let passwordHash: string | undefined;
@@ -220,6 +256,10 @@ export async function buildTestWorld(ctx: ParleyContext): Promise<TestWorld> {
     async tokenFor(user) {
       const { token } = await createSession(db, users[user].id, ctx.clock.now(), 12);
       return token;
+    },
+    principalFor(user) {
+      const { id, email, role } = users[user];
+      return loadPrincipal(db, { id, email, role, name: `Test ${user}`, sessionId: 'test' });
     },
   };
 }
