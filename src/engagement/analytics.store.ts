@@ -82,18 +82,14 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
       .execute(),
   ]);
   // A click names the assets it was on: it counts for the link of its message and each of those assets.
-  const clickedLinks = new Set<string>();
+  const clickedMessages = new Map<string, Set<string>>(); // by asset: the messages whose link was clicked
   const clickCount = new Map<string, number>();
   for (const c of clicks)
     if ((JSON.parse(c.asset_ids_json) as string[]).includes(c.asset_id)) {
-      clickedLinks.add(`${c.message_id} ${c.asset_id}`);
+      const messages = clickedMessages.get(c.asset_id) ?? new Set<string>();
+      clickedMessages.set(c.asset_id, messages.add(c.message_id));
       clickCount.set(c.asset_id, (clickCount.get(c.asset_id) ?? 0) + 1);
     }
-  const linksClicked = new Map<string, number>();
-  for (const link of clickedLinks) {
-    const assetId = link.slice(link.indexOf(' ') + 1);
-    linksClicked.set(assetId, (linksClicked.get(assetId) ?? 0) + 1);
-  }
   const byAsset = new Map(
     perAsset.map((a) => [
       a.asset_id,
@@ -102,7 +98,7 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
         version: a.version,
         title: a.title,
         sent: Number(a.sent),
-        clickedLinks: linksClicked.get(a.asset_id) ?? 0,
+        clickedLinks: clickedMessages.get(a.asset_id)?.size ?? 0,
       },
     ]),
   );

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DbOrTx, Store } from '../platform/database/index.js';
+import { readInChunks, type DbOrTx, type Store } from '../platform/database/index.js';
 import {
   INTERACTION_ROW_COLUMNS,
   ListMemo,
@@ -193,8 +193,6 @@ export const newFeedLookups = (): FeedLookups => ({
 
 /** Kept ids past which a lookup map is started afresh (bounded memory for any size of world). */
 const LOOKUP_LIMIT = 500_000;
-/** Ids per look-up query (well under either dialect's bound-parameter limit). */
-const LOOKUP_CHUNK = 5_000;
 
 async function lookUpMissing<V>(
   cache: Map<string, V>,
@@ -205,9 +203,7 @@ async function lookUpMissing<V>(
   const missing = new Set<string>();
   for (const id of ids) if (id !== null && !cache.has(id)) missing.add(id);
   if (missing.size === 0) return;
-  const list = [...missing];
-  for (let i = 0; i < list.length; i += LOOKUP_CHUNK)
-    for (const [id, value] of await read(list.slice(i, i + LOOKUP_CHUNK))) cache.set(id, value);
+  for (const [id, value] of await readInChunks([...missing], read)) cache.set(id, value);
 }
 
 /** Reads into `lookups` the HCPs' CRM ids, reps' e-mails and templates not yet in it. */

@@ -1,4 +1,4 @@
-import { sql, type SelectQueryBuilder } from 'kysely';
+import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import {
   byteOrder,
   inCommaList,
@@ -27,7 +27,7 @@ import type { ReasonCode } from '../policy/index.js';
  * The reports read from WhatsApp messages and policy decisions (whatsapp, blocked, over-messaging,
  * consistency, content-usage, and the messaging side of consent). The database does the counting: a year
  * of a large world holds over a million messages and as many decisions, which no report reads row by row.
- * Only denied (and held) decisions, a few percent, come back as rows, for their reason codes. Every
+ * Only denied decisions, a few percent, come back as rows, for their reason codes. Every
  * formula is written out in docs/analytics.md; analytics-figures.ts holds the same arithmetic over rows,
  * and the property test of message-analytics.test.ts holds the two equal.
  */
@@ -115,6 +115,10 @@ function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: strin
 
 const num = (v: unknown) => Number(v ?? 0);
 
+/** How many rows meet `condition`, as an aggregate: a count in the same pass as the others. */
+const countWhere = (condition: RawBuilder<boolean>) =>
+  sql<number>`sum(case when ${condition} then 1 else 0 end)`;
+
 /**
  * 1 for a message that is the first of its kind in the period, given when the previous one of its kind
  * was sent (a kept fact: `prev_sent_at`, `prev_template_sent_at`), else 0: summed, a count of distinct HCPs.
@@ -200,15 +204,13 @@ async function outboundFigures(db: Db, scope: Scope, f: AnalyticsFilters, brand:
   // The wait of a delivered message answered within the window; null otherwise.
   const replyWait = sql<number | null>`case when ${delivered} and ${sql.ref('x.wait')} <= ${REPLY_WINDOW_MS}
                                        then ${sql.ref('x.wait')} end`;
-  const count = (condition: ReturnType<typeof sql<boolean>>) =>
-    sql<number>`sum(case when ${condition} then 1 else 0 end)`;
   const row = await db
     .selectFrom(answeredMessages(db, scope, f, brand).as('x'))
     .select((eb) => [
       eb.fn.countAll<number>().as('sent'),
-      count(delivered).as('delivered'),
-      count(sql`${status} = 'read'`).as('read'),
-      count(sql`${status} = 'failed'`).as('failed'),
+      countWhere(delivered).as('delivered'),
+      countWhere(sql`${status} = 'read'`).as('read'),
+      countWhere(sql`${status} = 'failed'`).as('failed'),
       sql<number>`count(${replyWait})`.as('replied'),
       medianOf(db, replyWait).as('median_wait'),
     ])
@@ -266,34 +268,23 @@ function attempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | n
   return qb;
 }
 
-interface Refusal {
+/** A denied attempt: the HCP it was for and the codes of the reasons it was denied. */
+interface Denial {
   hcpId: string;
-  outcome: 'deny' | 'review';
-  templateId: string | null;
   codes: string[];
 }
 
 /**
- * The decisions of `attempts` that did not allow, with their reason codes and the template they named:
- * read from the period's range of policy_decisions_analytics, which holds the codes (migration 0025), and
- * not from each denied decision's row and JSON.
+ * The decisions of `attempts` that denied, with their reason codes: read from the period's range of
+ * policy_decisions_analytics, which holds the codes (migration 0025), and not from each decision's row
+ * and JSON.
  */
-async function refusals(
-  db: Db,
-  scope: Scope,
-  f: AnalyticsFilters,
-  brand: string[] | null,
-): Promise<Refusal[]> {
+async function denials(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null): Promise<Denial[]> {
   const rows = await attempts(db, scope, f, brand)
-    .select(['d.hcp_id', 'd.outcome', 'd.reason_codes', 'd.template_id'])
-    .where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), 'in', ['deny', 'review']))
+    .select(['d.hcp_id', 'd.reason_codes'])
+    .where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), '=', 'deny'))
     .execute();
-  return rows.map((r) => ({
-    hcpId: r.hcp_id,
-    outcome: r.outcome as Refusal['outcome'],
-    templateId: r.template_id,
-    codes: r.reason_codes ? r.reason_codes.split(',') : [],
-  }));
+  return rows.map((r) => ({ hcpId: r.hcp_id, codes: r.reason_codes ? r.reason_codes.split(',') : [] }));
 }
 
 /** Whether a decision of `attempts` names a reason code (its `reason_codes` column, migration 0025). */
@@ -321,24 +312,24 @@ export async function blocked(
 ) {
   const brand = await brandTemplates(db, f.brand);
   const outcome = sql.ref('d.outcome');
-  const [outcomes, held] = await Promise.all([
+  const [outcomes, denialRows] = await Promise.all([
     // Counted by conditional sums, not grouped by outcome: the period's range of
     // policy_decisions_analytics (0022) holds every column read, and SQLite groups by sorting (0.35 s
     // against 0.15 s for a year of the 10M world).
     attempts(db, scope, f, brand)
       .select((eb) => [
         eb.fn.countAll<number>().as('all'),
-        sql<number>`sum(case when ${outcome} = 'deny' then 1 else 0 end)`.as('deny'),
-        sql<number>`sum(case when ${outcome} = 'review' then 1 else 0 end)`.as('review'),
+        countWhere(sql`${outcome} = 'deny'`).as('deny'),
+        countWhere(sql`${outcome} = 'review'`).as('review'),
       ])
       .executeTakeFirstOrThrow(),
     // The reasons are the rows' figures: not read for a summary alone.
-    parts.rows ? refusals(db, scope, f, brand) : [],
+    parts.rows ? denials(db, scope, f, brand) : [],
   ]);
   const all = num(outcomes.all);
   const denied = num(outcomes.deny);
   const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
-  for (const d of held.filter((x) => x.outcome === 'deny'))
+  for (const d of denialRows)
     for (const code of new Set(d.codes)) {
       const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
       row.attempts++;
@@ -397,13 +388,12 @@ async function loadByGrouping(
   f: AnalyticsFilters,
   brand: string[] | null,
 ): Promise<Load> {
-  const weekOverCap = sql<number>`case when ${sql.ref('w.n')} > ${f.weeklyCap} then 1 else 0 end`;
   const perHcp = db
     .selectFrom(perHcpWeek(db, sentMessages(db, scope, f, brand)).as('w'))
     .select((eb) => [
       eb.fn.sum<number>('w.n').as('sent'),
       eb.fn.max<number>('w.n').as('max_n'),
-      eb.fn.sum<number>(weekOverCap).as('weeks_over'),
+      countWhere(sql`${eb.ref('w.n')} > ${f.weeklyCap}`).as('weeks_over'),
     ])
     .groupBy('w.hcp_id');
   const row = await db
@@ -413,7 +403,7 @@ async function loadByGrouping(
       eb.fn.countAll<number>().as('hcps'),
       eb.fn.max<number>('h.max_n').as('max_n'),
       eb.fn.sum<number>('h.weeks_over').as('weeks_over'),
-      sql<number>`sum(case when ${eb.ref('h.weeks_over')} > 0 then 1 else 0 end)`.as('hcps_over'),
+      countWhere(sql`${eb.ref('h.weeks_over')} > 0`).as('hcps_over'),
     ])
     .executeTakeFirstOrThrow();
   return {
@@ -453,7 +443,7 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
         eb.fn.countAll<number>().as('sent'),
         sql<number>`sum(${firstOfPeriod('m.prev_sent_at', f.from)})`.as('hcps'),
         sql<number | null>`max(case when ${inWholeWeeks} then ${sql.ref('m.week_rank')} end)`.as('max_n'),
-        sql<number>`sum(case when ${overCap} then 1 else 0 end)`.as('weeks_over'),
+        countWhere(overCap).as('weeks_over'),
         // HCPs over cap in a whole week, unless also over cap in a grouped week (counted below).
         sql<number>`count(distinct case when ${overCap} and ${sql.ref('m.hcp_id')} not in (${overCapInGroups})
                                    then ${sql.ref('m.hcp_id')} end)`.as('hcps_over'),
@@ -463,7 +453,7 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
       .selectFrom(grouped.as('w'))
       .select((eb) => [
         eb.fn.max<number>('w.n').as('max_n'),
-        sql<number>`sum(case when ${eb.ref('w.n')} > ${cap} then 1 else 0 end)`.as('weeks_over'),
+        countWhere(sql`${eb.ref('w.n')} > ${cap}`).as('weeks_over'),
         sql<number>`count(distinct case when ${eb.ref('w.n')} > ${cap} then ${eb.ref('w.hcp_id')} end)`.as(
           'hcps_over',
         ),
@@ -659,7 +649,7 @@ async function templateUses(
  * the database by template rather than read back one refusal at a time.
  */
 function expiredContentAttempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  const count = (code: ReasonCode) => sql<number>`sum(case when ${names(db, code)} then 1 else 0 end)`;
+  const count = (code: ReasonCode) => countWhere(names(db, code));
   return attempts(db, scope, f, brand)
     .where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), 'in', ['deny', 'review']))
     .where((eb) => eb.or([names(db, 'template_expired'), names(db, 'asset_expired')]))

@@ -4,8 +4,9 @@ import { buildProvenance, contentForMessage, renderTemplate } from '../content/i
 import { newId } from '../platform/crypto/index.js';
 import {
   forUpdate,
-  notSearchedBy,
   isUniqueViolation,
+  notSearchedBy,
+  readInChunks,
   type DbOrTx,
   type MessagesTable,
   type Tx,
@@ -114,15 +115,10 @@ async function queueFollowUps(ctx: Ctx, spec: FollowUp): Promise<number> {
   if (byInbound.size === 0) return 0;
   const keyOf = (inboundId: string) => `${spec.prefix}:${inboundId}`;
   const keys = [...byInbound.keys()].map(keyOf);
-  const done = new Set<string>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const rows = await ctx.db
-      .selectFrom('messages')
-      .select('idempotency_key')
-      .where('idempotency_key', 'in', keys.slice(i, i + 500))
-      .execute();
-    for (const r of rows) if (r.idempotency_key) done.add(r.idempotency_key);
-  }
+  const queuedBefore = await readInChunks(keys, (chunk) =>
+    ctx.db.selectFrom('messages').select('idempotency_key').where('idempotency_key', 'in', chunk).execute(),
+  );
+  const done = new Set(queuedBefore.map((r) => r.idempotency_key));
   let queued = 0;
   for (const [inboundId, optOut] of byInbound) {
     if (done.has(keyOf(inboundId))) continue;
