@@ -15,6 +15,7 @@ export {
   nextIdentityValues,
   notSearchedBy,
   readInChunks,
+  tableIndexedBy,
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';
