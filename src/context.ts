@@ -14,6 +14,8 @@ import type { Logger } from './platform/logging/index.js';
 export interface ParleyContext {
   readonly config: Config;
   readonly db: Db;
+  /** Where long read-only work runs (the analytics reports): reads only (see `Store.readers`). */
+  readonly readers: Db;
   readonly dialect: Dialect;
   readonly clock: Clock;
   readonly cipher: PersonalDataCipher;

@@ -37,6 +37,7 @@ export async function createParley(options: CreateParleyOptions): Promise<Parley
     options.store ??
     (await openStore(config.databaseUrl, {
       onCheckpointError: (message) => logger.warn({ message }, 'background WAL checkpoint failed'),
+      readers: config.sqliteReaders,
       ...options.storeOptions,
     }));
   await migrateToLatest(store.db);
@@ -45,6 +46,7 @@ export async function createParley(options: CreateParleyOptions): Promise<Parley
   const context: ParleyContext = {
     config,
     db: store.db,
+    readers: store.readers,
     dialect: store.dialect,
     clock,
     cipher,

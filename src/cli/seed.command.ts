@@ -67,6 +67,7 @@ export const seedCommand: Command = {
       const context: ParleyContext = {
         config,
         db: store.db,
+        readers: store.readers,
         dialect: store.dialect,
         clock: systemClock,
         cipher,

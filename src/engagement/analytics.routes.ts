@@ -66,7 +66,7 @@ export const registerAnalyticsRoutes: RouteModule = async (app, ctx) => {
         throw new DomainError('validation_failed', 'from must be before to', [
           { path: 'querystring.from', message: 'must be before to' },
         ]);
-      const result = await runAnalyticsReport(ctx.db, principal, request.params.report, {
+      const result = await runAnalyticsReport(ctx.readers, principal, request.params.report, {
         market: q.market,
         brand: q.brand,
         channel: q.channel,

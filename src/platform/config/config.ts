@@ -47,6 +47,11 @@ const schema = z.object({
   PARLEY_PUBLIC_URL: z.url({ message: 'must be an http(s) URL, e.g. https://parley.example.com' }).optional(),
   /** Outbox workers in this process (0 turns sending off, e.g. for an API-only instance). */
   PARLEY_SEND_WORKERS: z.coerce.number().int().min(0).max(32).default(2),
+  /**
+   * SQLite file only: read-only connections, each on a thread of its own, that the analytics reports read
+   * through, so a report of a large world never holds the event loop (0: reports read on the one connection).
+   */
+  PARLEY_SQLITE_READERS: z.coerce.number().int().min(0).max(16).default(2),
   /** Sends per second per sending number from this instance (Meta: 80 by default, up to 1,000). */
   PARLEY_SEND_RATE: z.coerce.number().int().min(1).max(1000).default(80),
   WHATSAPP_APP_SECRET: secret('WHATSAPP_APP_SECRET', 8).default(DEMO_APP_SECRET),
@@ -91,6 +96,8 @@ export interface Config {
   /** Base of tracked links, without a trailing slash. */
   readonly publicUrl: string;
   readonly sendWorkers: number;
+  /** SQLite file only: reader connections on worker threads for the analytics reports (0: none). */
+  readonly sqliteReaders: number;
   /** This instance's share of each sending number's rate (messages per second). */
   readonly sendRatePerNumber: number;
   readonly whatsapp: {
@@ -168,6 +175,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     logLevel: v.PARLEY_LOG_LEVEL,
     publicUrl: (v.PARLEY_PUBLIC_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, ''),
     sendWorkers: v.PARLEY_SEND_WORKERS,
+    sqliteReaders: v.PARLEY_SQLITE_READERS,
     sendRatePerNumber: v.PARLEY_SEND_RATE,
     whatsapp: {
       appSecret: v.WHATSAPP_APP_SECRET,

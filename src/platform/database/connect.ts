@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type CompiledQuery, type Transaction } from 'kysely';
 import pg from 'pg';
+import { openSqliteReaders } from './sqlite-readers.js';
 import type { Database } from './tables.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 
@@ -24,6 +25,13 @@ export interface Store {
    * open: use it only where none can be (the `parley export` command's own process).
    */
   readArrays(query: CompiledQuery): Promise<unknown[][]>;
+  /**
+   * Where long read-only work runs (the analytics reports): on a SQLite file opened with `readers`,
+   * read-only connections on worker threads (sqlite-readers.ts), so such a read never holds the event loop
+   * or the one connection; otherwise `db` itself (PostgreSQL's pool already reads side by side). Reads
+   * only: a write, or a transaction, is refused there.
+   */
+  readonly readers: Db;
   close(): Promise<void>;
 }
 
@@ -39,6 +47,8 @@ export interface OpenOptions {
   backgroundCheckpoints?: boolean;
   /** Where a failing background checkpoint is reported (the log); the backstop keeps the WAL bounded. */
   onCheckpointError?: (message: string) => void;
+  /** SQLite file only: read-only connections on worker threads behind `Store.readers`; 0 (default): none. */
+  readers?: number;
 }
 
 /** The SQLite page cache of a file store, in KiB (a negative `cache_size` is KiB; a positive one, pages). */
@@ -69,9 +79,14 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
         : undefined;
     if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const readers =
+      path !== ':memory:' && (options.readers ?? 0) > 0
+        ? openSqliteReaders(path, { size: options.readers!, cacheKib: PAGE_CACHE_KIB })
+        : undefined;
     return {
       db,
       dialect: 'sqlite',
+      readers: readers?.db ?? db,
       // Its own statement (not the cache's, which Kysely runs in object mode); one per page of rows.
       readArrays: async (query) =>
         sqlite
@@ -79,6 +94,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
           .raw(true)
           .all(...query.parameters) as unknown[][],
       close: async () => {
+        await readers?.close();
         await checkpointer?.stop();
         await db.destroy();
       },
@@ -110,7 +126,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   const readArrays = async (query: CompiledQuery): Promise<unknown[][]> =>
     (await pool.query({ text: query.sql, values: [...query.parameters], rowMode: 'array' }))
       .rows as unknown[][];
-  return { db, dialect: 'postgres', readArrays, close: () => db.destroy() };
+  return { db, dialect: 'postgres', readArrays, readers: db, close: () => db.destroy() };
 }
 
 /**

@@ -19,6 +19,8 @@ export {
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';
+export { openSqliteReaders } from './sqlite-readers.js';
+export type { SqliteReaders } from './sqlite-readers.js';
 export type { PreparedQuery } from './prepared-query.js';
 export type { Page } from './pagination.js';
 export type * from './tables.js';
