@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +205,23 @@ describe.each(DIALECTS)('the demo seed on %s', (dialect) => {
     expect(await count('consent_entries')).toBe(summary.consentEntries);
     expect(await count('templates')).toBe(summary.templates);
     expect(await count('assets')).toBe(summary.assets);
+  });
+
+  it('leaves planner statistics, and on PostgreSQL vacuumed tables, as a store settles after a load', async () => {
+    const db = p.context.db;
+    if (dialect === 'sqlite') {
+      const stats = await sql<{ tbl: string }>`select distinct tbl from sqlite_stat1`.execute(db);
+      expect(stats.rows.map((r) => r.tbl)).toEqual(expect.arrayContaining(['messages', 'interactions']));
+    } else {
+      const tables = await sql<{ relname: string; vacuumed: boolean; analyzed: boolean }>`
+        select relname, last_vacuum is not null as vacuumed, last_analyze is not null as analyzed
+        from pg_stat_user_tables where schemaname = current_schema() and relname in ('messages', 'interactions')
+        order by relname`.execute(db);
+      expect(tables.rows).toEqual([
+        { relname: 'interactions', vacuumed: true, analyzed: true },
+        { relname: 'messages', vacuumed: true, analyzed: true },
+      ]);
+    }
   });
 
   it('lets every demo user sign in with the demo password', async () => {
