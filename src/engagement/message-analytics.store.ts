@@ -50,21 +50,22 @@ const nothing = sql<boolean>`1 = 0`;
  */
 type Facts = 'kept' | 'live' | undefined;
 
+/** Which messages a query starts from: split by `Facts`, or only those of a few templates (template ids). */
+type Start = Facts | { templates: readonly string[] };
+
 /**
- * Messages of the period from or to known HCPs in the caller's markets, split by `facts`; with
- * `fromTemplates` (template ids), only messages of those templates, read template by template.
+ * Messages of the period from or to known HCPs in the caller's markets, split by kept facts or only those
+ * of a few templates, as `start` says.
  */
 function periodMessages(
   db: Db,
   scope: Scope,
   f: AnalyticsFilters,
   direction: 'inbound' | 'outbound',
-  facts?: Facts,
-  fromTemplates?: readonly string[],
+  start?: Start,
 ) {
-  if (facts === 'live' && fromTemplates) throw new Error('a query starts from marked HCPs or from templates');
   let qb: MessagesQuery;
-  if (facts === 'live')
+  if (start === 'live')
     // The marked HCPs (usually none or a few) are where a `live` query starts: a CROSS JOIN is SQLite's
     // way to fix the order, which otherwise started from a market's 40,000 HCPs and sought each one's
     // messages (0.26 s for none marked). Both stores join the same rows.
@@ -72,19 +73,19 @@ function periodMessages(
       .selectFrom(markedHcps(db).distinct().as('s'))
       .crossJoin('messages as m')
       .whereRef('m.hcp_id', '=', 's.hcp_id') as unknown as MessagesQuery;
-  else if (fromTemplates)
+  else if (typeof start === 'object')
     // A few templates' messages (the opt-in requests), through the template index whatever the planner
     // thinks: with statistics SQLite read a rep's year row by row from the table (0.55 s on the 10M world),
     // without them the whole period once per template (0.4 s). PostgreSQL is given the ids themselves, so
     // that it estimates their messages from its statistics of those values: given a subquery it assumed an
     // average template's share and scanned the year (0.5 s, against under a millisecond).
-    qb = fromTemplates.length
+    qb = start.templates.length
       ? db
           .selectFrom(tableIndexedBy(db, 'messages', 'm', 'messages_template'))
-          .where('m.template_id', 'in', fromTemplates)
+          .where('m.template_id', 'in', start.templates)
       : db.selectFrom('messages as m').where(nothing);
   else qb = db.selectFrom('messages as m');
-  if (facts === 'kept') qb = qb.where('m.hcp_id', 'not in', markedHcps(db));
+  if (start === 'kept') qb = qb.where('m.hcp_id', 'not in', markedHcps(db));
   qb = qb
     .where('m.direction', '=', direction)
     .where('m.created_at', '>=', f.from)
@@ -99,15 +100,8 @@ function periodMessages(
 }
 
 /** Outbound messages of the period in scope, of the rep or brand asked for, whatever their status. */
-function outboundMessages(
-  db: Db,
-  scope: Scope,
-  f: AnalyticsFilters,
-  brand: string[] | null,
-  facts?: Facts,
-  fromTemplates?: readonly string[],
-) {
-  let qb = periodMessages(db, scope, f, 'outbound', facts, fromTemplates);
+function outboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, start?: Start) {
+  let qb = periodMessages(db, scope, f, 'outbound', start);
   if (scope.repIds) qb = scope.repIds.length ? qb.where('m.rep_id', 'in', scope.repIds) : qb.where(nothing);
   if (brand) qb = brand.length ? qb.where('m.template_id', 'in', brand) : qb.where(nothing);
   return qb;
@@ -118,15 +112,8 @@ function outboundMessages(
  * (migration 0022), not searched by: SQLite would otherwise seek each status's range of messages_status and
  * fetch every row for its direction.
  */
-function sentMessages(
-  db: Db,
-  scope: Scope,
-  f: AnalyticsFilters,
-  brand: string[] | null,
-  facts?: Facts,
-  fromTemplates?: readonly string[],
-) {
-  return outboundMessages(db, scope, f, brand, facts, fromTemplates).where((eb) =>
+function sentMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null, start?: Start) {
+  return outboundMessages(db, scope, f, brand, start).where((eb) =>
     eb(notSearchedBy(db, eb.ref('m.status')), 'in', [...SENT_STATUSES]),
   );
 }
@@ -764,15 +751,12 @@ export async function contentUsage(db: Db, scope: Scope, f: AnalyticsFilters) {
  */
 /** The opt-in requests sent in the period and scope, read template by template (`periodMessages`). */
 export async function optInRequestsQuery(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
-  const requests = await db.selectFrom('templates').select('id').where('type', '=', 'opt_in_request').execute();
-  return sentMessages(
-    db,
-    scope,
-    f,
-    brand,
-    undefined,
-    requests.map((r) => r.id),
-  );
+  const requests = await db
+    .selectFrom('templates')
+    .select('id')
+    .where('type', '=', 'opt_in_request')
+    .execute();
+  return sentMessages(db, scope, f, brand, { templates: requests.map((r) => r.id) });
 }
 
 export async function messagingReach(
