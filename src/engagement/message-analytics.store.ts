@@ -286,23 +286,41 @@ function attempts(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | n
   return qb;
 }
 
-/** A denied attempt: the HCP it was for and the codes of the reasons it was denied. */
-interface Denial {
-  hcpId: string;
-  codes: string[];
-}
-
 /**
- * The decisions of `attempts` that denied, with their reason codes: read from the period's range of
- * policy_decisions_analytics, which holds the codes (migration 0025), and not from each decision's row
- * and JSON.
+ * Denied attempts per reason code, and the HCPs they were for, counted by the database from the period's
+ * range of policy_decisions_analytics, which holds the codes (migration 0025): the reason lists of the
+ * period's denials (a handful of distinct lists) with their counts, then, for each code they name, the
+ * distinct HCPs of the denials naming it, in one pass. Reading the denials back instead (97,000 a year on
+ * the 10M world) held the event loop for 0.2 s to count them in JavaScript.
  */
-async function denials(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null): Promise<Denial[]> {
-  const rows = await attempts(db, scope, f, brand)
-    .select(['d.hcp_id', 'd.reason_codes'])
-    .where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), '=', 'deny'))
+async function denialsByReason(db: Db, scope: Scope, f: AnalyticsFilters, brand: string[] | null) {
+  const denied = () =>
+    attempts(db, scope, f, brand).where((eb) => eb(notSearchedBy(db, eb.ref('d.outcome')), '=', 'deny'));
+  const lists = await denied()
+    .select((eb) => ['d.reason_codes', eb.fn.countAll<number>().as('n')])
+    .groupBy('d.reason_codes')
     .execute();
-  return rows.map((r) => ({ hcpId: r.hcp_id, codes: r.reason_codes ? r.reason_codes.split(',') : [] }));
+  // A denial counts once for each code it names, however often it names it.
+  const attemptsByCode = new Map<string, number>();
+  for (const l of lists)
+    for (const code of new Set(l.reason_codes ? l.reason_codes.split(',') : []))
+      attemptsByCode.set(code, (attemptsByCode.get(code) ?? 0) + num(l.n));
+  const codes = [...attemptsByCode.keys()];
+  if (codes.length === 0) return [];
+  const hcps = await denied()
+    .select(
+      codes.map((code, i) =>
+        sql<number>`count(distinct case when ${inCommaList(db, sql.ref('d.reason_codes'), code)} then ${sql.ref('d.hcp_id')} end)`.as(
+          `c${i}`,
+        ),
+      ),
+    )
+    .executeTakeFirstOrThrow();
+  return codes.map((reason, i) => ({
+    reason,
+    attempts: attemptsByCode.get(reason)!,
+    hcps: num((hcps as Record<string, unknown>)[`c${i}`]),
+  }));
 }
 
 /** Whether a decision of `attempts` names a reason code (its `reason_codes` column, migration 0025). */
@@ -330,7 +348,7 @@ export async function blocked(
 ) {
   const brand = await brandTemplates(db, f.brand);
   const outcome = sql.ref('d.outcome');
-  const [outcomes, denialRows] = await Promise.all([
+  const [outcomes, byReason] = await Promise.all([
     // Counted by conditional sums, not grouped by outcome: the period's range of
     // policy_decisions_analytics (0022) holds every column read, and SQLite groups by sorting (0.35 s
     // against 0.15 s for a year of the 10M world).
@@ -341,19 +359,11 @@ export async function blocked(
         countWhere(sql`${outcome} = 'review'`).as('review'),
       ])
       .executeTakeFirstOrThrow(),
-    // The reasons are the rows' figures: not read for a summary alone.
-    parts.rows ? denials(db, scope, f, brand) : [],
+    // The reasons are the rows' figures: not counted for a summary alone.
+    parts.rows ? denialsByReason(db, scope, f, brand) : [],
   ]);
   const all = num(outcomes.all);
   const denied = num(outcomes.deny);
-  const byCode = new Map<string, { attempts: number; hcps: Set<string> }>();
-  for (const d of denialRows)
-    for (const code of new Set(d.codes)) {
-      const row = byCode.get(code) ?? { attempts: 0, hcps: new Set<string>() };
-      row.attempts++;
-      row.hcps.add(d.hcpId);
-      byCode.set(code, row);
-    }
   return {
     summary: {
       attempts: all,
@@ -361,9 +371,7 @@ export async function blocked(
       blockedRate: ratio(denied, all),
       review: num(outcomes.review),
     },
-    rows: [...byCode.entries()]
-      .map(([reason, r]) => ({ reason, attempts: r.attempts, hcps: r.hcps.size }))
-      .sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
+    rows: byReason.sort((a, b) => b.attempts - a.attempts || a.reason.localeCompare(b.reason)),
   };
 }
 
