@@ -1,4 +1,5 @@
 import type { Db, TemplatesTable } from '../platform/database/index.js';
+import { bareMessageRow } from '../test-support/index.js';
 
 /** Rows the consent tests need from other capabilities' tables, written directly (no mock, the real store). */
 
@@ -55,31 +56,18 @@ export async function insertOutbound(
 ): Promise<void> {
   await db
     .insertInto('messages')
-    .values({
-      id: input.id,
-      hcp_id: input.hcpId,
-      rep_id: 'usr_rep1',
-      direction: 'outbound',
-      wamid: null,
-      phone_number_id: 'pn_test',
-      type: 'template',
-      template_id: input.templateId ?? null,
-      parameters_enc: null,
-      body_enc: null,
-      asset_ids_json: '[]',
-      provenance_json: '{}',
-      status: input.status,
-      status_at: input.createdAt,
-      error_code: null,
-      error_title: null,
-      error_detail: null,
-      decision_id: null,
-      idempotency_key: null,
-      context_wamid: null,
-      send_at: null,
-      meta_timestamp: null,
-      created_at: input.createdAt,
-    })
+    .values(
+      bareMessageRow({
+        id: input.id,
+        hcp_id: input.hcpId,
+        rep_id: 'usr_rep1',
+        direction: 'outbound',
+        phone_number_id: 'pn_test',
+        template_id: input.templateId ?? null,
+        status: input.status,
+        created_at: input.createdAt,
+      }),
+    )
     .execute();
   if (input.outbox)
     await db

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_RULEBOOK_YAML } from '../policy/index.js';
 import { newId } from '../platform/crypto/index.js';
-import { DIALECTS, startTestParley, TEST_PASSWORD, type TestParley } from '../test-support/index.js';
+import {
+  bareMessageRow,
+  DIALECTS,
+  startTestParley,
+  TEST_PASSWORD,
+  type TestParley,
+} from '../test-support/index.js';
 import { createTrackedLink, expireDueContent } from './index.js';
 
 type User =
@@ -470,31 +476,18 @@ describe.each(DIALECTS)('content control over HTTP on %s', (dialect) => {
     const now = p.clock.now().toISOString();
     await p.context.db
       .insertInto('messages')
-      .values({
-        id,
-        hcp_id: hcpId,
-        rep_id: 'usr_rep1',
-        direction: 'outbound',
-        wamid: null,
-        phone_number_id: p.context.config.whatsapp.phoneNumberId,
-        type: 'template',
-        template_id: templateId,
-        parameters_enc: null,
-        body_enc: null,
-        asset_ids_json: '[]',
-        provenance_json: '{}',
-        status,
-        status_at: now,
-        error_code: null,
-        error_title: null,
-        error_detail: null,
-        decision_id: null,
-        idempotency_key: null,
-        context_wamid: null,
-        send_at: null,
-        meta_timestamp: null,
-        created_at: now,
-      })
+      .values(
+        bareMessageRow({
+          id,
+          hcp_id: hcpId,
+          rep_id: 'usr_rep1',
+          direction: 'outbound',
+          phone_number_id: p.context.config.whatsapp.phoneNumberId,
+          template_id: templateId,
+          status,
+          created_at: now,
+        }),
+      )
       .execute();
     return id;
   }

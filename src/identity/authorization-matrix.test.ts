@@ -22,7 +22,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Access } from './index.js';
 import { registeredRoutes, ROLES } from './index.js';
 import { newId } from '../platform/crypto/index.js';
-import { DIALECTS, startTestParley, type TestParley, type TestWorld } from '../test-support/index.js';
+import {
+  bareMessageRow,
+  DIALECTS,
+  startTestParley,
+  type TestParley,
+  type TestWorld,
+} from '../test-support/index.js';
 
 type UserKey = keyof TestWorld['users'];
 type HcpKey = keyof TestWorld['hcps'];
@@ -173,39 +179,28 @@ async function outboundMessageFor(f: MatrixFixture, hcp: HcpKey): Promise<string
   const id = newId('msg');
   await f.p.context.db
     .insertInto('messages')
-    .values({
-      id,
-      hcp_id: f.hcpId[hcp],
-      rep_id: f.p.world.users.rep1.id,
-      direction: 'outbound',
-      wamid: null,
-      phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
-      type: 'text',
-      template_id: null,
-      parameters_enc: null,
-      body_enc: f.p.context.cipher.seal('Olá'),
-      asset_ids_json: '[]',
-      provenance_json: JSON.stringify({
-        template: null,
-        bodyParameters: [],
-        assets: [],
-        purpose: 'service',
-        consentEntryId: null,
-        reviewedBy: null,
-        kind: 'rep',
+    .values(
+      bareMessageRow({
+        id,
+        hcp_id: f.hcpId[hcp],
+        rep_id: f.p.world.users.rep1.id,
+        direction: 'outbound',
+        phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
+        type: 'text',
+        body_enc: f.p.context.cipher.seal('Olá'),
+        provenance_json: JSON.stringify({
+          template: null,
+          bodyParameters: [],
+          assets: [],
+          purpose: 'service',
+          consentEntryId: null,
+          reviewedBy: null,
+          kind: 'rep',
+        }),
+        status: 'sent',
+        created_at: now,
       }),
-      status: 'sent',
-      status_at: now,
-      error_code: null,
-      error_title: null,
-      error_detail: null,
-      decision_id: null,
-      idempotency_key: null,
-      context_wamid: null,
-      send_at: null,
-      meta_timestamp: null,
-      created_at: now,
-    })
+    )
     .execute();
   return id;
 }
@@ -216,33 +211,22 @@ async function inboundMediaFor(f: MatrixFixture, hcp: HcpKey): Promise<string> {
   const id = newId('msg');
   await f.p.context.db
     .insertInto('messages')
-    .values({
-      id,
-      hcp_id: f.hcpId[hcp],
-      rep_id: null,
-      direction: 'inbound',
-      wamid: `wamid.matrix-${id}`,
-      phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
-      type: 'image',
-      template_id: null,
-      parameters_enc: null,
-      body_enc: null,
-      asset_ids_json: '[]',
-      provenance_json: JSON.stringify({
-        media: { id: '1003383421387256', mimeType: 'image/jpeg', sha256: null },
+    .values(
+      bareMessageRow({
+        id,
+        hcp_id: f.hcpId[hcp],
+        direction: 'inbound',
+        wamid: `wamid.matrix-${id}`,
+        phone_number_id: f.p.context.config.whatsapp.phoneNumberId,
+        type: 'image',
+        provenance_json: JSON.stringify({
+          media: { id: '1003383421387256', mimeType: 'image/jpeg', sha256: null },
+        }),
+        status: 'needs_review',
+        meta_timestamp: now,
+        created_at: now,
       }),
-      status: 'needs_review',
-      status_at: now,
-      error_code: null,
-      error_title: null,
-      error_detail: null,
-      decision_id: null,
-      idempotency_key: null,
-      context_wamid: null,
-      send_at: null,
-      meta_timestamp: now,
-      created_at: now,
-    })
+    )
     .execute();
   return id;
 }

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { sql } from 'kysely';
 import { newId } from '../platform/crypto/index.js';
 import type { Db } from '../platform/database/index.js';
-import { TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
 import { signWebhookBody, webhookProcessorOf } from '../whatsapp/index.js';
 
 /**
@@ -142,42 +142,34 @@ export async function outbound(
     .execute();
   await db
     .insertInto('messages')
-    .values({
-      id,
-      hcp_id: input.hcpId,
-      rep_id: p.world.users.rep1.id,
-      direction: 'outbound',
-      wamid: `wamid.OUT${id}`,
-      phone_number_id: p.context.config.whatsapp.phoneNumberId,
-      type: 'template',
-      template_id: input.templateId,
-      parameters_enc: cipher.seal(JSON.stringify({ hcp_name: input.hcpName, nota: input.note })),
-      body_enc: cipher.seal(text),
-      asset_ids_json: '[]',
-      provenance_json: JSON.stringify({
-        template: { id: input.templateId, key: 'privacy_follow_up', version: 1, approvalCode: 'BR-PRIV-1' },
-        bodyParameters: [
-          { name: 'hcp_name', value: input.hcpName },
-          { name: 'nota', value: input.note },
-        ],
-        assets: [],
-        purpose: 'service',
-        consentEntryId: null,
-        reviewedBy: null,
-        kind: 'rep',
+    .values(
+      bareMessageRow({
+        id,
+        hcp_id: input.hcpId,
+        rep_id: p.world.users.rep1.id,
+        direction: 'outbound',
+        wamid: `wamid.OUT${id}`,
+        phone_number_id: p.context.config.whatsapp.phoneNumberId,
+        template_id: input.templateId,
+        parameters_enc: cipher.seal(JSON.stringify({ hcp_name: input.hcpName, nota: input.note })),
+        body_enc: cipher.seal(text),
+        provenance_json: JSON.stringify({
+          template: { id: input.templateId, key: 'privacy_follow_up', version: 1, approvalCode: 'BR-PRIV-1' },
+          bodyParameters: [
+            { name: 'hcp_name', value: input.hcpName },
+            { name: 'nota', value: input.note },
+          ],
+          assets: [],
+          purpose: 'service',
+          consentEntryId: null,
+          reviewedBy: null,
+          kind: 'rep',
+        }),
+        status: 'delivered',
+        decision_id: decisionId,
+        created_at: now,
       }),
-      status: 'delivered',
-      status_at: now,
-      error_code: null,
-      error_title: null,
-      error_detail: null,
-      decision_id: decisionId,
-      idempotency_key: null,
-      context_wamid: null,
-      send_at: null,
-      meta_timestamp: null,
-      created_at: now,
-    })
+    )
     .execute();
   await db
     .insertInto('message_history')

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { deliver, envelope, newWamid, textMessage } from './webhook-fixtures.test-support.js';
 
 const ANA = '5511987654321'; // br1a: territory br1 (rep1)
@@ -36,31 +36,18 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     const wamid = newWamid();
     await db()
       .insertInto('messages')
-      .values({
-        id: newId('msg'),
-        hcp_id: hcpId,
-        rep_id: repId,
-        direction: 'outbound',
-        wamid,
-        phone_number_id: p.context.config.whatsapp.phoneNumberId,
-        type: 'template',
-        template_id: null,
-        parameters_enc: null,
-        body_enc: null,
-        asset_ids_json: '[]',
-        provenance_json: '{}',
-        status: 'delivered',
-        status_at: createdAt,
-        error_code: null,
-        error_title: null,
-        error_detail: null,
-        decision_id: null,
-        idempotency_key: null,
-        context_wamid: null,
-        send_at: null,
-        meta_timestamp: null,
-        created_at: createdAt,
-      })
+      .values(
+        bareMessageRow({
+          id: newId('msg'),
+          hcp_id: hcpId,
+          rep_id: repId,
+          direction: 'outbound',
+          wamid,
+          phone_number_id: p.context.config.whatsapp.phoneNumberId,
+          status: 'delivered',
+          created_at: createdAt,
+        }),
+      )
       .execute();
     return wamid;
   }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { advanceStatus } from './message-status.js';
 import { settleMessageStatuses } from './statuses.store.js';
 import { deliver, envelope, newWamid } from './webhook-fixtures.test-support.js';
@@ -48,31 +48,18 @@ describe.each(DIALECTS)('status webhooks on %s', (dialect) => {
     const now = p.clock.now().toISOString();
     await p.context.db
       .insertInto('messages')
-      .values({
-        id,
-        hcp_id: p.world.hcps.br1a.id,
-        rep_id: p.world.users.rep1.id,
-        direction: 'outbound',
-        wamid,
-        phone_number_id: p.context.config.whatsapp.phoneNumberId,
-        type: 'template',
-        template_id: null,
-        parameters_enc: null,
-        body_enc: null,
-        asset_ids_json: '[]',
-        provenance_json: '{}',
-        status: 'sending',
-        status_at: now,
-        error_code: null,
-        error_title: null,
-        error_detail: null,
-        decision_id: null,
-        idempotency_key: null,
-        context_wamid: null,
-        send_at: null,
-        meta_timestamp: null,
-        created_at: now,
-      })
+      .values(
+        bareMessageRow({
+          id,
+          hcp_id: p.world.hcps.br1a.id,
+          rep_id: p.world.users.rep1.id,
+          direction: 'outbound',
+          wamid,
+          phone_number_id: p.context.config.whatsapp.phoneNumberId,
+          status: 'sending',
+          created_at: now,
+        }),
+      )
       .execute();
     return id;
   }
