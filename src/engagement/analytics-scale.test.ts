@@ -3,6 +3,7 @@ import type { Principal } from '../identity/index.js';
 import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { runAnalyticsReport } from './analytics.store.js';
 import { recordInteraction } from './interactions.store.js';
+import { dosingLeaflet } from './analytics-fixtures.test-support.js';
 
 /**
  * Reports over more rows than a statement takes parameters (SQLite: 32,766). The `assets` report once sent
@@ -29,28 +30,7 @@ describe.each(DIALECTS)('analytics over many rows, on %s', (dialect) => {
     const asset = { id: 'ast_many' };
     await db
       .insertInto('assets')
-      .values({
-        id: asset.id,
-        key: 'leaflet',
-        version: 1,
-        title: 'Dosing leaflet',
-        kind: 'leaflet',
-        status: 'approved',
-        url: 'https://x.test/a',
-        approval_code: 'AC-1',
-        classification: 'non_promotional',
-        market_code: 'BR',
-        brand: 'Cardiozen',
-        products_json: '[]',
-        topics_json: '[]',
-        author_id: p.world.users.brand.id,
-        approved_by: null,
-        approved_at: null,
-        expires_at: null,
-        review_comment: null,
-        created_at: AT,
-        updated_at: AT,
-      })
+      .values(dosingLeaflet(asset.id, p.world.users.brand.id, AT))
       .execute();
     const id = (i: number) => `msg_many_${String(i).padStart(5, '0')}`;
     for (let start = 0; start < LINKS; start += 1_000) {

@@ -3,6 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { nextHcpSeqs } from '../hcps/index.js';
 import { bareHcpRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { wholeWeeks } from './message-analytics.store.js';
+import { dosingLeaflet } from './analytics-fixtures.test-support.js';
 import {
   isoWeekOf,
   median,
@@ -233,28 +234,7 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
       .execute();
     await db
       .insertInto('assets')
-      .values({
-        id: 'ast_A1',
-        key: 'leaflet',
-        version: 1,
-        title: 'Dosing leaflet',
-        kind: 'leaflet',
-        status: 'approved',
-        url: 'https://x.test/a',
-        approval_code: 'AC-1',
-        classification: 'non_promotional',
-        market_code: 'BR',
-        brand: 'Cardiozen',
-        products_json: '[]',
-        topics_json: '[]',
-        author_id: p.world.users.brand.id,
-        approved_by: null,
-        approved_at: null,
-        expires_at: null,
-        review_comment: null,
-        created_at: now,
-        updated_at: now,
-      })
+      .values(dosingLeaflet('ast_A1', p.world.users.brand.id, now))
       .execute();
     const message = (
       id: string,

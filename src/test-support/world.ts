@@ -3,7 +3,12 @@ import { createHcp, type Hcp } from '../hcps/index.js';
 import type { Principal, Role } from '../identity/index.js';
 import { createSession, loadPrincipal } from '../identity/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
-import { NEW_MESSAGE_FACTS, type HcpsTable, type MessagesTable } from '../platform/database/index.js';
+import {
+  NEW_MESSAGE_FACTS,
+  type AssetsTable,
+  type HcpsTable,
+  type MessagesTable,
+} from '../platform/database/index.js';
 
 export const TEST_PASSWORD = 'correct horse battery';
 
@@ -95,6 +100,34 @@ export function bareMessageRow(
     meta_timestamp: null,
     ...NEW_MESSAGE_FACTS,
     market_code: null,
+    ...fields,
+  };
+}
+
+/**
+ * An assets row as a test writes it straight into the table: what `fields` names, and for the rest an
+ * approved, non-promotional leaflet, version 1, of no brand or product, with no approval details, expiry
+ * or review comment, last changed when it was created.
+ */
+export function bareAssetRow(
+  fields: Pick<AssetsTable, 'id' | 'key' | 'market_code' | 'author_id' | 'created_at'> & Partial<AssetsTable>,
+): AssetsTable {
+  return {
+    version: 1,
+    title: fields.key,
+    kind: 'leaflet',
+    status: 'approved',
+    url: `https://assets.test/${fields.key}`,
+    approval_code: null,
+    classification: 'non_promotional',
+    brand: null,
+    products_json: '[]',
+    topics_json: '[]',
+    approved_by: null,
+    approved_at: null,
+    expires_at: null,
+    review_comment: null,
+    updated_at: fields.created_at,
     ...fields,
   };
 }
