@@ -4,19 +4,19 @@ import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
 import { provenanceForStorage, type MessageProvenance } from '../messaging/index.js';
 import { refreshConversationFacts, refreshDayCells } from '../engagement/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
-import type {
-  Database,
-  DbOrTx,
-  HcpsTable,
-  InteractionsTable,
-  MessageHistoryTable,
-  MessagesTable,
-  MessageStatusEventsTable,
-  PolicyDecisionsTable,
-  TrackedLinksTable,
-  Tx,
+import {
+  isPostgres,
+  type Database,
+  type DbOrTx,
+  type HcpsTable,
+  type InteractionsTable,
+  type MessageHistoryTable,
+  type MessagesTable,
+  type MessageStatusEventsTable,
+  type PolicyDecisionsTable,
+  type TrackedLinksTable,
+  type Tx,
 } from '../platform/database/index.js';
-import { isPostgres } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import { DEFAULT_RULEBOOK_YAML, ensureRulebook, parseRulebook, rulesForMarket } from '../policy/index.js';
 import { DEMO_USERS } from './demo-catalogue.js';

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { nextHcpSeqs } from '../hcps/index.js';
-import { bareHcpRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import {
+  bareHcpRow,
+  bareMessageRow,
+  DIALECTS,
+  startTestParley,
+  type TestParley,
+} from '../test-support/index.js';
 import { wholeWeeks } from './message-analytics.store.js';
 import { dosingLeaflet } from './analytics-fixtures.test-support.js';
 import {
@@ -245,31 +251,20 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
       status: string,
       templateId: string | null,
       meta: string | null = null,
-    ) => ({
-      id,
-      hcp_id: hcp,
-      rep_id: rep,
-      direction,
-      wamid: `wamid.${id}`,
-      phone_number_id: p.context.config.whatsapp.phoneNumberId,
-      type: templateId ? 'template' : 'text',
-      template_id: templateId,
-      parameters_enc: null,
-      body_enc: null,
-      asset_ids_json: '[]',
-      provenance_json: '{}',
-      status,
-      status_at: at,
-      error_code: null,
-      error_title: null,
-      error_detail: null,
-      decision_id: null,
-      idempotency_key: null,
-      context_wamid: null,
-      send_at: null,
-      meta_timestamp: meta,
-      created_at: at,
-    });
+    ) =>
+      bareMessageRow({
+        id,
+        hcp_id: hcp,
+        rep_id: rep,
+        direction,
+        wamid: `wamid.${id}`,
+        phone_number_id: p.context.config.whatsapp.phoneNumberId,
+        type: templateId ? 'template' : 'text',
+        template_id: templateId,
+        status,
+        meta_timestamp: meta,
+        created_at: at,
+      });
     await db
       .insertInto('messages')
       .values([
