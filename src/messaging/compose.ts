@@ -27,12 +27,12 @@ import { DomainError } from '../platform/errors/index.js';
 import {
   decide,
   reasonCodesColumn,
-  repMessagesInCap,
   type Decision,
   type DecisionContext,
   type DecisionRequest,
 } from '../policy/index.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
+import { snapshotOf } from './decision-snapshot.js';
 import { provenanceForStorage, storedProvenance, type MessageProvenance } from './message-provenance.js';
 import { messageView, type MessageView } from './messages.store.js';
 import { enqueue, recordHistory } from './outbox.store.js';
@@ -91,43 +91,6 @@ function toDecisionRequest(principal: Principal, body: ProposedMessage): Decisio
     ...(body.sendAt ? { sendAt: body.sendAt } : {}),
     // No kind: decide() tells an ordinary message from a reply inside the HCP's window (cap-exempt).
   };
-}
-
-/**
- * What the decision looked at, kept beside it so it can be explained and replayed later: consent, counters,
- * window, content versions and the rulebook version (the rulebook text itself is in `rulebooks`).
- */
-export function snapshotOf(context: DecisionContext, decision: Decision): string {
-  return JSON.stringify({
-    now: context.now,
-    rulebookVersion: decision.rulebookVersion,
-    hcp: { ...context.hcp, name: undefined },
-    market: context.market,
-    consent: context.consent,
-    preferences: context.preferences ?? null,
-    hcpMessages: context.hcpMessages,
-    // A rep's counter holds every message the rep sent in the look-back (hundreds on a busy day): only
-    // the ones the rep cap counts, and of each only what it reads, so a check does not write kilobytes.
-    repMessages: repMessagesInCap(context).map((m) => ({ at: m.at, status: m.status, kind: m.kind })),
-    lastInboundAt: context.lastInboundAt ?? null,
-    template: context.template
-      ? {
-          id: context.template.id,
-          key: context.template.key,
-          version: context.template.version,
-          status: context.template.status,
-          whatsappStatus: context.template.whatsappStatus,
-        }
-      : null,
-    assets: context.assets.map((a) => ({
-      id: a.id,
-      key: a.key,
-      status: a.status,
-      expiresAt: a.expiresAt ?? null,
-    })),
-    optInRequests: context.optInRequests,
-    consentHold: context.consentHold ?? null,
-  });
 }
 
 async function storeDecision(

@@ -13,7 +13,8 @@ import {
   NEW_MESSAGE_FACTS,
 } from '../platform/database/index.js';
 import { decide, reasonCodesColumn, type Decision, type DecisionRequest } from '../policy/index.js';
-import { sendingNumberFor, snapshotOf } from './compose.js';
+import { sendingNumberFor } from './compose.js';
+import { snapshotOf } from './decision-snapshot.js';
 import { loadDecisionContext } from './decision-inputs.store.js';
 import { provenanceForStorage, type MessageProvenance } from './message-provenance.js';
 import { enqueue, recordHistory } from './outbox.store.js';

@@ -1,82 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contentForMessage } from '../content/index.js';
+import { newId } from '../platform/crypto/index.js';
+import type { Decision } from '../policy/index.js';
 import {
-  decide,
-  rulebookVersion,
-  type Decision,
-  type DecisionContext,
-  type DecisionRequest,
-} from '../policy/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+  bareAssetRow,
+  bareMessageRow,
+  DIALECTS,
+  startTestParley,
+  type TestParley,
+} from '../test-support/index.js';
 import { mountedSandbox } from '../whatsapp/index.js';
-import { toDecisionTemplate } from './decision-inputs.store.js';
+import { replayDecision, type DecisionSnapshot } from './decision-snapshot.js';
 import { approvedTemplate, freshWeek, grant, postMessage } from './messaging-fixtures.test-support.js';
 
 /**
  * Issue 4 item 7: every decision is stored with a snapshot of its inputs, so that it can be explained and
- * replayed later. Replayed here from what is stored alone — the snapshot, the request, the rulebook
- * version it names and the content versions it names — `decide()` must give the same answer.
+ * replayed later. Replayed from what is stored alone — the snapshot, the request, the rulebook version it
+ * names and the content versions it names — `decide()` must give the same answer (`replayDecision`).
  */
 
-interface StoredSnapshot {
-  now: string;
-  rulebookVersion: number;
-  hcp: Omit<DecisionContext['hcp'], 'name'>;
-  market: DecisionContext['market'];
-  consent: DecisionContext['consent'];
-  preferences: DecisionContext['preferences'];
-  hcpMessages: DecisionContext['hcpMessages'];
-  repMessages: DecisionContext['repMessages'];
-  lastInboundAt: string | null;
-  template: { id: string; status: string; whatsappStatus: string } | null;
-  assets: { id: string }[];
-  optInRequests: string[];
-  consentHold: DecisionContext['consentHold'];
+async function replay(p: TestParley, decisionId: string): Promise<Decision> {
+  const replayed = await replayDecision(p.context.db, decisionId);
+  expect(replayed).toBeDefined();
+  // What was stored beside the snapshot is the decision as it was answered.
+  expect(replayed!.stored.rulebookVersion).toBe(replayed!.replayed.rulebookVersion);
+  return replayed!.replayed;
 }
 
-async function replay(p: TestParley, decisionId: string): Promise<Decision> {
+async function snapshotOfDecision(p: TestParley, decisionId: string) {
   const row = await p.context.db
     .selectFrom('policy_decisions')
-    .selectAll()
+    .select('snapshot_json')
     .where('id', '=', decisionId)
     .executeTakeFirstOrThrow();
-  const snapshot = JSON.parse(row.snapshot_json) as StoredSnapshot;
-  const { hasText, ...asked } = JSON.parse(row.request_json) as Omit<DecisionRequest, 'repId'> & {
-    hasText: boolean;
-  };
-  expect(hasText).toBe(false);
-  const request: DecisionRequest = { ...asked, repId: row.requested_by };
-  const rulebook = await rulebookVersion(p.context.db, snapshot.rulebookVersion);
-  const content = await contentForMessage(
-    p.context.db,
-    { templateId: snapshot.template?.id ?? null, assetIds: snapshot.assets.map((a) => a.id) },
-    new Date(snapshot.now),
-  );
-  const template = content.template && snapshot.template ? toDecisionTemplate(content.template) : null;
-  const context: DecisionContext = {
-    now: snapshot.now,
-    rulebook: rulebook!.rulebook,
-    // The snapshot leaves the name out (personal data): it only fills the sentences.
-    hcp: { ...snapshot.hcp, name: 'the HCP' },
-    market: snapshot.market,
-    consent: snapshot.consent,
-    preferences: snapshot.preferences,
-    hcpMessages: snapshot.hcpMessages,
-    repMessages: snapshot.repMessages,
-    lastInboundAt: snapshot.lastInboundAt,
-    template: template
-      ? {
-          ...template,
-          status: snapshot.template!.status as typeof template.status,
-          whatsappStatus: snapshot.template!.whatsappStatus as typeof template.whatsappStatus,
-        }
-      : null,
-    assets: [],
-    products: [],
-    optInRequests: snapshot.optInRequests,
-    consentHold: snapshot.consentHold,
-  };
-  return decide(request, context);
+  return JSON.parse(row.snapshot_json) as DecisionSnapshot;
 }
 
 const essence = (d: Decision) => ({
@@ -139,5 +95,98 @@ describe.each(DIALECTS)('a stored decision explains itself on %s', (dialect) => 
     for (const [i, d] of lastThree.entries()) {
       expect(essence(await replay(p, d.id))).toEqual(essence(answers[i]!));
     }
+  });
+
+  it("keeps of a busy rep's history the send times its cap counts, and of consent what is not `none`", async () => {
+    freshWeek(p);
+    const { br1b, br2a } = p.world.hcps;
+    await grant(p, br1b.id, 'service');
+    const template = await approvedTemplate(p);
+    const now = p.clock.now().getTime();
+    const at = (hoursAgo: number) => new Date(now - hoursAgo * 3600_000).toISOString();
+    const phone = p.context.config.whatsapp.phoneNumberId;
+    const repMessage = (createdAt: string, status: 'delivered' | 'failed') =>
+      bareMessageRow({
+        id: newId('msg'),
+        hcp_id: br2a.id,
+        direction: 'outbound',
+        phone_number_id: phone,
+        status,
+        created_at: createdAt,
+        rep_id: p.world.users.rep1.id,
+        send_kind: 'rep',
+      });
+    // The rep cap's 60 in 24 hours, spread over the last 23; a failed one and one from 30 hours ago do not count.
+    const counted = Array.from({ length: 60 }, (_, i) => at(23 - i * 0.3));
+    await p.context.db
+      .insertInto('messages')
+      .values([
+        ...counted.map((c) => repMessage(c, 'delivered')),
+        repMessage(at(1), 'failed'),
+        repMessage(at(30), 'delivered'),
+      ])
+      .execute();
+    const assetId = newId('ast');
+    await p.context.db
+      .insertInto('assets')
+      .values(
+        bareAssetRow({
+          id: assetId,
+          key: `leaflet_${assetId.slice(-6)}`,
+          market_code: 'BR',
+          author_id: p.world.users.brand.id,
+          created_at: at(48),
+        }),
+      )
+      .execute();
+
+    const res = await p.app.inject({
+      method: 'POST',
+      url: '/api/messages/check',
+      headers: { authorization: `Bearer ${await p.world.tokenFor('rep1')}` },
+      payload: {
+        hcpId: br1b.id,
+        templateId: template.id,
+        parameters: { hora: '15:30' },
+        assetIds: [assetId],
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const answer = res.json() as Decision;
+    expect(answer.reasons.map((r) => r.code)).toContain('rep_cap');
+    expect(answer.nextAllowedAt).toBeDefined();
+    const { id } = await p.context.db
+      .selectFrom('policy_decisions')
+      .select('id')
+      .where('kind', '=', 'check')
+      .where('hcp_id', '=', br1b.id)
+      .orderBy('decided_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+
+    const snapshot = await snapshotOfDecision(p, id);
+    expect(snapshot.format).toBe(2);
+    expect([...snapshot.repCapTimes].sort()).toEqual(counted.sort());
+    expect(snapshot.consent).toEqual({
+      whatsapp: { service: expect.objectContaining({ status: 'granted' }) },
+    });
+    expect(snapshot.assets.map((a) => a.id)).toEqual([assetId]);
+    expect(essence(await replay(p, id))).toEqual(essence(answer));
+
+    // A snapshot stored in format 1 (before format 2: every consent cell, the counted messages whole) replays too.
+    const format1 = {
+      ...snapshot,
+      format: undefined,
+      repCapTimes: undefined,
+      products: undefined,
+      consent: { ...snapshot.consent, email: { service: { status: 'none', expiresAt: null } } },
+      repMessages: snapshot.repCapTimes.map((t) => ({ at: t, status: 'delivered', kind: 'rep' })),
+    };
+    await p.context.db
+      .updateTable('policy_decisions')
+      .set({ snapshot_json: JSON.stringify(format1) })
+      .where('id', '=', id)
+      .execute();
+    expect(essence(await replay(p, id))).toEqual(essence(answer));
   });
 });

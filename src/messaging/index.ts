@@ -10,6 +10,8 @@ import { DEFAULT_PACING } from './send-pacing.js';
 export { checkMessage, redecideQueued, sendingNumberFor, sendMessage } from './compose.js';
 export type { ProposedMessage, SendAnswer } from './compose.js';
 export { loadDecisionContext, toDecisionAsset, toDecisionTemplate } from './decision-inputs.store.js';
+export { replayDecision, snapshotOf } from './decision-snapshot.js';
+export type { DecisionSnapshot, ReplayedDecision } from './decision-snapshot.js';
 export { buildSendRequest, provenanceForStorage, provenanceFromStorage } from './message-provenance.js';
 export type { MessageProvenance } from './message-provenance.js';
 export {
