@@ -1,7 +1,13 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
-import { byteOrder, type Database, type Db, type InteractionsTable } from '../platform/database/index.js';
+import {
+  byteOrder,
+  inJsonIdList,
+  type Database,
+  type Db,
+  type InteractionsTable,
+} from '../platform/database/index.js';
 import { ratio } from './analytics-figures.js';
 import { scopeOf, type Scope } from './analytics-scope.js';
 import {
@@ -49,25 +55,58 @@ export interface AnalyticsResult {
 }
 
 async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
+  // The period's links, narrowed by the caller's scope and the brand asked for. Each narrowing is a
+  // condition of its own, looked up per link only when asked for: joining every link to its HCP and its
+  // message whatever the scope cost compliance's year two look-ups a link (0.4 of the report's 0.45 s on
+  // the 10M world).
   let links = db
     .selectFrom('tracked_links as l')
-    .innerJoin('hcps as h', 'h.id', 'l.hcp_id')
-    .innerJoin('messages as m', 'm.id', 'l.message_id')
-    .innerJoin('assets as a', 'a.id', 'l.asset_id')
     .where('l.created_at', '>=', f.from)
     .where('l.created_at', '<', f.to);
-  if (scope.markets)
-    links = scope.markets.length
-      ? links.where('h.market_code', 'in', scope.markets)
+  if (scope.markets) {
+    const markets = scope.markets;
+    links = markets.length
+      ? links.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('hcps as h')
+              .select(sql`1`.as('one'))
+              .whereRef('h.id', '=', 'l.hcp_id')
+              .where('h.market_code', 'in', markets),
+          ),
+        )
       : links.where(sql<boolean>`1 = 0`);
-  if (scope.repIds) links = links.where('m.rep_id', 'in', scope.repIds);
-  if (f.brand) links = links.where('a.brand', '=', f.brand);
-  // Links counted per asset by the database; of the clicks, only those on the period's links leave it (a
-  // year of a large world shares tens of thousands of links: no list of them goes back in as parameters).
+  }
+  if (scope.repIds) {
+    const repIds = scope.repIds;
+    links = links.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('messages as m')
+          .select(sql`1`.as('one'))
+          .whereRef('m.id', '=', 'l.message_id')
+          .where('m.rep_id', 'in', repIds),
+      ),
+    );
+  }
+  if (f.brand)
+    links = links.where(
+      'l.asset_id',
+      'in',
+      db.selectFrom('assets').select('id').where('brand', '=', f.brand),
+    );
+  // Per asset, counted by the database: links sent; and clicks, where a click names the assets it was on
+  // and counts for the link of its message and each of those assets, with the links they opened.
   const [perAsset, clicks] = await Promise.all([
-    links
-      .select((eb) => ['l.asset_id', 'a.key', 'a.version', 'a.title', eb.fn.countAll<number>().as('sent')])
-      .groupBy(['l.asset_id', 'a.key', 'a.version', 'a.title'])
+    db
+      .selectFrom(
+        links
+          .select((eb) => ['l.asset_id', eb.fn.countAll<number>().as('sent')])
+          .groupBy('l.asset_id')
+          .as('g'),
+      )
+      .innerJoin('assets as a', 'a.id', 'g.asset_id')
+      .select(['g.asset_id', 'a.key', 'a.version', 'a.title', 'g.sent'])
       .execute(),
     links
       // Said outright, `message_id is not null` lets both stores read the clicks through their index by
@@ -78,18 +117,18 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
           .on('i.kind', '=', 'click')
           .on('i.message_id', 'is not', null),
       )
-      .select(['l.message_id', 'l.asset_id', 'i.asset_ids_json'])
+      .where((eb) => inJsonIdList(db, eb.ref('i.asset_ids_json'), eb.ref('l.asset_id')))
+      .select((eb) => [
+        'l.asset_id',
+        eb.fn.countAll<number>().as('clicks'),
+        eb.fn.count<number>('l.message_id').distinct().as('links'),
+      ])
+      .groupBy('l.asset_id')
       .execute(),
   ]);
-  // A click names the assets it was on: it counts for the link of its message and each of those assets.
-  const clickedMessages = new Map<string, Set<string>>(); // by asset: the messages whose link was clicked
-  const clickCount = new Map<string, number>();
-  for (const c of clicks)
-    if ((JSON.parse(c.asset_ids_json) as string[]).includes(c.asset_id)) {
-      const messages = clickedMessages.get(c.asset_id) ?? new Set<string>();
-      clickedMessages.set(c.asset_id, messages.add(c.message_id));
-      clickCount.set(c.asset_id, (clickCount.get(c.asset_id) ?? 0) + 1);
-    }
+  const clicksOf = new Map(
+    clicks.map((c) => [c.asset_id, { clicks: Number(c.clicks), links: Number(c.links) }]),
+  );
   const byAsset = new Map(
     perAsset.map((a) => [
       a.asset_id,
@@ -98,7 +137,7 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
         version: a.version,
         title: a.title,
         sent: Number(a.sent),
-        clickedLinks: clickedMessages.get(a.asset_id)?.size ?? 0,
+        clickedLinks: clicksOf.get(a.asset_id)?.links ?? 0,
       },
     ]),
   );
@@ -110,7 +149,7 @@ async function assets(db: Db, scope: Scope, f: AnalyticsFilters) {
       title: r.title,
       linksSent: r.sent,
       linksClicked: r.clickedLinks,
-      clicks: clickCount.get(id) ?? 0,
+      clicks: clicksOf.get(id)?.clicks ?? 0,
       clickThroughRate: ratio(r.clickedLinks, r.sent),
     }))
     .sort((a, b) => a.key.localeCompare(b.key) || a.version - b.version);

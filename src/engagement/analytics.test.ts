@@ -515,6 +515,16 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
         clickThroughRate: 0.3333,
       },
     ]);
+    // Narrowed by the messages' rep, the HCPs' market and the assets' brand: the links are rep1's, to
+    // Brazilian HCPs, of a Cardiozen leaflet.
+    const all = body.summary;
+    const none = { linksSent: 0, linksClicked: 0, clickThroughRate: null };
+    const { rep1, rep2 } = p.world.users;
+    expect(await summaryOf('compliance', 'assets', `${period}&rep=${rep1.id}`)).toEqual(all);
+    expect(await summaryOf('compliance', 'assets', `${period}&rep=${rep2.id}`)).toEqual(none);
+    expect(await summaryOf('compliance', 'assets', `${period}&market=BR`)).toEqual(all);
+    expect(await summaryOf('compliance', 'assets', `${period}&market=ES`)).toEqual(none);
+    expect(await summaryOf('compliance', 'assets', `${period}&brand=Cardiozen`)).toEqual(all);
   });
 
   it('reports blocked attempts by reason, leaving checks out', async () => {

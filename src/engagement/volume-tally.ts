@@ -58,6 +58,21 @@ export function nextDay(day: string): string {
   return dayOf(startOf(day) + DAY_MS);
 }
 
+/**
+ * Ascending days (YYYY-MM-DD) as runs of consecutive days, each its first and last: what a range read of
+ * the day cells should cover. The days left to day cells are usually the ragged months at either end of
+ * a period: one range over both would read every day between them.
+ */
+export function dayRuns(days: readonly string[]): { first: string; last: string }[] {
+  const runs: { first: string; last: string }[] = [];
+  for (const day of days) {
+    const run = runs.at(-1);
+    if (run && nextDay(run.last) === day) run.last = day;
+    else runs.push({ first: day, last: day });
+  }
+  return runs;
+}
+
 /** The first month after `month` (YYYY-MM). */
 export function nextMonth(month: string): string {
   const [y, m] = month.split('-').map(Number) as [number, number];

@@ -3,6 +3,7 @@ import { isPostgres, type Db, type DbOrTx } from '../platform/database/index.js'
 import type { Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
 import {
+  dayRuns,
   daysIn,
   decodeSeqs,
   encodeSeqs,
@@ -126,12 +127,14 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
     return cells.execute();
   };
   const days = plan.days.filter((d) => !months.has(d.slice(0, 7)));
-  const dayCells = () => {
+  // A read per run of consecutive days: the days between two runs are answered otherwise (month cells,
+  // or live as stale), and a year's day cells are tens of thousands of rows.
+  const dayCells = (run: { first: string; last: string }) => {
     let cells = db
       .selectFrom('interaction_day_cells as c')
       .select(['c.day', 'c.channel', 'c.interactions', 'c.hcp_seqs'])
-      .where('c.day', '>=', days[0]!)
-      .where('c.day', '<=', days.at(-1)!);
+      .where('c.day', '>=', run.first)
+      .where('c.day', '<=', run.last);
     if (scope.markets)
       cells = scope.markets.length
         ? cells.where('c.market_code', 'in', scope.markets)
@@ -168,19 +171,17 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
       .groupBy([day, 'i.channel', 'i.hcp_seq'])
       .execute();
   };
-  const [monthRows, dayRows, inMarkets, live] = await Promise.all([
+  const [monthRows, dayCellRuns, inMarkets, live] = await Promise.all([
     months.size > 0 ? monthCells() : [],
-    days.length > 0 ? dayCells() : [],
+    Promise.all(dayRuns(days).map(dayCells)),
     marketSeqs(),
     Promise.all(plan.live.map(liveGroups)),
   ]);
   // Added up in one order whatever order the reads finished in.
   for (const cell of monthRows)
     tally.addCell(cell.month, cell.channel, cell.interactions, decodeSeqs(cell.hcp_seqs));
-  const wanted = new Set(days);
-  for (const cell of dayRows)
-    if (wanted.has(cell.day))
-      tally.addCell(cell.day, cell.channel, cell.interactions, decodeSeqs(cell.hcp_seqs));
+  for (const cell of dayCellRuns.flat())
+    tally.addCell(cell.day, cell.channel, cell.interactions, decodeSeqs(cell.hcp_seqs));
   for (const groups of live)
     for (const g of groups)
       if (!inMarkets || inMarkets.has(g.hcp_seq)) tally.addHcp(g.day, g.channel, Number(g.n), g.hcp_seq);

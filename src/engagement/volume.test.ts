@@ -5,7 +5,7 @@ import type { Db, InteractionsTable } from '../platform/database/index.js';
 import { DIALECTS, startTestParley, type TestParley, type TestWorld } from '../test-support/index.js';
 import { scopedInteractions, type Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
-import { decodeSeqs, encodeSeqs, planPeriod, VolumeTally } from './volume-tally.js';
+import { dayRuns, decodeSeqs, encodeSeqs, planPeriod, VolumeTally } from './volume-tally.js';
 import { refreshDayCells, staleDays, volume } from './volume.store.js';
 
 describe('the volume report’s period plan and tally', () => {
@@ -28,6 +28,15 @@ describe('the volume report’s period plan and tally', () => {
       days: [],
       live: [{ from: '2026-01-01T06:00:00.000Z', to: '2026-01-01T07:00:00.000Z' }],
     });
+  });
+
+  it('reads the day cells of runs of consecutive days, not the days between runs', () => {
+    expect(dayRuns([])).toEqual([]);
+    expect(dayRuns(['2025-12-30', '2025-12-31', '2026-01-01', '2026-03-01', '2026-03-03'])).toEqual([
+      { first: '2025-12-30', last: '2026-01-01' },
+      { first: '2026-03-01', last: '2026-03-01' },
+      { first: '2026-03-03', last: '2026-03-03' },
+    ]);
   });
 
   it('stores a set of HCPs as ascending 32-bit seqs and reads it back', () => {
@@ -424,6 +433,15 @@ describe.each(DIALECTS)('the volume report from day cells on %s', (dialect) => {
       expect(await volume(db, scope, cardiva)).toEqual(await volumeFromInteractions(db, scope, cardiva));
       const partial = { ...january, to: at(30, 0) };
       expect(await volume(db, scope, partial)).toEqual(await volumeFromInteractions(db, scope, partial));
+      // Ragged months at both ends from their day cells, January between them from its month cell alone:
+      // its day cells, which lie between the two ragged ends, are not read as well.
+      const across = { ...january, from: at(-12, 6), to: at(40, 6) };
+      const acrossTruth = await volumeFromInteractions(db, scope, across);
+      expect(acrossTruth.summary.interactions).toBeGreaterThan(0);
+      expect((await volume(db, scope, across)).summary).toEqual({
+        interactions: acrossTruth.summary.interactions + 7,
+        hcpsReached: acrossTruth.summary.hcpsReached + 1,
+      });
       // A day of the month changed: the month is read from day cells until both are rebuilt.
       await insert([{ hcp: 2, channel: 'f2f', rep: 1, products: '[]', day: 20, hour: 9 }], null);
       expect(await volume(db, scope, january)).toEqual(await volumeFromInteractions(db, scope, january));

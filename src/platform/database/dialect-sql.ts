@@ -154,6 +154,17 @@ export function inCommaList(db: DbOrTx, list: Expression<string>, item: string) 
     : sql<boolean>`instr(',' || ${list} || ',', ${needle}) > 0`;
 }
 
+/**
+ * Whether a JSON array of Parley ids (as `asset_ids_json` is stored) holds the id `item`: its quoted form
+ * is in the text. Exact for ids, which hold no quote or backslash: within a JSON string such a character
+ * is escaped, so a quoted id only ever matches a whole element.
+ */
+export function inJsonIdList(db: DbOrTx, list: Expression<string>, item: Expression<string>) {
+  return isPostgres(db)
+    ? sql<boolean>`strpos(${list}, '"' || ${item} || '"') > 0`
+    : sql<boolean>`instr(${list}, '"' || ${item} || '"') > 0`;
+}
+
 /** Keys bound in one `in (…)` list: well inside either store's limit (SQLite 32,766, PostgreSQL 65,535). */
 export const KEYS_PER_STATEMENT = 5_000;
 

@@ -7,6 +7,7 @@ export {
   forUpdateSkipLocked,
   ilike,
   inCommaList,
+  inJsonIdList,
   isPostgres,
   isUniqueViolation,
   medianOf,

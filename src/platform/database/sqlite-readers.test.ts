@@ -58,6 +58,22 @@ describe('SQLite readers: read-only connections on worker threads', () => {
     expect(await ticksDuring(() => busyCount(2_000_000).execute(store.readers))).toBeGreaterThan(5);
   });
 
+  it('hand blobs over whole: several a row, empty, large, or none', async () => {
+    await sql`create table cells (id integer primary key, a blob, b blob)`.execute(store.db);
+    const large = Buffer.alloc(1 << 20, 7);
+    await sql`insert into cells (a, b) values (${Buffer.from([1, 2, 3])}, ${large}), (${Buffer.alloc(0)}, null)`.execute(
+      store.db,
+    );
+    const read = `select a, b from cells order by id`;
+    const own = await sql.raw<{ a: Uint8Array; b: Uint8Array | null }>(read).execute(store.db);
+    const theirs = await sql.raw<{ a: Uint8Array; b: Uint8Array | null }>(read).execute(store.readers);
+    const bytes = (v: Uint8Array | null) => (v === null ? null : Buffer.from(v).toString('hex'));
+    expect(theirs.rows.map((r) => [bytes(r.a), bytes(r.b)])).toEqual(
+      own.rows.map((r) => [bytes(r.a), bytes(r.b)]),
+    );
+    expect(theirs.rows[0]!.b!.byteLength).toBe(1 << 20);
+  });
+
   it('answer queries beyond their number, each with its own rows', async () => {
     const answers = await Promise.all(
       Array.from({ length: 7 }, (_, i) => sql<{ n: number }>`select ${i} * 10 as n`.execute(store.readers)),
