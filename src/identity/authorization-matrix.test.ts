@@ -421,6 +421,11 @@ const MATRIX: Record<string, Entry> = {
     probe: () => ({ url: '/api/reviews/msg_none/reject', payload: { comment: 'x' } }),
   },
   'GET /api/decisions': { kind: 'list', roles: ['compliance', 'manager'], hcpIdsOf: itemsHcpIds('hcpId') },
+  'GET /api/decisions/:id/replay': {
+    kind: 'none',
+    roles: ['compliance'],
+    probe: () => ({ url: '/api/decisions/dec_none/replay' }),
+  },
   'GET /api/outbox/dead': { kind: 'none', roles: ['admin'] },
   'POST /api/outbox/:id/redrive': {
     kind: 'none',

@@ -21,9 +21,16 @@ import { approvedTemplate, freshWeek, grant, postMessage } from './messaging-fix
 async function replay(p: TestParley, decisionId: string): Promise<Decision> {
   const replayed = await replayDecision(p.context.db, decisionId);
   expect(replayed).toBeDefined();
-  // What was stored beside the snapshot is the decision as it was answered.
-  expect(replayed!.stored.rulebookVersion).toBe(replayed!.replayed.rulebookVersion);
-  return replayed!.replayed;
+  // The decision as it was stored beside its snapshot is the one given again.
+  const { stored, replayed: again, agrees } = replayed!;
+  expect(agrees).toBe(true);
+  expect([again.outcome, again.purpose, again.rulebookVersion]).toEqual([
+    stored.outcome,
+    stored.purpose,
+    stored.rulebookVersion,
+  ]);
+  expect(again.reasons.map((r) => [r.code, r.rule])).toEqual(stored.reasons.map((r) => [r.code, r.rule]));
+  return again;
 }
 
 async function snapshotOfDecision(p: TestParley, decisionId: string) {
@@ -188,5 +195,51 @@ describe.each(DIALECTS)('a stored decision explains itself on %s', (dialect) => 
       .where('id', '=', id)
       .execute();
     expect(essence(await replay(p, id))).toEqual(essence(answer));
+  });
+
+  it('replays a stored decision for compliance over HTTP, and only for compliance', async () => {
+    const { id } = await p.context.db
+      .selectFrom('policy_decisions')
+      .select('id')
+      .where('kind', '=', 'check')
+      .orderBy('decided_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    const get = async (user: 'compliance' | 'rep1' | 'manager', decisionId: string) =>
+      p.app.inject({
+        method: 'GET',
+        url: `/api/decisions/${decisionId}/replay`,
+        headers: { authorization: `Bearer ${await p.world.tokenFor(user)}` },
+      });
+    const res = await get('compliance', id);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { decisionId: string; agrees: boolean; stored: Decision; replayed: Decision };
+    expect(body.decisionId).toBe(id);
+    expect(body.agrees).toBe(true);
+    expect(body.replayed.reasons.map((r) => r.code)).toEqual(body.stored.reasons.map((r) => r.code));
+    // The replayed sentences do not name the HCP: the snapshot leaves the name out.
+    for (const hcp of Object.values(p.world.hcps))
+      expect(JSON.stringify(body.replayed)).not.toContain(hcp.name);
+    expect((await get('rep1', id)).statusCode).toBe(403);
+    expect((await get('manager', id)).statusCode).toBe(403);
+    expect((await get('compliance', 'dec_nothing')).statusCode).toBe(404);
+    // A decision the demo seed wrote with its history has a snapshot of its own, with nothing to replay.
+    const seeded = await p.context.db
+      .selectFrom('policy_decisions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    const seededId = `${id}_seed`;
+    await p.context.db
+      .insertInto('policy_decisions')
+      .values({
+        ...seeded,
+        id: seededId,
+        snapshot_json: JSON.stringify({ source: 'demo seed', now: seeded.decided_at }),
+      })
+      .execute();
+    const refused = await get('compliance', seededId);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error.message).toMatch(/nothing to replay/);
   });
 });

@@ -1,5 +1,6 @@
 import { contentForMessage } from '../content/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
+import { DomainError } from '../platform/errors/index.js';
 import {
   decide,
   repMessagesInCap,
@@ -105,16 +106,19 @@ export function snapshotOf(context: DecisionContext, decision: Decision): string
 
 /** A stored decision as `replayDecision` found it, and the decision `decide()` gives again on its snapshot. */
 export interface ReplayedDecision {
+  decisionId: string;
   stored: Pick<Decision, 'outcome' | 'purpose' | 'rulebookVersion'> & { reasons: Decision['reasons'] };
   replayed: Decision;
+  /** Whether the two agree: the same outcome, purpose, rulebook version and reasons (codes and rules). */
+  agrees: boolean;
 }
 
 /**
  * Decides a stored decision again from what was stored with it alone: its request, its snapshot, the
  * rulebook version and the content versions it names. The content versions' text and parameters are read
  * from the content tables; what may have changed about them since (statuses, expiry) comes from the
- * snapshot. Undefined for no such decision, or one whose snapshot Parley did not compute (the demo seed
- * writes its history's decisions with a snapshot of its own).
+ * snapshot. Undefined for no such decision; an `unprocessable` error for one whose snapshot Parley did not
+ * compute (the demo seed writes its history's decisions with a snapshot of its own).
  */
 export async function replayDecision(db: DbOrTx, decisionId: string): Promise<ReplayedDecision | undefined> {
   const row = await db
@@ -132,7 +136,11 @@ export async function replayDecision(db: DbOrTx, decisionId: string): Promise<Re
     .executeTakeFirst();
   if (!row) return undefined;
   const snapshot = JSON.parse(row.snapshot_json) as DecisionSnapshot | SnapshotFormat1;
-  if (snapshot.format !== 2 && !('repMessages' in snapshot)) return undefined;
+  if (snapshot.format !== 2 && !('repMessages' in snapshot))
+    throw new DomainError(
+      'unprocessable',
+      'this decision was not computed by the policy engine (the demo seed wrote it with its history): there is nothing to replay',
+    );
   const rulebook = await rulebookVersion(db, snapshot.rulebookVersion);
   if (!rulebook)
     throw new Error(`decision ${decisionId} names rulebook version ${snapshot.rulebookVersion}, not stored`);
@@ -147,13 +155,13 @@ export async function replayDecision(db: DbOrTx, decisionId: string): Promise<Re
     { templateId: snapshot.template?.id ?? null, assetIds: snapshot.assets.map((a) => a.id) },
     new Date(snapshot.now),
   );
-  const stored = snapshot.template;
+  const asStored = snapshot.template;
   const template: DecisionTemplate | null =
-    content.template && stored
+    content.template && asStored
       ? {
           ...toDecisionTemplate(content.template),
-          status: stored.status,
-          whatsappStatus: stored.whatsappStatus,
+          status: asStored.status,
+          whatsappStatus: asStored.whatsappStatus,
           ...(snapshot.format === 2 ? { expiresAt: snapshot.template!.expiresAt ?? null } : {}),
         }
       : null;
@@ -185,13 +193,14 @@ export async function replayDecision(db: DbOrTx, decisionId: string): Promise<Re
     optInRequests: snapshot.optInRequests,
     consentHold: snapshot.consentHold,
   };
-  return {
-    stored: {
-      outcome: row.outcome as Decision['outcome'],
-      purpose: row.purpose as Decision['purpose'],
-      rulebookVersion: row.rulebook_version,
-      reasons: JSON.parse(row.reasons_json) as Decision['reasons'],
-    },
-    replayed: decide(request, context),
+  const stored = {
+    outcome: row.outcome as Decision['outcome'],
+    purpose: row.purpose as Decision['purpose'],
+    rulebookVersion: row.rulebook_version,
+    reasons: JSON.parse(row.reasons_json) as Decision['reasons'],
   };
+  const replayed = decide(request, context);
+  const essence = (d: typeof stored) =>
+    JSON.stringify([d.outcome, d.purpose, d.rulebookVersion, d.reasons.map((r) => [r.code, r.rule])]);
+  return { decisionId, stored, replayed, agrees: essence(stored) === essence(replayed) };
 }

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { ParleyContext } from '../context.js';
 import { principalOf } from '../identity/index.js';
 import type { HttpApp } from '../platform/http/index.js';
+import { notFound } from '../platform/errors/index.js';
 import { checkMessage, sendMessage, type ProposedMessage } from './compose.js';
+import { replayDecision } from './decision-snapshot.js';
 import { liftSendHalt, listSendHalts } from './outbox.store.js';
 import {
   findVisibleMessage,
@@ -163,6 +165,24 @@ export function registerMessageHttp(app: HttpApp, ctx: ParleyContext, onQueued: 
       },
     },
     async (request) => listDecisions(ctx.db, principalOf(request), request.query),
+  );
+
+  app.get(
+    '/api/decisions/:id/replay',
+    {
+      config: { access: ['compliance'] },
+      schema: {
+        params: z.object({ id: z.string().min(1).max(100) }),
+        tags: ['messages'],
+        summary:
+          'A stored decision decided again from its snapshot, its rulebook version and its content versions',
+      },
+    },
+    async (request) => {
+      const replay = await replayDecision(ctx.db, request.params.id);
+      if (!replay) throw notFound('decision');
+      return replay;
+    },
   );
 
   app.get(
