@@ -162,7 +162,8 @@ export async function replayDecision(db: DbOrTx, decisionId: string): Promise<Re
           ...toDecisionTemplate(content.template),
           status: asStored.status,
           whatsappStatus: asStored.whatsappStatus,
-          ...(snapshot.format === 2 ? { expiresAt: snapshot.template!.expiresAt ?? null } : {}),
+          // Format 1 kept no expiry: the content version's own stands.
+          ...('expiresAt' in asStored ? { expiresAt: asStored.expiresAt ?? null } : {}),
         }
       : null;
   const assets = snapshot.assets.flatMap((s) => {
