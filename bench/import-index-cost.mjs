@@ -1,0 +1,133 @@
+// What an imported interaction costs SQLite to write, and how much of it each index is: the experiment of
+// docs/benchmarks.md, "Import and export on the large world". Inserts the first <lines> lines of a file of
+// `bench/engagement-import-file.mjs` under a new <source>, as `parley import` writes new rows (500-row
+// statements, a transaction per 5,000 rows, the same pragmas and page cache), and prints the INSERTs' and
+// the commits' time per row. Checkpoints are left to the end, so that every run pays for its own pages.
+// Names after <source> are dropped first: an index, or `trigger:<name>`.
+//
+// It CHANGES THE FILE (rows added, indexes dropped): run it on a copy of a seeded world, never on one in use.
+//   cp /tmp/big/parley.db /tmp/big/copy.db
+//   node bench/import-index-cost.mjs /tmp/big/copy.db /tmp/big/calls-a.jsonl 200000 try-1
+//   node bench/import-index-cost.mjs /tmp/big/copy.db /tmp/big/calls-a.jsonl 200000 try-2 interactions_timeline
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import process from 'node:process';
+import Database from 'better-sqlite3';
+
+const [, , dbFile, linesFile, nText, source, ...drops] = process.argv;
+const n = Number(nText);
+const ROWS_PER_STATEMENT = 500;
+const ROWS_PER_TRANSACTION = 5_000;
+if (!dbFile || !linesFile || !Number.isInteger(n) || n <= 0 || n % ROWS_PER_STATEMENT !== 0 || !source) {
+  process.stderr.write(
+    `usage: node bench/import-index-cost.mjs <copy.db> <lines.jsonl> <lines, a multiple of ${ROWS_PER_STATEMENT}> <source> [drop …]\n`,
+  );
+  process.exit(2);
+}
+
+const db = new Database(dbFile);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('foreign_keys = ON');
+db.pragma('cache_size = -1048576'); // the import's 1 GiB
+db.pragma('wal_autocheckpoint = 0');
+db.pragma('wal_checkpoint(TRUNCATE)');
+for (const name of drops) {
+  const [kind, object] = name.startsWith('trigger:') ? ['trigger', name.slice(8)] : ['index', name];
+  if (!/^[a-z_0-9]+$/.test(object)) throw new Error(`unexpected name ${object}`);
+  db.exec(`drop ${kind} if exists ${object}`);
+}
+
+const hcps = new Map(
+  db
+    .prepare('select crm_id, id, seq from hcps')
+    .raw()
+    .all()
+    .map(([crmId, id, seq]) => [crmId, { id, seq }]),
+);
+const reps = new Map(db.prepare('select email, id from users').raw().all());
+const now = new Date().toISOString();
+const importId = `imp_${randomUUID().replaceAll('-', '')}`;
+db.prepare(
+  `insert into import_runs (id, kind, file_name, status, total_rows, invalid_rows, inserted_rows,
+     updated_rows, unchanged_rows, started_at) values (?, 'interactions', ?, 'staging', 0, 0, 0, 0, 0, ?)`,
+).run(importId, linesFile, now);
+
+const columns = [
+  'id',
+  'source',
+  'external_id',
+  'hcp_id',
+  'hcp_seq',
+  'channel',
+  'kind',
+  'direction',
+  'occurred_at',
+  'rep_id',
+  'summary',
+  'topics_json',
+  'products_json',
+  'import_id',
+  'created_at',
+  'updated_at',
+  'template_id',
+  'asset_ids_json',
+  'message_id',
+  'status',
+];
+const rows = readFileSync(linesFile, 'utf8')
+  .split('\n', n)
+  .map((text, i) => {
+    const line = JSON.parse(text);
+    const hcp = hcps.get(line.hcpCrmId);
+    if (!hcp) throw new Error(`line ${i + 1}: no HCP ${line.hcpCrmId} in ${dbFile}`);
+    return [
+      `int_${source}_${i}`,
+      source,
+      line.externalId,
+      hcp.id,
+      hcp.seq,
+      line.channel,
+      line.kind,
+      line.direction,
+      line.occurredAt,
+      reps.get(line.repEmail) ?? null,
+      line.summary ?? null,
+      JSON.stringify(line.topics ?? []),
+      JSON.stringify(line.products ?? []),
+      importId,
+      now,
+      now,
+      null,
+      '[]',
+      null,
+      null,
+    ];
+  });
+
+const one = `(${columns.map(() => '?').join(',')})`;
+const insert = db.prepare(
+  `insert into interactions (${columns.join(', ')}) values ${Array(ROWS_PER_STATEMENT).fill(one).join(',')}
+   on conflict (source, external_id) do nothing`,
+);
+const begin = db.prepare('begin');
+const commit = db.prepare('commit');
+let inserting = 0n;
+let committing = 0n;
+for (let b = 0; b < n; b += ROWS_PER_TRANSACTION) {
+  begin.run();
+  const started = process.hrtime.bigint();
+  for (let i = b; i < Math.min(b + ROWS_PER_TRANSACTION, n); i += ROWS_PER_STATEMENT)
+    insert.run(rows.slice(i, i + ROWS_PER_STATEMENT).flat());
+  const written = process.hrtime.bigint();
+  commit.run();
+  inserting += written - started;
+  committing += process.hrtime.bigint() - written;
+}
+const perRow = (ns) => (Number(ns) / 1000 / n).toFixed(1);
+process.stdout.write(
+  `${drops.length ? `without ${drops.join(', ')}` : 'every index'}: ${n} rows, INSERTs ${perRow(inserting)} µs a row, ` +
+    `commits ${perRow(committing)} µs a row, in all ${perRow(inserting + committing)} µs a row\n`,
+);
+db.pragma('wal_checkpoint(TRUNCATE)');
+db.close();
