@@ -53,57 +53,39 @@ db.prepare(
      updated_rows, unchanged_rows, started_at) values (?, 'interactions', ?, 'staging', 0, 0, 0, 0, 0, ?)`,
 ).run(importId, linesFile, now);
 
-const columns = [
-  'id',
-  'source',
-  'external_id',
-  'hcp_id',
-  'hcp_seq',
-  'channel',
-  'kind',
-  'direction',
-  'occurred_at',
-  'rep_id',
-  'summary',
-  'topics_json',
-  'products_json',
-  'import_id',
-  'created_at',
-  'updated_at',
-  'template_id',
-  'asset_ids_json',
-  'message_id',
-  'status',
-];
-const rows = readFileSync(linesFile, 'utf8')
+// Each row as the import writes a new one: its line's values, the import's id and times, and the columns
+// only WhatsApp's interactions fill left empty.
+const records = readFileSync(linesFile, 'utf8')
   .split('\n', n)
   .map((text, i) => {
     const line = JSON.parse(text);
     const hcp = hcps.get(line.hcpCrmId);
     if (!hcp) throw new Error(`line ${i + 1}: no HCP ${line.hcpCrmId} in ${dbFile}`);
-    return [
-      `int_${source}_${i}`,
+    return {
+      id: `int_${source}_${i}`,
       source,
-      line.externalId,
-      hcp.id,
-      hcp.seq,
-      line.channel,
-      line.kind,
-      line.direction,
-      line.occurredAt,
-      reps.get(line.repEmail) ?? null,
-      line.summary ?? null,
-      JSON.stringify(line.topics ?? []),
-      JSON.stringify(line.products ?? []),
-      importId,
-      now,
-      now,
-      null,
-      '[]',
-      null,
-      null,
-    ];
+      external_id: line.externalId,
+      hcp_id: hcp.id,
+      hcp_seq: hcp.seq,
+      channel: line.channel,
+      kind: line.kind,
+      direction: line.direction,
+      occurred_at: line.occurredAt,
+      rep_id: reps.get(line.repEmail) ?? null,
+      summary: line.summary ?? null,
+      topics_json: JSON.stringify(line.topics ?? []),
+      products_json: JSON.stringify(line.products ?? []),
+      import_id: importId,
+      created_at: now,
+      updated_at: now,
+      template_id: null,
+      asset_ids_json: '[]',
+      message_id: null,
+      status: null,
+    };
   });
+const columns = Object.keys(records[0]);
+const rows = records.map((r) => columns.map((c) => r[c]));
 
 const one = `(${columns.map(() => '?').join(',')})`;
 const insert = db.prepare(
