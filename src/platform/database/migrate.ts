@@ -28,6 +28,7 @@ import * as consentChangesIndex from './migrations/0028-consent-changes-index.js
 import * as clickMessageIndex from './migrations/0029-click-message-index.js';
 import * as dayMarksAlways from './migrations/0030-day-marks-always.js';
 import * as expiredClicksIndex from './migrations/0031-expired-clicks-index.js';
+import * as denialsIndex from './migrations/0032-denials-index.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -62,6 +63,7 @@ const migrations: Record<string, Migration> = {
   '0029-click-message-index': clickMessageIndex,
   '0030-day-marks-always': dayMarksAlways,
   '0031-expired-clicks-index': expiredClicksIndex,
+  '0032-denials-index': denialsIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
