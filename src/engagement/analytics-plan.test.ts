@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { ManualClock } from '../platform/clock/index.js';
 import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
+import type { Dialect } from '../platform/database/index.js';
 import {
   deniedAttemptsQuery,
   expiredClicksQuery,
@@ -12,14 +13,11 @@ import {
 } from './message-analytics.store.js';
 
 /**
- * Clicks on expired content must be counted from their own partial index (migration 0031): through
- * interactions_occurred, the content-usage report read every interaction of its period from the table to
- * learn its kind (about 3 s a year on the 10M world), and through the index of all clicks (0018) every
- * click of the period (0.2–0.57 s on PostgreSQL). Read on a seeded world with fresh statistics, as the
- * planner sees a real store.
+ * A demo world of 200 HCPs with fresh planner statistics, as a real store's planner sees it: started before
+ * the block's tests and destroyed after them.
  */
-describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
-  let p: TestParley;
+function seededWorld(dialect: Dialect): () => TestParley {
+  let p: TestParley | undefined;
   beforeAll(async () => {
     p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
     await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
@@ -28,14 +26,26 @@ describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
   afterAll(async () => {
     await p?.destroy();
   });
+  return () => p!;
+}
+
+/**
+ * Clicks on expired content must be counted from their own partial index (migration 0031): through
+ * interactions_occurred, the content-usage report read every interaction of its period from the table to
+ * learn its kind (about 3 s a year on the 10M world), and through the index of all clicks (0018) every
+ * click of the period (0.2–0.57 s on PostgreSQL). Read on a seeded world with fresh statistics, as the
+ * planner sees a real store.
+ */
+describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
+  const world = seededWorld(dialect);
 
   it.each([
     ['everything (compliance)', { repIds: null, markets: null }],
     ['one market', { repIds: null, markets: ['BR'] }],
   ])('reads the index of expired clicks for %s', async (_name, scope) => {
     const plan = await queryPlan(
-      p.context.db,
-      expiredClicksQuery(p.context.db, scope, {
+      world().context.db,
+      expiredClicksQuery(world().context.db, scope, {
         from: '2025-03-03T00:00:00.000Z',
         to: '2026-03-03T00:00:00.000Z',
       }),
@@ -52,15 +62,7 @@ describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
  * eight (0.16–0.42 s a statement on the 10M world, three statements for `blocked`).
  */
 describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
-  let p: TestParley;
-  beforeAll(async () => {
-    p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-  });
-  afterAll(async () => {
-    await p?.destroy();
-  });
+  const world = seededWorld(dialect);
 
   it.each([
     ['everything (compliance)', { repIds: null, markets: null }, null],
@@ -69,8 +71,8 @@ describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
   ])('reads the index of denials for %s', async (_name, scope, brand) => {
     const period = { from: '2025-03-03T00:00:00.000Z', to: '2026-03-03T00:00:00.000Z' };
     const plan = await queryPlan(
-      p.context.db,
-      deniedAttemptsQuery(p.context.db, scope, period, brand).select((eb) =>
+      world().context.db,
+      deniedAttemptsQuery(world().context.db, scope, period, brand).select((eb) =>
         eb.fn.count('d.hcp_id').distinct().as('n'),
       ),
     );
@@ -87,15 +89,7 @@ describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
  * took 2.4 and 1.6 s on the 10M world instead of 0.6 and 0.7 s. PostgreSQL plans these by cost, not order.
  */
 describe('the message-grouping query plans on sqlite with planner statistics', () => {
-  let p: TestParley;
-  beforeAll(async () => {
-    p = await startTestParley('sqlite', { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-  });
-  afterAll(async () => {
-    await p?.destroy();
-  });
+  const world = seededWorld('sqlite');
   const year = {
     from: '2025-03-03T00:00:00.000Z',
     to: '2026-03-03T00:00:00.000Z',
@@ -107,14 +101,14 @@ describe('the message-grouping query plans on sqlite with planner statistics', (
   it.each([
     [
       'messages per rep and hour (consistency)',
-      () => repHourCellsQuery(p.context.db, everything, year, null),
+      () => repHourCellsQuery(world().context.db, everything, year, null),
     ],
     [
       'messages per template (content-usage)',
-      () => keptTemplateUsesQuery(p.context.db, everything, year, null),
+      () => keptTemplateUsesQuery(world().context.db, everything, year, null),
     ],
   ])('reads %s from the period in messages_analytics', async (_name, query) => {
-    const plan = await queryPlan(p.context.db, query());
+    const plan = await queryPlan(world().context.db, query());
     expect(plan).toMatch(
       /COVERING INDEX messages_analytics \(direction=\? AND created_at>\? AND created_at<\?\)/,
     );
@@ -124,9 +118,9 @@ describe('the message-grouping query plans on sqlite with planner statistics', (
   // (without them SQLite read the whole period once per template through messages_analytics).
   it('reads the opt-in requests (consent) through the template index, with statistics and without', async () => {
     const queries = async () => [
-      (await optInRequestsQuery(p.context.db, everything, year, null)).select('m.id'),
+      (await optInRequestsQuery(world().context.db, everything, year, null)).select('m.id'),
       (
-        await optInRequestsQuery(p.context.db, { ...everything, repIds: ['usr_demo_rep1'] }, year, null)
+        await optInRequestsQuery(world().context.db, { ...everything, repIds: ['usr_demo_rep1'] }, year, null)
       ).select('m.id'),
     ];
     for (const stats of ['with', 'without']) {
@@ -136,9 +130,9 @@ describe('the message-grouping query plans on sqlite with planner statistics', (
           'delete from sqlite_stat4',
           'analyze sqlite_schema',
         ])
-          await p.context.db.executeQuery(CompiledQuery.raw(statement, []));
+          await world().context.db.executeQuery(CompiledQuery.raw(statement, []));
       for (const query of await queries()) {
-        const plan = await queryPlan(p.context.db, query);
+        const plan = await queryPlan(world().context.db, query);
         expect(plan, stats).toMatch(/SEARCH m USING INDEX messages_template \(template_id=\?\)/);
         expect(plan, stats).not.toMatch(/messages_analytics|messages_rep_/);
       }
