@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ParleyContext } from '../context.js';
 import { nextHcpSeqs, numberIndex, normaliseEmail } from '../hcps/index.js';
 import { provenanceForStorage, type MessageProvenance } from '../messaging/index.js';
-import { refreshConversationFacts, refreshDayCells } from '../engagement/index.js';
+import { refreshConversationFacts, refreshDayCells, refreshMessageDays } from '../engagement/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
 import {
   isPostgres,
@@ -395,9 +395,11 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
   }
   // What the reports keep as the world is written, brought up to date as `parley serve`'s refresher would
   // (a large world's volume report read every interaction until then): the day cells of the interactions
-  // and the facts kept per message. The triggers marked every day and HCP the seed wrote to.
+  // and of the messages, and the facts kept per message. The triggers marked every day and HCP the seed
+  // wrote to.
   await refreshDayCells(deps.db);
   await refreshConversationFacts(deps.db);
+  await refreshMessageDays(deps.db);
   // Fresh planner statistics: without them PostgreSQL guesses a rep sees two HCPs and sorts every HCP for
   // each page until autovacuum catches up. On PostgreSQL the seeded tables are vacuumed too, as autovacuum
   // would do after such a load: until then the fact refresh's old row versions stay, and index-only reads

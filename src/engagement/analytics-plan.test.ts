@@ -7,6 +7,7 @@ import type { Dialect } from '../platform/database/index.js';
 import {
   deniedAttemptsQuery,
   expiredClicksQuery,
+  keptRepliesQuery,
   keptTemplateUsesQuery,
   optInRequestsQuery,
   repHourCellsQuery,
@@ -79,6 +80,30 @@ describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
     expect(plan).toMatch(/policy_decisions_denials/);
     if (dialect === 'sqlite') expect(plan).not.toMatch(/policy_decisions_analytics|SCAN d\b/);
     else expect(plan).not.toMatch(/Seq Scan on policy_decisions|policy_decisions_analytics/);
+  });
+});
+
+/**
+ * The `whatsapp` report reads the answered messages' waits from their own partial index (migration 0033):
+ * through messages_analytics it read every sent message of the period to keep the answered ones (a year
+ * of the 10M world: 684,687 entries).
+ */
+describe.each(DIALECTS)('the kept replies query plan on %s', (dialect) => {
+  const world = seededWorld(dialect);
+
+  it.each([
+    ['everything (compliance)', { repIds: null, markets: null }, null],
+    ['one market', { repIds: null, markets: ['BR'] }, null],
+    ['one rep', { repIds: ['usr_demo_rep1'], markets: null }, null],
+  ])('reads the index of answered messages for %s', async (_name, scope, brand) => {
+    const period = { from: '2025-03-03T00:00:00.000Z', to: '2026-03-03T00:00:00.000Z' };
+    const plan = await queryPlan(
+      world().context.db,
+      keptRepliesQuery(world().context.db, scope, period, brand),
+    );
+    expect(plan).toMatch(/messages_replies/);
+    if (dialect === 'sqlite') expect(plan).not.toMatch(/messages_analytics|SCAN m\b/);
+    else expect(plan).not.toMatch(/Seq Scan on messages|messages_analytics/);
   });
 });
 

@@ -1,11 +1,12 @@
 import type { ParleyContext } from '../context.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
+import { refreshMessageDays } from './message-day-cells.store.js';
 import { refreshDayCells } from './volume.store.js';
 
 export interface AnalyticsRefresherOptions {
   /** How often to look for stale figures when none were left. */
   intervalMs?: number;
-  /** Days of volume cells rebuilt before yielding to other work (each is one transaction). */
+  /** Days of volume cells, and of message cells, rebuilt before yielding to other work (each is one transaction). */
   batchDays?: number;
   /** HCPs whose message facts are worked out before yielding (a few hundred per transaction). */
   batchHcps?: number;
@@ -17,8 +18,9 @@ export interface AnalyticsRefresher {
 
 /**
  * Keeps the figures the reports keep as written close to the data in a running Parley: the volume
- * report's day and month cells (volume.store.ts) and the facts kept per message (reply waits, places
- * among the HCP's sends: conversation-facts.store.ts). Works straight on while a backlog lasts (after an import, or at first start on a
+ * report's day and month cells (volume.store.ts), the facts kept per message (reply waits, places
+ * among the HCP's sends: conversation-facts.store.ts) and the whatsapp report's day cells
+ * (message-day-cells.store.ts). Works straight on while a backlog lasts (after an import, or at first start on a
  * world that predates them), then every `intervalMs`. The current UTC day's cells are left to reports,
  * which read it live: every webhook marks it again. Reports are exact whether or not it has caught up;
  * what is stale costs them a live read.
@@ -45,7 +47,8 @@ export function startAnalyticsRefresher(
       const today = ctx.clock.now().toISOString().slice(0, 10);
       const days = await refreshDayCells(ctx.db, batchDays, { before: today });
       const hcps = await refreshConversationFacts(ctx.db, batchHcps);
-      schedule(days === batchDays || hcps === batchHcps ? 0 : intervalMs);
+      const messageDays = await refreshMessageDays(ctx.db, batchDays, { before: today });
+      schedule(days === batchDays || hcps === batchHcps || messageDays === batchDays ? 0 : intervalMs);
     } catch (error) {
       if (stopped) return;
       ctx.logger.warn(

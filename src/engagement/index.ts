@@ -20,6 +20,7 @@ export type { TimelineItem, TimelineQuery } from './timeline.store.js';
 export { ANALYTICS_REPORTS, runAnalyticsReport } from './analytics.store.js';
 export { refreshDayCells } from './volume.store.js';
 export { refreshConversationFacts } from './conversation-facts.store.js';
+export { refreshMessageDays } from './message-day-cells.store.js';
 export { startAnalyticsRefresher } from './analytics-refresher.worker.js';
 export type { AnalyticsRefresher, AnalyticsRefresherOptions } from './analytics-refresher.worker.js';
 export type { AnalyticsFilters, AnalyticsReport, AnalyticsResult } from './analytics.store.js';

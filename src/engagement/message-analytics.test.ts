@@ -6,6 +6,7 @@ import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../t
 import { median, ratio, replyFigures, replyTimes, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
+import { refreshMessageDays } from './message-day-cells.store.js';
 
 /**
  * The message and decision reports count in SQL (message-analytics.store.ts). Here they are held equal,
@@ -32,10 +33,14 @@ interface Fixture {
 }
 
 /** The reports as first written (before they counted in SQL), over rows in memory. */
-function reference(x: Fixture, filters: { market?: string; rep?: string; brand?: boolean }) {
+function reference(
+  x: Fixture,
+  filters: { market?: string; rep?: string; brand?: boolean; period?: { from: string; to: string } },
+) {
+  const { from, to } = filters.period ?? { from: FROM, to: TO };
   const inScope = (hcp: string | null) =>
     hcp !== null && x.markets.has(hcp) && (!filters.market || x.markets.get(hcp) === filters.market);
-  const inPeriod = (at: string) => at >= FROM && at < TO;
+  const inPeriod = (at: string) => at >= from && at < to;
   const brand = filters.brand ? x.brandTemplates : null;
   const rows = x.messages.filter((m) => inPeriod(m.created_at) && inScope(m.hcp_id));
   const outbound = rows.filter(
@@ -82,8 +87,7 @@ function reference(x: Fixture, filters: { market?: string; rep?: string; brand?:
   const decisions = x.decisions
     .filter(
       (d) =>
-        d.decided_at >= FROM &&
-        d.decided_at < TO &&
+        inPeriod(d.decided_at) &&
         d.kind !== 'check' &&
         inScope(d.hcp_id) &&
         (!filters.rep || d.requested_by === filters.rep),
@@ -125,7 +129,7 @@ function reference(x: Fixture, filters: { market?: string; rep?: string; brand?:
     messagesSent: sent.length,
     hcpsMessaged,
     messagesPerHcpPerWeek:
-      hcpsMessaged === 0 ? null : Math.round((sent.length / hcpsMessaged / weeksIn(FROM, TO)) * 100) / 100,
+      hcpsMessaged === 0 ? null : Math.round((sent.length / hcpsMessaged / weeksIn(from, to)) * 100) / 100,
     maxPerHcpWeek: load.maxPerHcpWeek,
     weeklyCap: 2,
     hcpWeeksOverCap: load.hcpWeeksOverCap,
@@ -310,6 +314,10 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           refreshed: fc.constantFrom(0, 1, 3, Number.MAX_SAFE_INTEGER),
           later: fc.nat({ max: 40 }),
           promote: fc.boolean(),
+          // The whatsapp report's day cells: how many stale days were rebuilt before the later writes,
+          // and whether all were rebuilt after them (and after the facts were worked out again).
+          cellDays: fc.constantFrom(0, 2, Number.MAX_SAFE_INTEGER),
+          cellsAtEnd: fc.boolean(),
         }),
         async (ms, ds, changes, moved, facts) => {
           for (const h of hcps)
@@ -358,6 +366,7 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
           const later = messages.slice(first.length);
           if (first.length) await db.insertInto('messages').values(first).execute();
           await refreshConversationFacts(db, facts.refreshed);
+          await refreshMessageDays(db, facts.cellDays);
           if (later.length) await db.insertInto('messages').values(later).execute();
           if (facts.promote) {
             await db
@@ -398,6 +407,10 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
                 })),
               )
               .execute();
+          if (facts.cellsAtEnd) {
+            await refreshConversationFacts(db, facts.refreshed);
+            await refreshMessageDays(db);
+          }
           const inPeriod = (c: { at: string }) => c.at >= FROM && c.at < TO;
           const fixture: Fixture = {
             messages,
@@ -411,16 +424,20 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
               changes.filter((c) => c.status === 'withdrawn' && inPeriod(c)).map((c) => c.hcp),
             ),
           };
+          // A period that cuts its first and last days, which the day cells do not answer for.
+          const ragged = { from: '2026-02-01T07:00:00.000Z', to: '2026-02-14T19:00:00.000Z' };
           for (const filters of [
             {},
             { market: 'BR' },
             { rep: reps[0] },
             { brand: true },
             { market: 'ES', brand: true },
-          ]) {
+            { period: ragged },
+            { market: 'BR', period: ragged },
+          ] as Parameters<typeof reference>[1][]) {
             const f: AnalyticsFilters = {
-              from: FROM,
-              to: TO,
+              from: filters.period?.from ?? FROM,
+              to: filters.period?.to ?? TO,
               bucket: 'day',
               weeklyCap: 2,
               ...(filters.market ? { market: filters.market } : {}),
@@ -457,7 +474,8 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
                 ]),
               ),
             ).toEqual(perTemplate);
-            expect(consent.summary).toMatchObject(want.consentReach);
+            // The fixture's consent changes are those of the whole period.
+            if (!filters.period) expect(consent.summary).toMatchObject(want.consentReach);
           }
         },
       ),

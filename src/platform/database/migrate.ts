@@ -29,6 +29,7 @@ import * as clickMessageIndex from './migrations/0029-click-message-index.js';
 import * as dayMarksAlways from './migrations/0030-day-marks-always.js';
 import * as expiredClicksIndex from './migrations/0031-expired-clicks-index.js';
 import * as denialsIndex from './migrations/0032-denials-index.js';
+import * as messageDayCells from './migrations/0033-message-day-cells.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -64,6 +65,7 @@ const migrations: Record<string, Migration> = {
   '0030-day-marks-always': dayMarksAlways,
   '0031-expired-clicks-index': expiredClicksIndex,
   '0032-denials-index': denialsIndex,
+  '0033-message-day-cells': messageDayCells,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

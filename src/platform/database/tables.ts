@@ -571,6 +571,29 @@ export interface StaleInteractionDaysTable {
   import_id: string;
 }
 
+/**
+ * The `whatsapp` report's figures for one UTC day, HCP market and template (migration 0033): messages to
+ * or from a known HCP, inbound, and outbound ones that left Parley by status (`sent` counts them all, as
+ * `SENT_STATUSES` of engagement/analytics-figures.ts; `delivered` includes read ones). Rebuilt a whole day
+ * at a time from `messages`.
+ */
+export interface MessageDayCellsTable {
+  day: string; // YYYY-MM-DD, UTC
+  market_code: string | null; // the HCP's market when the day was counted
+  template_id: string | null;
+  inbound: number;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+}
+
+/** Days whose message cells no longer match their messages, marked by the database's triggers (0033). */
+export interface StaleMessageDaysTable {
+  id: number; // written by the triggers only
+  day: string;
+}
+
 /** HCPs whose conversation changed since their `messages.reply_wait_ms` were worked out (migration 0024). */
 export interface StaleConversationsTable {
   id: number; // written by the triggers only
@@ -675,6 +698,8 @@ export interface Database {
   interaction_day_cells: InteractionDayCellsTable;
   stale_interaction_days: StaleInteractionDaysTable;
   stale_conversations: StaleConversationsTable;
+  message_day_cells: MessageDayCellsTable;
+  stale_message_days: StaleMessageDaysTable;
   interaction_month_cells: InteractionMonthCellsTable;
   stale_interaction_months: StaleInteractionMonthsTable;
   consent_latest_entries: ConsentLatestEntriesTable;
