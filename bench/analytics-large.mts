@@ -2,8 +2,8 @@
 // the last year, as compliance (no scope), timed RUNS times (default 3) after nothing else. With
 // VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
 // With FILTERS='[{"brand":"Glucora"},{"market":"BR"}]', also over the year with each of those filters.
-// With REFRESH=1, first rebuilds every stale day cell of the volume report and works out every stale HCP's
-// facts kept per message, and times each. On SQLite the reports run as `parley serve` runs them, on
+// With REFRESH=1, first rebuilds every stale day cell of the volume report, works out every stale HCP's
+// facts kept per message and rebuilds every stale message day cell (code that has them), and times each. On SQLite the reports run as `parley serve` runs them, on
 // READERS reader threads (default 2, as PARLEY_SQLITE_READERS; READERS=0: on the one connection), and each
 // line also gives the longest the event loop went without running a 5 ms timer during those runs. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
@@ -46,6 +46,21 @@ if (process.env.REFRESH === '1') {
   const factsStarted = performance.now();
   const hcps = await refreshConversationFacts(store.db);
   console.log(JSON.stringify({ refreshedHcps: hcps, ms: Math.round(performance.now() - factsStarted) }));
+  const { refreshMessageDays } = await import(code('src/engagement/message-day-cells.store.ts')).catch(
+    () => ({
+      refreshMessageDays: null,
+    }),
+  );
+  if (refreshMessageDays) {
+    const messagesStarted = performance.now();
+    const messageDays = await refreshMessageDays(store.db);
+    console.log(
+      JSON.stringify({
+        refreshedMessageDays: messageDays,
+        ms: Math.round(performance.now() - messagesStarted),
+      }),
+    );
+  }
 }
 const year = { from, to, bucket: 'month', weeklyCap: 2 };
 const variants: { name: string; filters: Record<string, unknown> }[] = [{ name: 'year', filters: year }];
