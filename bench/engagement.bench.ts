@@ -5,6 +5,7 @@ import {
   exportText,
   listTimeline,
   refreshDayCells,
+  refreshMessageDays,
   runAnalyticsReport,
   runImport,
   type AnalyticsReport,
@@ -251,8 +252,9 @@ async function measure(dialect: Dialect, log: (line: string) => void) {
     await db.deleteFrom('interactions').where('source', '=', 'bench-base').execute();
 
     log(`${dialect}: analytics`);
-    // A running Parley keeps the volume report's day cells built (its refresher); so does the bench.
+    // A running Parley keeps the reports' day cells built (its refresher); so does the bench.
     await refreshDayCells(db);
+    await refreshMessageDays(db);
     const principal = compliance('usr_bench_compliance');
     const to = ctx.clock.now().toISOString();
     const from = new Date(Date.parse(to) - 365 * 86_400_000).toISOString();

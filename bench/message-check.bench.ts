@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { seedDemoWorld } from '../src/demo/index.js';
-import { refreshConversationFacts, refreshDayCells } from '../src/engagement/index.js';
+import { refreshConversationFacts, refreshDayCells, refreshMessageDays } from '../src/engagement/index.js';
 import { createSession } from '../src/identity/index.js';
 import { loadDecisionContext } from '../src/messaging/index.js';
 import { createParley } from '../src/parley.js';
@@ -76,6 +76,7 @@ export async function measureCheck(
     log(`${dialect}: refreshing the analytics' day cells and message facts`);
     await refreshDayCells(db);
     await refreshConversationFacts(db);
+    await refreshMessageDays(db);
     // PostgreSQL's autovacuum gathers statistics within about a minute of a bulk load; do it now rather
     // than measure plans chosen blind. SQLite gathers none unless asked, so it is measured as it runs.
     if (dialect === 'postgres') await sql`analyze`.execute(db);
