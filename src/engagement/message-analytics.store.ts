@@ -188,12 +188,7 @@ const DELIVERED = ['delivered', 'read'] as const;
  * facts are current: read from the answered messages' own partial index (migration 0033). Exported for
  * its query-plan test.
  */
-export function keptRepliesQuery(
-  db: Db,
-  scope: Scope,
-  f: Pick<AnalyticsFilters, 'from' | 'to'>,
-  brand: string[] | null,
-) {
+export function keptRepliesQuery(db: Db, scope: Scope, f: Period, brand: string[] | null) {
   return outboundMessages(db, scope, f, brand, 'answered')
     .where((eb) => eb(notSearchedBy(db, eb.ref('m.status')), 'in', [...DELIVERED]))
     .select('m.reply_wait_ms as wait');

@@ -116,7 +116,8 @@ export async function refreshMessageDays(
 
 /**
  * The cells of the whole days from `first` to `last` (YYYY-MM-DD, inclusive) in the given markets (null:
- * all) and of the given templates (null: all, with free text), added up.
+ * all), added up. With a list of templates, only the outbound messages of those templates count (inbound
+ * messages have none); null counts every cell, free text and inbound messages included.
  */
 export async function cellCounts(
   db: Db,

@@ -145,10 +145,10 @@ describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dial
   });
 });
 
-describe.each(DIALECTS)('migrations 0024 to 0027 on rows written before them, on %s', (dialect) => {
+describe.each(DIALECTS)('migrations 0024 to 0033 on rows written before them, on %s', (dialect) => {
   const scratch = scratchStore(dialect);
 
-  it("marks every HCP with messages for the facts kept per message, copies each decision's reason codes in order, and each row's HCP's market", async () => {
+  it("marks every HCP with messages for the facts kept per message and every day with messages for its cells, copies each decision's reason codes in order, and each row's HCP's market", async () => {
     const { db } = scratch.store;
     await migrateTo(db, '0023-decision-template');
     const at = '2026-01-01T00:00:00.000Z';
@@ -186,6 +186,7 @@ describe.each(DIALECTS)('migrations 0024 to 0027 on rows written before them, on
         '0025-decision-reason-codes',
         '0026-sending-facts',
         '0027-market-on-messages',
+        '0033-message-day-cells',
       ]),
     );
     const marked = await db
@@ -195,6 +196,10 @@ describe.each(DIALECTS)('migrations 0024 to 0027 on rows written before them, on
       .orderBy('hcp_id')
       .execute();
     expect(marked.map((m) => m.hcp_id)).toEqual(['hcp_a', 'hcp_b']);
+    // Every day with messages, for the whatsapp report's first cells (0033).
+    expect(await db.selectFrom('stale_message_days').select('day').distinct().execute()).toEqual([
+      { day: '2026-01-01' },
+    ]);
     const decisions = await db
       .selectFrom('policy_decisions')
       .select(['id', 'reason_codes'])
