@@ -3,9 +3,10 @@
 // VARIANTS=1, also over the default 90 days in day buckets, and for one market, one rep and one brand.
 // With FILTERS='[{"brand":"Glucora"},{"market":"BR"}]', also over the year with each of those filters.
 // With REFRESH=1, first rebuilds every stale day cell of the volume report, works out every stale HCP's
-// facts kept per message and rebuilds every stale message day cell (code that has them), and times each. On SQLite the reports run as `parley serve` runs them, on
-// READERS reader threads (default 2, as PARLEY_SQLITE_READERS; READERS=0: on the one connection), and each
-// line also gives the longest the event loop went without running a 5 ms timer during those runs. Usage:
+// facts kept per message and rebuilds every stale message day cell (code that has them), and times each.
+// On SQLite the reports run as `parley serve` runs them, on READERS reader threads (default 2, as
+// PARLEY_SQLITE_READERS; READERS=0: on the one connection), and each line also gives the longest the event
+// loop went without running a 5 ms timer during those runs. Usage:
 //   npx tsx bench/analytics-large.mts <code root, e.g. . or an old worktree> <database url> [report,report,…]
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';

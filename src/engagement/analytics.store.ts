@@ -3,6 +3,7 @@ import { hcpVisibility } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import {
   byteOrder,
+  countWhere,
   inJsonIdList,
   type Database,
   type Db,
@@ -180,11 +181,13 @@ export async function grantsInForce(
     .selectFrom('consent_latest_entries')
     .select([
       'purpose',
-      sql<number>`sum(case when ${sql.ref('status')} = 'granted'
-                            and (${sql.ref('expires_at')} is null or ${sql.ref('expires_at')} > ${at})
-                       then 1 else 0 end)`.as('granted'),
-      sql<number>`sum(case when ${sql.ref('captured_at')} > ${at} or ${sql.ref('recorded_at')} > ${at}
-                       then 1 else 0 end)`.as('after'),
+      countWhere(
+        sql<boolean>`${sql.ref('status')} = 'granted'
+                     and (${sql.ref('expires_at')} is null or ${sql.ref('expires_at')} > ${at})`,
+      ).as('granted'),
+      countWhere(sql<boolean>`${sql.ref('captured_at')} > ${at} or ${sql.ref('recorded_at')} > ${at}`).as(
+        'after',
+      ),
     ])
     .where('channel', '=', 'whatsapp')
     .where('hcp_id', 'in', hcpIds)

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { isPostgres, type Db, type Tx } from '../platform/database/index.js';
+import { isPostgres, writeInChunks, type Db, type Tx } from '../platform/database/index.js';
 import { keptFacts, type KeptFacts } from './analytics-figures.js';
 
 /**
@@ -88,12 +88,10 @@ async function refreshHcps(db: Db, hcpIds: string[]): Promise<number> {
       return same ? [] : [{ id: r.id, ...kept }];
     });
     await setFacts(tx, changed);
-    const ids = marks.map((m) => m.id);
-    for (let i = 0; i < ids.length; i += 500)
-      await tx
-        .deleteFrom('stale_conversations')
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
+    await writeInChunks(
+      marks.map((m) => m.id),
+      (ids) => tx.deleteFrom('stale_conversations').where('id', 'in', ids).execute(),
+    );
     return marked.length;
   });
 }

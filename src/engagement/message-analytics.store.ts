@@ -1,6 +1,7 @@
-import { sql, type ExpressionBuilder, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
 import {
   byteOrder,
+  countWhere,
   inCommaList,
   medianOf,
   millisBetween,
@@ -22,7 +23,13 @@ import {
 import { scopedInteractions, type Scope } from './analytics-scope.js';
 import type { AnalyticsFilters, ReportParts } from './analytics.store.js';
 import { markedHcps } from './conversation-facts.store.js';
-import { cellCounts, staleMessageDays, type StatusCounts } from './message-day-cells.store.js';
+import {
+  cellCountColumns,
+  cellCounts,
+  staleMessageDays,
+  statusCountsOf,
+  type StatusCounts,
+} from './message-day-cells.store.js';
 import { dayRuns, nextDay, planPeriod } from './volume-tally.js';
 import type { ReasonCode } from '../policy/index.js';
 
@@ -142,10 +149,6 @@ function inboundMessages(db: Db, scope: Scope, f: AnalyticsFilters, brand: strin
 }
 
 const num = (v: unknown) => Number(v ?? 0);
-
-/** How many rows meet `condition`, as an aggregate: a count in the same pass as the others. */
-const countWhere = (condition: RawBuilder<boolean>) =>
-  sql<number>`sum(case when ${condition} then 1 else 0 end)`;
 
 /**
  * 1 for a message that is the first of its kind in the period, given when the previous one of its kind
@@ -270,25 +273,12 @@ async function liveStatusCounts(
   brand: string[] | null,
   inbound: boolean,
 ): Promise<StatusCounts> {
-  const status = sql.ref('m.status');
+  // Counted as the cells count (`cellCountColumns`): a day read live gives what its cells would.
   const [outbound, inbounds] = await Promise.all([
-    sentMessages(db, scope, f, brand)
-      .select((eb) => [
-        eb.fn.countAll<number>().as('sent'),
-        countWhere(sql`${status} in ('delivered', 'read')`).as('delivered'),
-        countWhere(sql`${status} = 'read'`).as('read'),
-        countWhere(sql`${status} = 'failed'`).as('failed'),
-      ])
-      .executeTakeFirstOrThrow(),
+    sentMessages(db, scope, f, brand).select(cellCountColumns('m')).executeTakeFirstOrThrow(),
     inbound ? inboundCount(db, scope, f, brand) : 0,
   ]);
-  return {
-    inbound: inbounds,
-    sent: num(outbound.sent),
-    delivered: num(outbound.delivered),
-    read: num(outbound.read),
-    failed: num(outbound.failed),
-  };
+  return { ...statusCountsOf(outbound), inbound: inbounds };
 }
 
 /**
@@ -352,13 +342,7 @@ export async function whatsapp(db: Db, scope: Scope, f: AnalyticsFilters) {
  * with `'denials'`, only the denied ones, read from their own partial index (migration 0032) rather than
  * picked out of every attempt of the period.
  */
-function attempts(
-  db: Db,
-  scope: Scope,
-  f: Pick<AnalyticsFilters, 'from' | 'to'>,
-  brand: string[] | null,
-  only?: 'denials',
-) {
+function attempts(db: Db, scope: Scope, f: Period, brand: string[] | null, only?: 'denials') {
   let qb = (
     only === 'denials'
       ? db
@@ -384,12 +368,7 @@ function attempts(
  * The denied attempts of the period in scope, which `blocked` and `over-messaging` count: read from the
  * denials' own partial index (migration 0032). Exported for its query-plan test.
  */
-export function deniedAttemptsQuery(
-  db: Db,
-  scope: Scope,
-  f: Pick<AnalyticsFilters, 'from' | 'to'>,
-  brand: string[] | null,
-) {
+export function deniedAttemptsQuery(db: Db, scope: Scope, f: Period, brand: string[] | null) {
   return attempts(db, scope, f, brand, 'denials');
 }
 

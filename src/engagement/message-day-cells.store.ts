@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { isPostgres, type Db, type DbOrTx } from '../platform/database/index.js';
+import { countWhere, isPostgres, writeInChunks, type Db, type DbOrTx } from '../platform/database/index.js';
 import { SENT_STATUSES } from './analytics-figures.js';
 import { nextDay } from './volume-tally.js';
 
@@ -18,6 +18,36 @@ export interface StatusCounts {
   delivered: number;
   read: number;
   failed: number;
+}
+
+/**
+ * What a cell counts, as aggregates over the messages a query reads (`table`, their table's name or alias
+ * in the query): one definition for the cells a refresh builds and the days a report reads live, so that
+ * the two always agree.
+ */
+export function cellCountColumns(table: string) {
+  const direction = sql.ref(`${table}.direction`);
+  const status = sql.ref(`${table}.status`);
+  const outbound = sql<boolean>`${direction} = 'outbound'`;
+  return [
+    countWhere(sql<boolean>`${direction} = 'inbound'`).as('inbound'),
+    countWhere(sql<boolean>`${outbound} and ${status} in (${sql.join([...SENT_STATUSES])})`).as('sent'),
+    countWhere(sql<boolean>`${outbound} and ${status} in ('delivered', 'read')`).as('delivered'),
+    countWhere(sql<boolean>`${outbound} and ${status} = 'read'`).as('read'),
+    countWhere(sql<boolean>`${outbound} and ${status} = 'failed'`).as('failed'),
+  ];
+}
+
+/** `StatusCounts` from a row of sums (null for none, text for PostgreSQL's bigints). */
+export function statusCountsOf(row: Record<keyof StatusCounts, unknown>): StatusCounts {
+  const num = (v: unknown) => Number(v ?? 0);
+  return {
+    inbound: num(row.inbound),
+    sent: num(row.sent),
+    delivered: num(row.delivered),
+    read: num(row.read),
+    failed: num(row.failed),
+  };
 }
 
 /** Days of [fromDay, toDay) whose cells may no longer match their messages (marked by the triggers). */
@@ -46,21 +76,9 @@ async function refreshDay(db: Db, day: string): Promise<boolean> {
     // Marks first, then the rows: every mark read was committed with its rows, which are read after it.
     const marks = await tx.selectFrom('stale_message_days').select('id').where('day', '=', day).execute();
     if (marks.length === 0) return false;
-    const status = sql.ref('status');
-    const outbound = sql<boolean>`${sql.ref('direction')} = 'outbound'`;
-    const count = (condition: ReturnType<typeof sql<boolean>>) =>
-      sql<number>`sum(case when ${condition} then 1 else 0 end)`;
     const cells = await tx
       .selectFrom('messages')
-      .select((eb) => [
-        'market_code',
-        'template_id',
-        count(sql<boolean>`${sql.ref('direction')} = 'inbound'`).as('inbound'),
-        count(sql<boolean>`${outbound} and ${eb(status, 'in', [...SENT_STATUSES])}`).as('sent'),
-        count(sql<boolean>`${outbound} and ${status} in ('delivered', 'read')`).as('delivered'),
-        count(sql<boolean>`${outbound} and ${status} = 'read'`).as('read'),
-        count(sql<boolean>`${outbound} and ${status} = 'failed'`).as('failed'),
-      ])
+      .select(['market_code', 'template_id', ...cellCountColumns('messages')])
       // A message without an HCP is in no report.
       .where('hcp_id', 'is not', null)
       .where('created_at', '>=', day)
@@ -69,29 +87,14 @@ async function refreshDay(db: Db, day: string): Promise<boolean> {
       .execute();
     await tx.deleteFrom('message_day_cells').where('day', '=', day).execute();
     const values = cells
-      .map((c) => ({
-        day,
-        market_code: c.market_code,
-        template_id: c.template_id,
-        inbound: Number(c.inbound),
-        sent: Number(c.sent),
-        delivered: Number(c.delivered),
-        read: Number(c.read),
-        failed: Number(c.failed),
-      }))
+      .map((c) => ({ day, market_code: c.market_code, template_id: c.template_id, ...statusCountsOf(c) }))
       // A cell of messages none of which a report counts (queued ones, say) is left out.
       .filter((c) => c.inbound > 0 || c.sent > 0);
-    for (let i = 0; i < values.length; i += 500)
-      await tx
-        .insertInto('message_day_cells')
-        .values(values.slice(i, i + 500))
-        .execute();
-    const ids = marks.map((m) => m.id);
-    for (let i = 0; i < ids.length; i += 500)
-      await tx
-        .deleteFrom('stale_message_days')
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
+    await writeInChunks(values, (chunk) => tx.insertInto('message_day_cells').values(chunk).execute());
+    await writeInChunks(
+      marks.map((m) => m.id),
+      (ids) => tx.deleteFrom('stale_message_days').where('id', 'in', ids).execute(),
+    );
     return true;
   });
 }
@@ -139,14 +142,7 @@ export async function cellCounts(
   if (markets) cells = markets.length ? cells.where('c.market_code', 'in', markets) : cells.where(nothing);
   if (templates)
     cells = templates.length ? cells.where('c.template_id', 'in', templates) : cells.where(nothing);
-  const row = await cells.executeTakeFirstOrThrow();
-  return {
-    inbound: Number(row.inbound ?? 0),
-    sent: Number(row.sent ?? 0),
-    delivered: Number(row.delivered ?? 0),
-    read: Number(row.read ?? 0),
-    failed: Number(row.failed ?? 0),
-  };
+  return statusCountsOf(await cells.executeTakeFirstOrThrow());
 }
 
 const nothing = sql<boolean>`1 = 0`;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { isPostgres, type Db, type DbOrTx } from '../platform/database/index.js';
+import { isPostgres, writeInChunks, type Db, type DbOrTx } from '../platform/database/index.js';
 import type { Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
 import {
@@ -234,17 +234,11 @@ async function refreshDay(db: Db, day: string): Promise<boolean> {
       interactions,
       hcp_seqs: encodeSeqs(hcps),
     }));
-    for (let i = 0; i < values.length; i += 500)
-      await tx
-        .insertInto('interaction_day_cells')
-        .values(values.slice(i, i + 500))
-        .execute();
-    const ids = marks.map((m) => m.id);
-    for (let i = 0; i < ids.length; i += 500)
-      await tx
-        .deleteFrom('stale_interaction_days')
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
+    await writeInChunks(values, (chunk) => tx.insertInto('interaction_day_cells').values(chunk).execute());
+    await writeInChunks(
+      marks.map((m) => m.id),
+      (ids) => tx.deleteFrom('stale_interaction_days').where('id', 'in', ids).execute(),
+    );
     await markMonthStale(tx, day.slice(0, 7));
     return true;
   });
@@ -295,11 +289,7 @@ async function refreshMonth(db: Db, month: string): Promise<boolean> {
       interactions,
       hcp_seqs: encodeSeqs(hcps),
     }));
-    for (let i = 0; i < values.length; i += 500)
-      await tx
-        .insertInto('interaction_month_cells')
-        .values(values.slice(i, i + 500))
-        .execute();
+    await writeInChunks(values, (chunk) => tx.insertInto('interaction_month_cells').values(chunk).execute());
     await tx
       .deleteFrom('stale_interaction_months')
       .where(

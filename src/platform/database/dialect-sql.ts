@@ -130,6 +130,11 @@ export function notSearchedBy<T>(db: DbOrTx, column: Expression<T>) {
   return isPostgres(db) ? sql<T>`${column}` : sql<T>`+${column}`;
 }
 
+/** How many rows meet `condition`, as an aggregate: a count in the same pass as the others. */
+export function countWhere(condition: Expression<boolean>) {
+  return sql<number>`sum(case when ${condition} then 1 else 0 end)`;
+}
+
 /**
  * The median of a numeric expression over a group (nulls left out; null for none), as analytics-figures.ts
  * `median` defines it: the mean of the two middle values for an even count. PostgreSQL's
@@ -167,6 +172,19 @@ export function inJsonIdList(db: DbOrTx, list: Expression<string>, item: Express
 
 /** Keys bound in one `in (…)` list: well inside either store's limit (SQLite 32,766, PostgreSQL 65,535). */
 export const KEYS_PER_STATEMENT = 5_000;
+
+/**
+ * `write` over `items` a few hundred at a time, one statement each, one after the other (within the
+ * caller's transaction, if any): a multi-row insert binds a parameter per column of each row, and a list
+ * of ids to delete a parameter each, so a batch of any size stays well inside the stores' limits.
+ */
+export async function writeInChunks<T>(
+  items: readonly T[],
+  write: (chunk: T[]) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += ROWS_PER_WRITE) await write(items.slice(i, i + ROWS_PER_WRITE));
+}
+const ROWS_PER_WRITE = 500;
 
 /**
  * `read` over `keys` a statement's worth at a time, the rows put together: a list of keys as long as an

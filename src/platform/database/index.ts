@@ -3,6 +3,7 @@ export type { Db, DbOrTx, Dialect, OpenOptions, Store, Tx } from './connect.js';
 export { migrateTo, migrateToLatest } from './migrate.js';
 export {
   byteOrder,
+  countWhere,
   forUpdate,
   forUpdateSkipLocked,
   ilike,
@@ -17,6 +18,7 @@ export {
   notSearchedBy,
   readInChunks,
   tableIndexedBy,
+  writeInChunks,
 } from './dialect-sql.js';
 export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';
