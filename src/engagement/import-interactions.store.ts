@@ -10,8 +10,9 @@ import { isPostgres, readInChunks, type Db, type Tx } from '../platform/database
  * read and published in one small step at the end:
  *
  * - **Writing**: each batch's new rows go straight into `interactions`, marked with the import's id, in a
- *   short transaction of their own (SQLite's single writer is held for one batch, not for the import), while
- *   the import is listed in `unpublished_imports`. Every reader reads `visible_interactions`, which leaves
+ *   short transaction of their own on PostgreSQL, and on SQLite in INSERTs of 2,000 rows that are each a
+ *   transaction (SQLite's single writer is held for one statement, not for the import), while the import is
+ *   listed in `unpublished_imports`. Every reader reads `visible_interactions`, which leaves
  *   out the rows of unpublished imports, so nobody sees a half-written import.
  * - **Staging**: what cannot be done before the end stays in a TEMP table of the import's own (outside the
  *   main database file on SQLite, unlogged on PostgreSQL): rows already stored (a re-import updates them,
@@ -106,8 +107,13 @@ const PG_TYPES: Record<(typeof STAGED_COLUMNS)[number], string> = {
 const VALUE_COLUMNS = ROW_COLUMNS.filter((c) => c !== 'source' && c !== 'external_id');
 /** The most SQLite's page cache may hold while an import writes (KiB): the index pages its rows land in. */
 const IMPORT_CACHE_KIB = 1024 * 1024;
-/** Rows per INSERT on SQLite (at most 20 parameters each, 32,766 in all): fewer per statement measured faster (8.8 µs a row at 2,000, 5.9 at 500). */
-const SQLITE_ROWS_PER_INSERT = 500;
+/** Rows per INSERT into the staging table on SQLite (16 parameters each, 32,766 in all). */
+const SQLITE_STAGED_PER_INSERT = 500;
+/**
+ * New rows per INSERT on SQLite: 13 parameters each (the import's id and time are bound once), under the
+ * 32,766 SQLite allows a statement. Each such INSERT is a transaction of its own (see `writeNewSqlite`).
+ */
+const SQLITE_NEW_PER_INSERT = 2_000;
 /** Rows per statement when a rejected or abandoned import's rows are taken out: one short write each. */
 const TAKE_OUT_CHUNK = 5_000;
 /**
@@ -202,17 +208,6 @@ export async function openInteractionStaging(
     productsByMarket.set(p.market_code, list);
   }
 
-  const sqliteTexts = new Map<string, string>();
-  const sqliteValues = (into: string, names: readonly string[], rows: number, suffix = '') => {
-    const key = `${into}:${rows}`;
-    let text = sqliteTexts.get(key);
-    if (!text) {
-      const one = `(${names.map(() => '?').join(',')})`;
-      text = `insert into ${into} (${names.join(', ')}) values ${Array.from({ length: rows }, () => one).join(',')}${suffix}`;
-      sqliteTexts.set(key, text);
-    }
-    return text;
-  };
   const NEW_ROW_SUFFIX = ' on conflict (source, external_id) do nothing';
   // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.
   const WRITTEN_WITH_CONSTANTS = [
@@ -222,6 +217,31 @@ export async function openInteractionStaging(
     'message_id',
     'status',
   ];
+  /** SQL texts by row count: the full-size ones are built once, a batch's last shorter one once too. */
+  const sqliteTexts = new Map<string, string>();
+  const memo = (key: string, build: () => string) => {
+    let text = sqliteTexts.get(key);
+    if (!text) sqliteTexts.set(key, (text = build()));
+    return text;
+  };
+  const placeholders = (perRow: number, rows: number) =>
+    Array.from({ length: rows }, () => `(${Array.from({ length: perRow }, () => '?').join(',')})`).join(',');
+  const sqliteStage = (rows: number) =>
+    memo(
+      `stage:${rows}`,
+      () => `insert into ${table} (${columns}) values ${placeholders(STAGED_COLUMNS.length, rows)}`,
+    );
+  // The row's id and own values (`column1` …), then the import's id and time, bound once, and the
+  // columns a new row leaves empty; written only while the import is still being written.
+  const OWN_VALUES = 1 + ROW_COLUMNS.length;
+  const sqliteWrite = (rows: number) =>
+    memo(
+      `write:${rows}`,
+      () => `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
+        select ${Array.from({ length: OWN_VALUES }, (_, i) => `v.column${i + 1}`).join(', ')}, ?, ?, ?, null, '[]', null, null
+          from (values ${placeholders(OWN_VALUES, rows)}) as v
+         where exists (select 1 from unpublished_imports where import_id = ? and state = 'writing')${NEW_ROW_SUFFIX}`,
+    );
   // PostgreSQL: one array a column, whatever the number of rows (no parameter limit, one short parse).
   const pgStage = `insert into ${table} (${columns}) select * from unnest(${STAGED_COLUMNS.map(
     (c, i) => `$${i + 1}::${PG_TYPES[c]}[]`,
@@ -238,54 +258,66 @@ export async function openInteractionStaging(
   let written = 0;
   let published = false;
 
-  /** The import's new rows, hidden; a row stored meanwhile under the same key is left to the publish. */
-  async function writeNew(tx: Tx, rows: unknown[][]): Promise<number> {
-    if (pg) {
-      const result = await run(
-        pgWrite,
-        WRITTEN_COLUMNS.map((_, c) => rows.map((v) => v[c])),
-        tx,
-      );
-      return Number(result.numAffectedRows ?? 0n);
-    }
+  /**
+   * PostgreSQL: the batch's new rows, hidden, in the batch's transaction; a row stored meanwhile under the
+   * same key is left to the publish.
+   */
+  async function writeNewPg(tx: Tx, rows: NewRow[], now: string): Promise<number> {
+    const written = rows.map((r) => [r.id, ...r.values, importId, now, now]);
+    const result = await run(
+      pgWrite,
+      WRITTEN_COLUMNS.map((_, c) => written.map((v) => v[c])),
+      tx,
+    );
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
+  /**
+   * SQLite: the same, each INSERT a transaction of its own, outside any BEGIN. Inside one, SQLite keeps a
+   * statement journal for every multi-row INSERT (so that the statement alone can be undone), which past
+   * 64 KiB it writes to a temporary file: the original of every page the rows land on, a page a row for the
+   * timeline index. On its own the statement is the transaction and needs none; measured on the 10M world,
+   * 200,000 rows cost 58 µs a row written so against 71 in 5,000-row transactions (docs/benchmarks.md).
+   * The rows are hidden until the publish either way, so the batch needs no transaction of its own; each
+   * INSERT writes only while the import is still being written (not given up as abandoned meanwhile).
+   */
+  async function writeNewSqlite(rows: NewRow[], now: string): Promise<number> {
     let n = 0;
-    for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_INSERT) {
-      const chunk = rows.slice(i, i + SQLITE_ROWS_PER_INSERT);
-      const withConstants = chunk.map((r) => [...r, null, EMPTY_LIST, null, null]);
-      const result = await run(
-        sqliteValues('interactions', WRITTEN_WITH_CONSTANTS, chunk.length, NEW_ROW_SUFFIX),
-        withConstants.flat(),
-        tx,
-      );
+    for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
+      const chunk = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
+      const params: unknown[] = [importId, now, now];
+      for (const r of chunk) params.push(r.id, ...r.values);
+      params.push(importId);
+      const result = await run(sqliteWrite(chunk.length), params);
       n += Number(result.numAffectedRows ?? 0n);
     }
     return n;
   }
 
-  async function stageRows(tx: Tx, values: unknown[][]) {
+  async function stageRows(on: Db | Tx, values: unknown[][]) {
     if (values.length === 0) return;
     if (pg) {
       await run(
         pgStage,
         STAGED_COLUMNS.map((_, c) => values.map((v) => v[c])),
-        tx,
+        on,
       );
       return;
     }
-    for (let i = 0; i < values.length; i += SQLITE_ROWS_PER_INSERT) {
-      const chunk = values.slice(i, i + SQLITE_ROWS_PER_INSERT);
-      await run(sqliteValues(table, STAGED_COLUMNS, chunk.length), chunk.flat(), tx);
+    for (let i = 0; i < values.length; i += SQLITE_STAGED_PER_INSERT) {
+      const chunk = values.slice(i, i + SQLITE_STAGED_PER_INSERT);
+      await run(sqliteStage(chunk.length), chunk.flat(), on);
     }
   }
 
   /**
-   * Renews the import's heartbeat before a batch or the publish, in its transaction. An import already
+   * Renews the import's heartbeat before a batch or the publish (in the publish's transaction). An import already
    * given up as abandoned (no heartbeat for ABANDONED_AFTER_MS: its rows may be being taken out, and the
    * CRM feed has stopped waiting for it) may not write or publish again, even if nobody has taken it out
    * yet: its rows would land behind the feed's position.
    */
-  async function renewHeartbeat(tx: Tx, now: string) {
-    const beat = await tx
+  async function renewHeartbeat(on: Db | Tx, now: string) {
+    const beat = await on
       .updateTable('unpublished_imports')
       .set({ heartbeat_at: now })
       .where('import_id', '=', importId)
@@ -309,6 +341,44 @@ export async function openInteractionStaging(
           .execute(),
     );
     return new Map(existing.map((e) => [keyOf(e.source, e.external_id), e]));
+  }
+
+  /**
+   * Writes a batch resolved by `stage`: the heartbeat renewed, the new rows written hidden, and what the
+   * publish needs staged (rows already stored, and triaged notes).
+   */
+  async function writeBatch(
+    on: Db | Tx,
+    now: string,
+    batch: { row: ResolvedInteraction }[],
+    byKey: Map<string, { id: string; summary: string | null }>,
+    fresh: NewRow[],
+    known: unknown[][],
+  ) {
+    await renewHeartbeat(on, now);
+    const inserted =
+      fresh.length === 0 ? 0 : pg ? await writeNewPg(on as Tx, fresh, now) : await writeNewSqlite(fresh, now);
+    // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
+    // heartbeat or at the publish, which it can then no longer pass.)
+    written += inserted;
+    let ours = fresh;
+    if (inserted < fresh.length) {
+      // Stored since the look-up above (the same call logged through the API meanwhile, or another
+      // import): such rows are updated at publishing, like any re-imported row, and their note's
+      // cases opened only if the stored note is another one (its own were opened with it).
+      const nowStored = await storedRows(
+        on,
+        batch.filter((b) => !byKey.has(keyOf(b.row.source, b.row.externalId))).map((b) => b.row),
+      );
+      ours = [];
+      for (const f of fresh) {
+        const other = nowStored.get(f.key);
+        if (!other || other.id === f.id) ours.push(f);
+        else known.push([f.line, other.id, 0, ...f.values, other.summary !== f.summary ? f.triage : null]);
+      }
+    }
+    const triaged = ours.filter((f) => f.triage !== null);
+    await stageRows(on, [...known, ...triaged.map((f) => [f.line, f.id, 1, ...f.values, f.triage])]);
   }
 
   return {
@@ -357,36 +427,11 @@ export async function openInteractionStaging(
         if (old) known.push([line, old.id, 0, ...values, triage]);
         else fresh.push({ line, id: newId('int'), key, summary, values, triage });
       }
-      await db.transaction().execute(async (tx) => {
-        await renewHeartbeat(tx, now);
-        const inserted =
-          fresh.length > 0
-            ? await writeNew(
-                tx,
-                fresh.map((f) => [f.id, ...f.values, importId, now, now]),
-              )
-            : 0;
-        written += inserted;
-        let ours = fresh;
-        if (inserted < fresh.length) {
-          // Stored since the look-up above (the same call logged through the API meanwhile, or another
-          // import): such rows are updated at publishing, like any re-imported row, and their note's
-          // cases opened only if the stored note is another one (its own were opened with it).
-          const nowStored = await storedRows(
-            tx,
-            batch.filter((b) => !byKey.has(keyOf(b.row.source, b.row.externalId))).map((b) => b.row),
-          );
-          ours = [];
-          for (const f of fresh) {
-            const other = nowStored.get(f.key);
-            if (!other || other.id === f.id) ours.push(f);
-            else
-              known.push([f.line, other.id, 0, ...f.values, other.summary !== f.summary ? f.triage : null]);
-          }
-        }
-        const triaged = ours.filter((f) => f.triage !== null);
-        await stageRows(tx, [...known, ...triaged.map((f) => [f.line, f.id, 1, ...f.values, f.triage])]);
-      });
+      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known);
+      // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
+      // SQLite: statements of their own (see `writeNewSqlite`); its single writer orders them anyway.
+      if (pg) await db.transaction().execute(write);
+      else await write(db);
     },
 
     async apply(tx, applyDeps) {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import {
@@ -232,6 +233,35 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
     expect(await storedCount('revived')).toBe(0);
     expect(await unpublished()).toEqual([]);
   });
+
+  // SQLite writes a batch's rows in statements of their own, after the heartbeat's: an import given up
+  // and taken out between the two (here a trigger does it the moment its heartbeat is renewed) must write
+  // nothing, since nobody would take those rows out, nor hide them. PostgreSQL holds the heartbeat's row
+  // lock until the rows are in instead.
+  it.runIf(dialect === 'sqlite')(
+    'writes no row of an import given up and taken out between its heartbeat and its rows, and fails it',
+    async () => {
+      const paused = await pausedImport(
+        [1, 2].map((n) => line('given-up', n)),
+        [3, 4].map((n) => line('given-up', n)),
+        2,
+      );
+      await sql`create temp trigger give_up after update of heartbeat_at on unpublished_imports
+                  when new.state = 'writing'
+                  begin delete from interactions where import_id = new.import_id;
+                        delete from unpublished_imports where import_id = new.import_id; end`.execute(
+        p.context.db,
+      );
+      try {
+        paused.release();
+        await expect(paused.done).rejects.toThrow(/abandoned/);
+      } finally {
+        await sql`drop trigger if exists temp.give_up`.execute(p.context.db);
+      }
+      expect(await storedCount('given-up')).toBe(0);
+      expect(await unpublished()).toEqual([]);
+    },
+  );
 
   it('publishes a row two imports write with the one that publishes first, and keeps it when the other is rejected', async () => {
     const paused = await pausedImport(

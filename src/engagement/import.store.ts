@@ -84,10 +84,12 @@ type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
  */
 const STAGING_BATCH = 2000;
 /**
- * Rows per batch of an interactions import: each batch's new rows are written, hidden, in one transaction
- * that holds SQLite's single writer meanwhile. Measured on the 10M world (1M lines beside a server taking
- * a webhook every 50 ms; docs/benchmarks.md): 2,000 rows gave 10,200 lines/s with the slowest
- * acknowledgement at 0.8 s; 5,000, 13,700 lines/s and 0.8 s; 10,000, 13,900 lines/s and 1.2 s.
+ * Rows per batch of an interactions import: each batch's HCPs and stored rows are looked up at once, and
+ * its new rows written, hidden (on SQLite in INSERTs of 2,000 rows that are each a transaction, so
+ * SQLite's single writer is held for one of them at a time). Measured on the 10M world when a batch was
+ * one transaction (1M lines beside a server taking a webhook every 50 ms; docs/benchmarks.md): 2,000 rows
+ * gave 10,200 lines/s with the slowest acknowledgement at 0.8 s; 5,000, 13,700 lines/s and 0.8 s; 10,000,
+ * 13,900 lines/s and 1.2 s.
  */
 const INTERACTION_BATCH = 5000;
 /**

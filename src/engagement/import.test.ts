@@ -259,6 +259,70 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     expect(await count('jl')).toBe(0);
   });
 
+  it('stores every value as the file gives it, new or re-imported: quotes, breaks, any script, no rep', async () => {
+    const notes = [
+      'He said "stop" \\ then\nleft; 12 mg → 10 mg, تحسن, 改善 👍',
+      '',
+      '{"not": "json"}',
+      '  42  ',
+    ];
+    const line = (i: number, summary: string, topics: string[]) =>
+      JSON.stringify({
+        source: 'roundtrip',
+        externalId: `R-${i}`,
+        hcpId: p.world.hcps.br2a.id,
+        channel: 'f2f',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: `2026-02-0${i + 1}T08:00:00.000Z`,
+        ...(i % 2 === 0 ? { repEmail: 'rep1@test.parley' } : {}),
+        ...(summary ? { summary } : {}),
+        topics,
+        products: i === 0 ? ['cardiozen'] : [],
+      });
+    const stored = () =>
+      p.context.db
+        .selectFrom('interactions')
+        .select([
+          'external_id',
+          'summary',
+          'rep_id',
+          'hcp_seq',
+          'topics_json',
+          'products_json',
+          'occurred_at',
+        ])
+        .where('source', '=', 'roundtrip')
+        .orderBy('external_id')
+        .execute();
+    const { seq } = await p.context.db
+      .selectFrom('hcps')
+      .select('seq')
+      .where('id', '=', p.world.hcps.br2a.id)
+      .executeTakeFirstOrThrow();
+    const expected = (topics: (i: number) => string[]) =>
+      notes.map((summary, i) => ({
+        external_id: `R-${i}`,
+        summary: summary.trim() || null,
+        rep_id: i % 2 === 0 ? p.world.users.rep1.id : null,
+        hcp_seq: seq,
+        topics_json: JSON.stringify(topics(i)),
+        products_json: i === 0 ? '["cardiozen"]' : '[]',
+        occurred_at: `2026-02-0${i + 1}T08:00:00.000Z`,
+      }));
+    // Batches of 2 (`run`): new rows in two batches, then the same keys again, changed, staged and updated.
+    const first = await run(
+      'interactions',
+      'jsonl',
+      notes.map((s, i) => line(i, s, ['a "b"', 'ç'])).join('\n'),
+    );
+    expect(first).toMatchObject({ status: 'applied', inserted: 4 });
+    expect(await stored()).toEqual(expected(() => ['a "b"', 'ç']));
+    const again = await run('interactions', 'jsonl', notes.map((s, i) => line(i, s, [`t\n${i}`])).join('\n'));
+    expect(again).toMatchObject({ status: 'applied', inserted: 0, updated: 4 });
+    expect(await stored()).toEqual(expected((i) => [`t\n${i}`]));
+  });
+
   it('imports HCPs sealed and indexed like createHcp, so an inbound number finds them', async () => {
     const csv = [
       'crmId,name,market,language,timeZone,whatsappNumber,email,territoryIds',
