@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type CompiledQuery, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Dialect as KyselyDialect,
+  type SqliteDialectConfig,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { openSqliteReaders } from './sqlite-readers.js';
 import type { Database } from './tables.js';
@@ -78,7 +88,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
         ? startWalCheckpointer(path, { onError: options.onCheckpointError })
         : undefined;
     if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const db = new Kysely<Database>({ dialect: immediateSqlite({ database: withStatementCache(sqlite) }) });
     const readers =
       path !== ':memory:' && (options.readers ?? 0) > 0
         ? openSqliteReaders(path, { size: options.readers!, cacheKib: PAGE_CACHE_KIB })
@@ -160,5 +170,29 @@ export async function dropPostgresSchema(url: string, schema: string): Promise<v
     await admin.query(`drop schema if exists ${schema} cascade`);
   } finally {
     await admin.end();
+  }
+}
+
+/**
+ * SQLite, with every transaction begun IMMEDIATE: it takes the write lock at its start (waiting out
+ * `busy_timeout` for it) rather than at its first write. A deferred transaction that reads and then
+ * writes fails at once with SQLITE_BUSY_SNAPSHOT ("database is locked", no busy wait) whenever another
+ * process committed in between, which is what a `parley import` beside `parley serve` does every few
+ * hundred milliseconds: each webhook processed, message sent or figure refreshed in that window failed.
+ * Within the process the connection's transactions are one at a time anyway, so nothing else changes.
+ */
+function immediateSqlite(config: SqliteDialectConfig): KyselyDialect {
+  const base = new SqliteDialect(config);
+  return {
+    createDriver: () => new ImmediateSqliteDriver(config),
+    createQueryCompiler: () => base.createQueryCompiler(),
+    createAdapter: () => base.createAdapter(),
+    createIntrospector: (db) => base.createIntrospector(db),
+  };
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }

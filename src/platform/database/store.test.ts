@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { findHcpByWhatsappNumber } from '../../hcps/index.js';
+import { openStore } from './connect.js';
 import { inCommaList } from './dialect-sql.js';
 import { DIALECTS, startTestParley, type TestParley } from '../../test-support/index.js';
 
@@ -67,5 +72,37 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       ok: true,
       checked: all.length,
     });
+  });
+});
+
+describe('SQLite transactions beside another process writing', () => {
+  it('take the write lock at their start, so a commit elsewhere cannot undo one that read before it wrote', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-immediate-'));
+    const store = await openStore(`sqlite:${join(dir, 'p.db')}`, { backgroundCheckpoints: false });
+    // Another process's connection (as `parley import` beside `parley serve`), not waiting for locks.
+    const other = new SQLite(join(dir, 'p.db'));
+    other.pragma('busy_timeout = 0');
+    try {
+      await sql`create table t (x integer)`.execute(store.db);
+      let othersWrite: unknown;
+      await store.db.transaction().execute(async (tx) => {
+        await sql`select count(*) from t`.execute(tx);
+        try {
+          other.prepare('insert into t values (1)').run();
+        } catch (error) {
+          othersWrite = error;
+        }
+        // A deferred transaction would fail here with SQLITE_BUSY_SNAPSHOT had the other write committed.
+        await sql`insert into t values (2)`.execute(tx);
+      });
+      expect(othersWrite).toMatchObject({ code: 'SQLITE_BUSY' });
+      other.prepare('insert into t values (3)').run();
+      const { rows } = await sql<{ x: number }>`select x from t order by x`.execute(store.db);
+      expect(rows.map((r) => r.x)).toEqual([2, 3]);
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
