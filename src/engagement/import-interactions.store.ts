@@ -217,6 +217,8 @@ export async function openInteractionStaging(
     'message_id',
     'status',
   ];
+  /** Their values, in that order, as both dialects' INSERTs write them. */
+  const LEFT_EMPTY = `null, '${EMPTY_LIST}', null, null`;
   /** SQL texts by row count: the full-size ones are built once, a batch's last shorter one once too. */
   const sqliteTexts = new Map<string, string>();
   const memo = (key: string, build: () => string) => {
@@ -238,7 +240,7 @@ export async function openInteractionStaging(
     memo(
       `write:${rows}`,
       () => `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-        select ${Array.from({ length: OWN_VALUES }, (_, i) => `v.column${i + 1}`).join(', ')}, ?, ?, ?, null, '[]', null, null
+        select ${Array.from({ length: OWN_VALUES }, (_, i) => `v.column${i + 1}`).join(', ')}, ?, ?, ?, ${LEFT_EMPTY}
           from (values ${placeholders(OWN_VALUES, rows)}) as v
          where exists (select 1 from unpublished_imports where import_id = ? and state = 'writing')${NEW_ROW_SUFFIX}`,
     );
@@ -250,7 +252,7 @@ export async function openInteractionStaging(
   // then visited front to back, each once a batch, rather than evicted from the small shared buffers and
   // read again.
   const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-      select u.*, null, '[]', null, null from unnest(${WRITTEN_COLUMNS.map(
+      select u.*, ${LEFT_EMPTY} from unnest(${WRITTEN_COLUMNS.map(
         (c, i) => `$${i + 1}::${c === 'hcp_seq' ? 'integer' : 'text'}[]`,
       ).join(', ')}) as u(${WRITTEN_COLUMNS.join(', ')})
       order by u.hcp_seq, u.occurred_at${NEW_ROW_SUFFIX}`;
@@ -263,10 +265,10 @@ export async function openInteractionStaging(
    * same key is left to the publish.
    */
   async function writeNewPg(tx: Tx, rows: NewRow[], now: string): Promise<number> {
-    const written = rows.map((r) => [r.id, ...r.values, importId, now, now]);
+    const asWritten = rows.map((r) => [r.id, ...r.values, importId, now, now]);
     const result = await run(
       pgWrite,
-      WRITTEN_COLUMNS.map((_, c) => written.map((v) => v[c])),
+      WRITTEN_COLUMNS.map((_, c) => asWritten.map((v) => v[c])),
       tx,
     );
     return Number(result.numAffectedRows ?? 0n);
