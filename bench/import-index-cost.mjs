@@ -7,6 +7,9 @@
 // Names after <source> are dropped first: an index, or `trigger:<name>`. WRITE=batched writes as the
 // import did before 2026-11-27 evening instead: 500-row INSERTs, ten to a transaction (inside a
 // transaction each keeps a statement journal, which SQLite spills to a temporary file past 64 KiB).
+// TIMELINE_CHUNK=<rows> (a world migrated to 0034) writes the rows under timeline chunks of their own, a new
+// one every <rows> rows, as the import does since then (TIMELINE_CHUNK_BASE=<n> numbers them from n + 1,
+// so that runs on one copy use chunks of their own); without it rows go into the index's main part, chunk 0.
 //
 // It CHANGES THE FILE (rows added, indexes dropped): run it on a copy of a seeded world, never on one in use.
 //   cp /tmp/big/parley.db /tmp/big/copy.db
@@ -20,6 +23,7 @@ import Database from 'better-sqlite3';
 const [, , dbFile, linesFile, nText, source, ...drops] = process.argv;
 const n = Number(nText);
 const batched = process.env.WRITE === 'batched';
+const chunkRows = Number(process.env.TIMELINE_CHUNK ?? 0);
 const ROWS_PER_STATEMENT = batched ? 500 : 1_000;
 const ROWS_PER_TRANSACTION = batched ? 5_000 : ROWS_PER_STATEMENT;
 if (!dbFile || !linesFile || !Number.isInteger(n) || n <= 0 || n % ROWS_PER_STATEMENT !== 0 || !source) {
@@ -86,6 +90,9 @@ const records = readFileSync(linesFile, 'utf8')
       asset_ids_json: '[]',
       message_id: null,
       status: null,
+      ...(chunkRows
+        ? { timeline_chunk: Number(process.env.TIMELINE_CHUNK_BASE ?? 0) + 1 + Math.floor(i / chunkRows) }
+        : {}),
     };
   });
 const columns = Object.keys(records[0]);

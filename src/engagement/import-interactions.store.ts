@@ -4,12 +4,15 @@ import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
 import { isPostgres, readInChunks, type Db, type Tx } from '../platform/database/index.js';
+import { openTimelineChunk, TIMELINE_CHUNK_ROWS, unlistEmptyChunks } from './timeline-chunks.store.js';
 
 /**
  * The bulk path of `import interactions`, the kind that reaches millions of rows. It is written as it is
  * read and published in one small step at the end:
  *
- * - **Writing**: each batch's new rows go straight into `interactions`, marked with the import's id, in a
+ * - **Writing**: each batch's new rows go straight into `interactions`, marked with the import's id and
+ *   under timeline chunks of the import's own (timeline-chunks.store.ts: a range at the end of the
+ *   timeline index rather than a page of it for nearly every row), in a
  *   short transaction of their own on PostgreSQL, and on SQLite in INSERTs of 2,000 rows that are each a
  *   transaction (SQLite's single writer is held for one statement, not for the import), while the import is
  *   listed in `unpublished_imports`. Every reader reads `visible_interactions`, which leaves
@@ -172,6 +175,7 @@ export async function openInteractionStaging(
   db: Db,
   deps: Pick<ParleyContext, 'clock'>,
   importId: string,
+  options: { timelineChunkRows?: number } = {},
 ): Promise<InteractionStaging> {
   if (!/^imp_[0-9a-f]+$/.test(importId)) throw new Error(`unexpected import id ${importId}`);
   const pg = isPostgres(db);
@@ -212,6 +216,7 @@ export async function openInteractionStaging(
   // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.
   const WRITTEN_WITH_CONSTANTS = [
     ...WRITTEN_COLUMNS,
+    'timeline_chunk',
     'template_id',
     'asset_ids_json',
     'message_id',
@@ -233,14 +238,15 @@ export async function openInteractionStaging(
       `stage:${rows}`,
       () => `insert into ${table} (${columns}) values ${placeholders(STAGED_COLUMNS.length, rows)}`,
     );
-  // The row's id and own values (`column1` …), then the import's id and time, bound once, and the
-  // columns a new row leaves empty; written only while the import is still being written.
+  // The row's id and own values (`column1` …), then the import's id and time and the timeline chunk,
+  // bound once, and the columns a new row leaves empty; written only while the import is still being
+  // written.
   const OWN_VALUES = 1 + ROW_COLUMNS.length;
   const sqliteWrite = (rows: number) =>
     memo(
       `write:${rows}`,
       () => `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-        select ${Array.from({ length: OWN_VALUES }, (_, i) => `v.column${i + 1}`).join(', ')}, ?, ?, ?, ${LEFT_EMPTY}
+        select ${Array.from({ length: OWN_VALUES }, (_, i) => `v.column${i + 1}`).join(', ')}, ?, ?, ?, ?, ${LEFT_EMPTY}
           from (values ${placeholders(OWN_VALUES, rows)}) as v
          where exists (select 1 from unpublished_imports where import_id = ? and state = 'writing')${NEW_ROW_SUFFIX}`,
     );
@@ -252,23 +258,36 @@ export async function openInteractionStaging(
   // then visited front to back, each once a batch, rather than evicted from the small shared buffers and
   // read again.
   const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-      select u.*, ${LEFT_EMPTY} from unnest(${WRITTEN_COLUMNS.map(
+      select u.*, $${WRITTEN_COLUMNS.length + 1}::integer, ${LEFT_EMPTY} from unnest(${WRITTEN_COLUMNS.map(
         (c, i) => `$${i + 1}::${c === 'hcp_seq' ? 'integer' : 'text'}[]`,
       ).join(', ')}) as u(${WRITTEN_COLUMNS.join(', ')})
       order by u.hcp_seq, u.occurred_at${NEW_ROW_SUFFIX}`;
 
   let written = 0;
   let published = false;
+  const chunkRows = options.timelineChunkRows ?? TIMELINE_CHUNK_ROWS;
+  let chunk = 0;
+  let rowsInChunk = 0;
+
+  /** The timeline chunk the next `rows` new rows go under: a new one each `chunkRows` rows. */
+  async function chunkFor(rows: number, now: string): Promise<number> {
+    if (chunk === 0 || rowsInChunk + rows > chunkRows) {
+      chunk = await openTimelineChunk(db, importId, now);
+      rowsInChunk = 0;
+    }
+    rowsInChunk += rows;
+    return chunk;
+  }
 
   /**
    * PostgreSQL: the batch's new rows, hidden, in the batch's transaction; a row stored meanwhile under the
    * same key is left to the publish.
    */
-  async function writeNewPg(tx: Tx, rows: NewRow[], now: string): Promise<number> {
+  async function writeNewPg(tx: Tx, rows: NewRow[], now: string, under: number): Promise<number> {
     const asWritten = rows.map((r) => [r.id, ...r.values, importId, now, now]);
     const result = await run(
       pgWrite,
-      WRITTEN_COLUMNS.map((_, c) => asWritten.map((v) => v[c])),
+      [...WRITTEN_COLUMNS.map((_, c) => asWritten.map((v) => v[c])), under],
       tx,
     );
     return Number(result.numAffectedRows ?? 0n);
@@ -286,11 +305,11 @@ export async function openInteractionStaging(
   async function writeNewSqlite(rows: NewRow[], now: string): Promise<number> {
     let n = 0;
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
-      const chunk = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
-      const params: unknown[] = [importId, now, now];
-      for (const r of chunk) params.push(r.id, ...r.values);
+      const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
+      const params: unknown[] = [importId, now, now, await chunkFor(slice.length, now)];
+      for (const r of slice) params.push(r.id, ...r.values);
       params.push(importId);
-      const result = await run(sqliteWrite(chunk.length), params);
+      const result = await run(sqliteWrite(slice.length), params);
       n += Number(result.numAffectedRows ?? 0n);
     }
     return n;
@@ -356,10 +375,15 @@ export async function openInteractionStaging(
     byKey: Map<string, { id: string; summary: string | null }>,
     fresh: NewRow[],
     known: unknown[][],
+    pgChunk: number,
   ) {
     await renewHeartbeat(on, now);
     const inserted =
-      fresh.length === 0 ? 0 : pg ? await writeNewPg(on as Tx, fresh, now) : await writeNewSqlite(fresh, now);
+      fresh.length === 0
+        ? 0
+        : pg
+          ? await writeNewPg(on as Tx, fresh, now, pgChunk)
+          : await writeNewSqlite(fresh, now);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
@@ -429,7 +453,10 @@ export async function openInteractionStaging(
         if (old) known.push([line, old.id, 0, ...values, triage]);
         else fresh.push({ line, id: newId('int'), key, summary, values, triage });
       }
-      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known);
+      // PostgreSQL: the batch's chunk is opened before its transaction, on its own (the pinned connection
+      // would otherwise open it inside the transaction, and a rollback would unlist it).
+      const pgChunk = pg && fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
+      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, pgChunk);
       // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
       // SQLite: statements of their own (see `writeNewSqlite`); its single writer orders them anyway.
       if (pg) await db.transaction().execute(write);
@@ -533,6 +560,7 @@ async function takeOutImport(db: Db, deps: Pick<ParleyContext, 'clock'>, importI
       .where('import_id', '=', importId)
       .execute();
   }
+  await unlistEmptyChunks(db, importId);
   await db.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
 }
 

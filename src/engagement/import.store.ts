@@ -56,6 +56,8 @@ export interface ImportOptions {
   mapping?: ImportMapping;
   /** Rows per staging batch (one short write each). */
   batchSize?: number;
+  /** Interactions: new rows written under one timeline chunk (TIMELINE_CHUNK_ROWS); for tests. */
+  timelineChunkRows?: number;
   onProgress?: (progress: { rows: number; invalid: number }) => void;
 }
 
@@ -497,7 +499,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
   if (options.kind === 'interactions') await reapAbandonedImports(db, deps);
   const staging =
     options.kind === 'interactions'
-      ? interactionStaging(deps, await openInteractionStaging(db, deps, importId))
+      ? interactionStaging(deps, await openInteractionStaging(db, deps, importId, options))
       : jsonStaging(deps, options.kind, importId);
 
   const rejects: ImportReject[] = [];

@@ -16,6 +16,7 @@ export {
 } from './export.store.js';
 export type { ExportKind, ExportRecord } from './export.store.js';
 export { listTimeline } from './timeline.store.js';
+export { foldTimelineChunks, listedTimelineChunks, onHcpTimeline } from './timeline-chunks.store.js';
 export type { TimelineItem, TimelineQuery } from './timeline.store.js';
 export { ANALYTICS_REPORTS, runAnalyticsReport } from './analytics.store.js';
 export { refreshDayCells } from './volume.store.js';
@@ -23,6 +24,8 @@ export { refreshConversationFacts } from './conversation-facts.store.js';
 export { refreshMessageDays } from './message-day-cells.store.js';
 export { startAnalyticsRefresher } from './analytics-refresher.worker.js';
 export type { AnalyticsRefresher, AnalyticsRefresherOptions } from './analytics-refresher.worker.js';
+export { startTimelineFolder } from './timeline-folder.worker.js';
+export type { TimelineFolder, TimelineFolderOptions } from './timeline-folder.worker.js';
 export type { AnalyticsFilters, AnalyticsReport, AnalyticsResult } from './analytics.store.js';
 export { startCrmSink } from './crm-sink.worker.js';
 export type { CrmSink, CrmSinkOptions } from './crm-sink.worker.js';

@@ -9,6 +9,7 @@ import {
 import { DomainError } from '../platform/errors/index.js';
 import { describeInteraction } from './interaction-labels.js';
 import { toInteraction, type Interaction } from './interactions.store.js';
+import { listedTimelineChunks, onHcpTimeline } from './timeline-chunks.store.js';
 
 export interface TimelineQuery {
   channel?: InteractionsTable['channel'][];
@@ -53,7 +54,7 @@ export async function listTimeline(
   hcpId: string,
   query: TimelineQuery,
 ): Promise<Page<TimelineItem>> {
-  const rows = await timelineQuery(db, hcpId, query).execute();
+  const rows = await timelineQuery(db, hcpId, query, await listedTimelineChunks(db)).execute();
   const pageRows = rows.slice(0, query.limit);
   const templateIds = [...new Set(pageRows.flatMap((r) => (r.template_id ? [r.template_id] : [])))];
   const assetIds = [...new Set(pageRows.flatMap((r) => JSON.parse(r.asset_ids_json) as string[]))];
@@ -110,18 +111,19 @@ export async function listTimeline(
   );
 }
 
-/** The select of one timeline page (one row more than the limit, to tell whether another page follows). */
-export function timelineQuery(db: DbOrTx, hcpId: string, query: TimelineQuery) {
+/**
+ * The select of one timeline page (one row more than the limit, to tell whether another page follows),
+ * searching the timeline index's chunks `chunks` beside its main part (`listedTimelineChunks`).
+ */
+export function timelineQuery(db: DbOrTx, hcpId: string, query: TimelineQuery, chunks: readonly number[]) {
   let qb = db
     // Never an unpublished import's rows (the view), under the table's name for the clauses below.
     .selectFrom('visible_interactions as interactions')
     .leftJoin('users', 'users.id', 'interactions.rep_id')
     .selectAll('interactions')
     .select('users.name as rep_name')
-    // By the HCP's seq, the key of the timeline index (hcp_seq, occurred_at), read once by the subquery.
-    .where('interactions.hcp_seq', '=', (eb) =>
-      eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId),
-    );
+    // By the HCP's seq in each chunk of the timeline index (timeline_chunk, hcp_seq, occurred_at).
+    .where(onHcpTimeline('interactions', hcpId, chunks));
   if (query.channel?.length) qb = qb.where('interactions.channel', 'in', query.channel);
   if (query.kind?.length) qb = qb.where('interactions.kind', 'in', query.kind);
   if (query.from) qb = qb.where('interactions.occurred_at', '>=', query.from);
@@ -136,7 +138,7 @@ export function timelineQuery(db: DbOrTx, hcpId: string, query: TimelineQuery) {
     if (!key || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
       throw new DomainError('bad_request', 'cursor is not valid; start again without it');
     const [at, id] = key;
-    // The index is (hcp_seq, occurred_at), without id: `occurred_at <= at` is the range both stores read
+    // The index ends (hcp_seq, occurred_at), without id: `occurred_at <= at` is the range both stores read
     // backwards with the limit, and the row-value comparison drops the rows of that first moment that
     // were already on the page (the OR form `a < x OR (a = x AND b < y)` made PostgreSQL collect and sort
     // every older row of the HCP).

@@ -1,7 +1,7 @@
 import { listAuditEvents, personalAuditValuesOf, type AuditEvent } from '../audit/index.js';
 import { currentConsent, listConsentEntries, readPreferences } from '../consent/index.js';
 import type { ParleyContext } from '../context.js';
-import { toInteraction } from '../engagement/index.js';
+import { listedTimelineChunks, onHcpTimeline, toInteraction } from '../engagement/index.js';
 import { canReadMessageBodies, findVisibleHcp } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { messageView } from '../messaging/index.js';
@@ -74,8 +74,8 @@ export async function exportHcpData(
     await db
       .selectFrom('interactions')
       .selectAll()
-      // By the HCP's seq: the timeline index's key (there is no index on hcp_id alone).
-      .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
+      // Through the timeline index, by the HCP's seq in each of its chunks (there is no index on hcp_id alone).
+      .where(onHcpTimeline('interactions', hcpId, await listedTimelineChunks(db)))
       .orderBy('occurred_at')
       .orderBy('id')
       .execute()

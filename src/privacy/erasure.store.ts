@@ -1,5 +1,6 @@
 import { erasePersonalAuditValues } from '../audit/index.js';
 import type { ParleyContext } from '../context.js';
+import { listedTimelineChunks, onHcpTimeline } from '../engagement/index.js';
 import { findVisibleHcp } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { forUpdate, type Tx } from '../platform/database/index.js';
@@ -145,11 +146,12 @@ async function erase(
     .where('hcp_id', '=', hcpId)
     .execute();
   for (const c of cases) needles.add(cipher.open(c.verbatim_enc));
+  const chunks = await listedTimelineChunks(tx);
   const interactions = await tx
     .selectFrom('interactions')
     .select(['id', 'summary'])
-    // By the HCP's seq: the timeline index's key (there is no index on hcp_id alone).
-    .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
+    // Through the timeline index, by the HCP's seq in each of its chunks (there is no index on hcp_id alone).
+    .where(onHcpTimeline('interactions', hcpId, chunks))
     .where('summary', 'is not', null)
     .execute();
   for (const i of interactions) if (i.summary) needles.add(i.summary);
@@ -195,7 +197,7 @@ async function erase(
     await tx
       .updateTable('interactions')
       .set({ summary: null })
-      .where('hcp_seq', '=', (eb) => eb.selectFrom('hcps').select('hcps.seq').where('hcps.id', '=', hcpId))
+      .where(onHcpTimeline('interactions', hcpId, chunks))
       .where('summary', 'is not', null)
       .execute();
   }

@@ -141,7 +141,10 @@ describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dial
               where c.relname = 'interactions_timeline' and c.relnamespace = current_schema()::regnamespace
               order by array_position(i.indkey::int2[], a.attnum)`.execute(db)
           ).rows;
-    expect(indexColumns.map((c) => c.name)).toEqual(['hcp_seq', 'occurred_at']);
+    // 0034 then leads the index with the timeline chunk, 0 for every row written before it.
+    expect(indexColumns.map((c) => c.name)).toEqual(['timeline_chunk', 'hcp_seq', 'occurred_at']);
+    const chunks = await db.selectFrom('visible_interactions').select('timeline_chunk').distinct().execute();
+    expect(chunks).toEqual([{ timeline_chunk: 0 }]);
   });
 });
 

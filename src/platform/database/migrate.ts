@@ -30,6 +30,7 @@ import * as dayMarksAlways from './migrations/0030-day-marks-always.js';
 import * as expiredClicksIndex from './migrations/0031-expired-clicks-index.js';
 import * as denialsIndex from './migrations/0032-denials-index.js';
 import * as messageDayCells from './migrations/0033-message-day-cells.js';
+import * as timelineChunks from './migrations/0034-timeline-chunks.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -66,6 +67,7 @@ const migrations: Record<string, Migration> = {
   '0031-expired-clicks-index': expiredClicksIndex,
   '0032-denials-index': denialsIndex,
   '0033-message-day-cells': messageDayCells,
+  '0034-timeline-chunks': timelineChunks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

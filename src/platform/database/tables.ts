@@ -243,6 +243,11 @@ export interface InteractionsTable {
   updated_at: Iso;
   /** The import that wrote the row; its rows are seen only once it is published (`unpublished_imports`). */
   import_id: string | null;
+  /**
+   * Where the row's entry sits in the timeline index (migration 0034): 0, the index's main part, or an
+   * import's chunk (`timeline_chunks`) until the row is folded into the main part.
+   */
+  timeline_chunk?: number;
 }
 
 export interface MessagesTable {
@@ -511,6 +516,16 @@ export interface UnpublishedImportsTable {
 }
 
 /**
+ * A chunk of the timeline index not yet folded into its main part (migration 0034): an import's new rows
+ * are written under a chunk of their own, which readers by HCP search beside the main part.
+ */
+export interface TimelineChunksTable {
+  chunk: Generated<number>;
+  import_id: string;
+  opened_at: Iso;
+}
+
+/**
  * The volume report's figures for one UTC day and one combination of what it filters and groups by
  * (migration 0019): how many interactions, and which HCPs they reached (`seq`s, unsigned 32-bit
  * little-endian, ascending). Rebuilt a whole day at a time from `visible_interactions`.
@@ -695,6 +710,7 @@ export interface Database {
   import_runs: ImportRunsTable;
   import_staging: ImportStagingTable;
   unpublished_imports: UnpublishedImportsTable;
+  timeline_chunks: TimelineChunksTable;
   interaction_day_cells: InteractionDayCellsTable;
   stale_interaction_days: StaleInteractionDaysTable;
   stale_conversations: StaleConversationsTable;
