@@ -5,6 +5,8 @@
 // `<checkout>/bin/parley.js import interactions <file>` and meanwhile POSTs a signed Meta status delivery
 // (for a message Parley does not know: stored and acknowledged like any other) every 50 ms, one at a time.
 // Prints the import's own summary and the acknowledgements' latencies and statuses while it ran.
+// With `idle:<seconds>` for the import file, no import runs: the deliveries go on for that long beside the
+// server's own background work alone (the fold of imports' timeline chunks after an import).
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -58,10 +60,12 @@ const delivery = (n: number) =>
 
 let importing = true;
 const started = performance.now();
-const importer = spawn(process.execPath, [cli, 'import', 'interactions', file], {
-  env,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const importer = file.startsWith('idle:')
+  ? spawn('sleep', [file.slice('idle:'.length)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  : spawn(process.execPath, [cli, 'import', 'interactions', file], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
 let importOutput = '';
 importer.stdout.on('data', (d: Buffer) => (importOutput += d.toString()));
 const importDone = new Promise<number | null>((done) => importer.on('exit', (code) => done(code)));

@@ -20,7 +20,7 @@ import type { Db, DbOrTx } from '../platform/database/index.js';
 export const TIMELINE_CHUNK_ROWS = 50_000;
 
 /** Rows a fold moves into chunk 0 per statement: each holds SQLite's writer for a fraction of a second. */
-export const FOLD_ROWS = 5_000;
+export const FOLD_ROWS = 1_000;
 
 /** Opens a chunk for an import's new rows (its own short write, never undone by a batch's rollback). */
 export async function openTimelineChunk(db: Db, importId: string, now: string): Promise<number> {
@@ -53,20 +53,28 @@ export function onHcpTimeline(table: string, hcpId: string, chunks: readonly num
 
 /**
  * Folds published chunks into chunk 0, at most `maxRows` rows, a statement of FOLD_ROWS at a time, oldest
- * chunk first, and unlists each chunk it empties. Nothing is folded while an import is being written: the
- * fold would take turns with it for SQLite's one writer, and its rows' chunks are still filling. What is
+ * chunk first, and unlists each chunk it empties. Nothing is folded while an import is being written (its
+ * heartbeat renewed since `writingSince`, when given): the fold would take turns with it for SQLite's one
+ * writer. What is
  * folded is only moved within the index: every reader finds the row before, during and after. Returns the
  * rows moved.
  */
-export async function foldTimelineChunks(db: Db, maxRows = FOLD_ROWS * 20): Promise<number> {
+export async function foldTimelineChunks(
+  db: Db,
+  options: { maxRows?: number; writingSince?: string } = {},
+): Promise<number> {
+  const maxRows = options.maxRows ?? FOLD_ROWS * 20;
   let moved = 0;
   while (moved < maxRows) {
     const next = await db
       .selectFrom('timeline_chunks as c')
       .select('c.chunk')
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('unpublished_imports').select('import_id').where('state', '=', 'writing'))),
-      )
+      .where(({ not, exists, selectFrom }) => {
+        let writing = selectFrom('unpublished_imports').select('import_id').where('state', '=', 'writing');
+        // An import whose heartbeat stopped before `writingSince` was abandoned: it holds nothing off.
+        if (options.writingSince) writing = writing.where('heartbeat_at', '>=', options.writingSince);
+        return not(exists(writing));
+      })
       .where('c.import_id', 'not in', (eb) => eb.selectFrom('unpublished_imports').select('import_id'))
       .orderBy('c.chunk')
       .limit(1)

@@ -126,7 +126,7 @@ describe.each(DIALECTS)('timeline chunks, on %s', (dialect) => {
     expect(await listedTimelineChunks(db())).not.toEqual([]);
 
     // A few rows at a time: the timeline reads the same half-way through.
-    const moved = await foldTimelineChunks(db(), 7);
+    const moved = await foldTimelineChunks(db(), { maxRows: 7 });
     expect(moved).toBe(7);
     for (const hcpId of hcpIds()) expect(await timelineIds(hcpId, 3)).toEqual(before.get(hcpId));
 
@@ -141,22 +141,28 @@ describe.each(DIALECTS)('timeline chunks, on %s', (dialect) => {
   it('folds nothing while an import is being written, nor an unpublished import’s chunks', async () => {
     await importLines(Array.from({ length: 6 }, (_, n) => line('published', n)));
     const published = await chunksOf('published');
-    // An import being written, as its process lists it, with a chunk of its own.
+    // An import being written, as its process lists it (heartbeat just renewed), with a chunk of its own.
     const run = await importLines([line('other', 1)]);
+    const since = '2026-03-03T13:45:00.000Z';
     await db()
       .insertInto('unpublished_imports')
-      .values({ import_id: run.importId, state: 'writing', started_at: 'x', heartbeat_at: 'x' })
+      .values({
+        import_id: run.importId,
+        state: 'writing',
+        started_at: '2026-03-03T13:00:00.000Z',
+        heartbeat_at: '2026-03-03T13:59:00.000Z',
+      })
       .execute();
-    expect(await foldTimelineChunks(db())).toBe(0);
+    expect(await foldTimelineChunks(db(), { writingSince: since })).toBe(0);
     expect(await chunksOf('published')).toEqual(published);
 
-    // Being taken out (not written): published chunks fold, the unpublished import's do not.
+    // Its heartbeat stopped long ago (its process died): published chunks fold, its own do not.
     await db()
       .updateTable('unpublished_imports')
-      .set({ state: 'discarding' })
+      .set({ heartbeat_at: '2026-03-03T13:00:00.000Z' })
       .where('import_id', '=', run.importId)
       .execute();
-    expect(await foldTimelineChunks(db())).toBe(6);
+    expect(await foldTimelineChunks(db(), { writingSince: since })).toBe(6);
     expect(await chunksOf('published')).toEqual([0]);
     const otherChunks = await chunksOf('other');
     expect(otherChunks).not.toContain(0);
