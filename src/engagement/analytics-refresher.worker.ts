@@ -1,4 +1,5 @@
 import type { ParleyContext } from '../context.js';
+import { startBackgroundTurns, type BackgroundTurns } from './background-turns.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
 import { refreshMessageDays } from './message-day-cells.store.js';
 import { refreshDayCells } from './volume.store.js';
@@ -12,9 +13,7 @@ export interface AnalyticsRefresherOptions {
   batchHcps?: number;
 }
 
-export interface AnalyticsRefresher {
-  stop(): Promise<void>;
-}
+export type AnalyticsRefresher = BackgroundTurns;
 
 /**
  * Keeps the figures the reports keep as written close to the data in a running Parley: the volume
@@ -32,39 +31,15 @@ export function startAnalyticsRefresher(
   const intervalMs = options.intervalMs ?? 10_000;
   const batchDays = options.batchDays ?? 5;
   const batchHcps = options.batchHcps ?? 1_000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => (running = tick()), ms);
-    // A refresher never keeps the process alive.
-    timer.unref();
-  };
-  const tick = async () => {
-    try {
+  return startBackgroundTurns(
+    ctx,
+    { retryMs: intervalMs, failure: 'analytics refresh failed; retrying' },
+    async () => {
       const today = ctx.clock.now().toISOString().slice(0, 10);
       const days = await refreshDayCells(ctx.db, batchDays, { before: today });
       const hcps = await refreshConversationFacts(ctx.db, batchHcps);
       const messageDays = await refreshMessageDays(ctx.db, batchDays, { before: today });
-      schedule(days === batchDays || hcps === batchHcps || messageDays === batchDays ? 0 : intervalMs);
-    } catch (error) {
-      if (stopped) return;
-      ctx.logger.warn(
-        { err: error instanceof Error ? error.message : String(error), retryInMs: intervalMs },
-        'analytics refresh failed; retrying',
-      );
-      schedule(intervalMs);
-    }
-  };
-  schedule(0);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+      return days === batchDays || hcps === batchHcps || messageDays === batchDays ? 0 : intervalMs;
     },
-  };
+  );
 }
