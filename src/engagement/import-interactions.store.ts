@@ -302,11 +302,11 @@ export async function openInteractionStaging(
    * The rows are hidden until the publish either way, so the batch needs no transaction of its own; each
    * INSERT writes only while the import is still being written (not given up as abandoned meanwhile).
    */
-  async function writeNewSqlite(rows: NewRow[], now: string): Promise<number> {
+  async function writeNewSqlite(rows: NewRow[], now: string, under: number): Promise<number> {
     let n = 0;
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
       const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
-      const params: unknown[] = [importId, now, now, await chunkFor(slice.length, now)];
+      const params: unknown[] = [importId, now, now, under];
       for (const r of slice) params.push(r.id, ...r.values);
       params.push(importId);
       const result = await run(sqliteWrite(slice.length), params);
@@ -375,15 +375,15 @@ export async function openInteractionStaging(
     byKey: Map<string, { id: string; summary: string | null }>,
     fresh: NewRow[],
     known: unknown[][],
-    pgChunk: number,
+    under: number,
   ) {
     await renewHeartbeat(on, now);
     const inserted =
       fresh.length === 0
         ? 0
         : pg
-          ? await writeNewPg(on as Tx, fresh, now, pgChunk)
-          : await writeNewSqlite(fresh, now);
+          ? await writeNewPg(on as Tx, fresh, now, under)
+          : await writeNewSqlite(fresh, now, under);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
@@ -453,10 +453,11 @@ export async function openInteractionStaging(
         if (old) known.push([line, old.id, 0, ...values, triage]);
         else fresh.push({ line, id: newId('int'), key, summary, values, triage });
       }
-      // PostgreSQL: the batch's chunk is opened before its transaction, on its own (the pinned connection
-      // would otherwise open it inside the transaction, and a rollback would unlist it).
-      const pgChunk = pg && fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
-      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, pgChunk);
+      // The batch's timeline chunk is opened before any of its writes, on its own: on PostgreSQL the
+      // pinned connection would otherwise open it inside the batch's transaction, which a rollback would
+      // undo, leaving the import's next rows under a chunk nobody lists.
+      const under = fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
+      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, under);
       // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
       // SQLite: statements of their own (see `writeNewSqlite`); its single writer orders them anyway.
       if (pg) await db.transaction().execute(write);
@@ -560,7 +561,7 @@ async function takeOutImport(db: Db, deps: Pick<ParleyContext, 'clock'>, importI
       .where('import_id', '=', importId)
       .execute();
   }
-  await unlistEmptyChunks(db, importId);
+  await unlistEmptyChunks(db, { importId });
   await db.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
 }
 

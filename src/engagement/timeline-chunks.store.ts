@@ -55,9 +55,8 @@ export function onHcpTimeline(table: string, hcpId: string, chunks: readonly num
  * Folds published chunks into chunk 0, at most `maxRows` rows, a statement of FOLD_ROWS at a time, oldest
  * chunk first, and unlists each chunk it empties. Nothing is folded while an import is being written (its
  * heartbeat renewed since `writingSince`, when given): the fold would take turns with it for SQLite's one
- * writer. What is
- * folded is only moved within the index: every reader finds the row before, during and after. Returns the
- * rows moved.
+ * writer. What is folded is only moved within the index: every reader finds the row before, during and
+ * after. Returns the rows moved.
  */
 export async function foldTimelineChunks(
   db: Db,
@@ -92,31 +91,32 @@ export async function foldTimelineChunks(
     const n = Number(result.numUpdatedRows);
     moved += n;
     if (n === step) continue;
-    // Unlisted only if empty, in the same statement that checks it.
-    const unlisted = await db
-      .deleteFrom('timeline_chunks')
-      .where('chunk', '=', chunk)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('interactions').select('id').where('timeline_chunk', '=', chunk))),
-      )
-      .executeTakeFirst();
-    if (n === 0 && Number(unlisted.numDeletedRows) === 0) break;
+    const unlisted = await unlistEmptyChunks(db, { chunk });
+    if (n === 0 && unlisted === 0) break;
   }
   return moved;
 }
 
 /**
- * Unlists an import's chunks that no row is left under, once its rows were taken out (a rejected or
- * abandoned import). A chunk some rows stay under (rows another import took over) stays listed, to be folded.
+ * Unlists the chunks named (one chunk, or an import's) that no row is left under, in the statement that
+ * checks it; returns how many. After a rejected or abandoned import's rows are taken out, a chunk some rows
+ * stay under (rows another import took over) stays listed, to be folded.
  */
-export async function unlistEmptyChunks(db: Db, importId: string): Promise<void> {
-  await db
-    .deleteFrom('timeline_chunks as c')
-    .where('c.import_id', '=', importId)
+export async function unlistEmptyChunks(
+  db: Db,
+  which: { chunk: number } | { importId: string },
+): Promise<number> {
+  const named = db.deleteFrom('timeline_chunks as c');
+  const result = await (
+    'chunk' in which
+      ? named.where('c.chunk', '=', which.chunk)
+      : named.where('c.import_id', '=', which.importId)
+  )
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(selectFrom('interactions as i').select('i.id').whereRef('i.timeline_chunk', '=', 'c.chunk')),
       ),
     )
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
