@@ -2,7 +2,7 @@ import type { AuditTrail } from './audit/index.js';
 import type { Clock } from './platform/clock/index.js';
 import type { Config } from './platform/config/index.js';
 import type { PersonalDataCipher } from './platform/crypto/index.js';
-import type { Db, Dialect } from './platform/database/index.js';
+import type { Db, Dialect, Store } from './platform/database/index.js';
 import type { HttpApp } from './platform/http/index.js';
 import type { Logger } from './platform/logging/index.js';
 
@@ -17,6 +17,8 @@ export interface ParleyContext {
   /** Where long read-only work runs (the analytics reports): reads only (see `Store.readers`). */
   readonly readers: Db;
   readonly dialect: Dialect;
+  /** SQLite file only: a connection on a worker thread for a long run of writes (`Store.openWriterThread`). */
+  readonly openWriterThread?: Store['openWriterThread'];
   readonly clock: Clock;
   readonly cipher: PersonalDataCipher;
   readonly audit: AuditTrail;

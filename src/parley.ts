@@ -48,6 +48,7 @@ export async function createParley(options: CreateParleyOptions): Promise<Parley
     db: store.db,
     readers: store.readers,
     dialect: store.dialect,
+    openWriterThread: store.openWriterThread,
     clock,
     cipher,
     audit: createAuditTrail({ dialect: store.dialect, cipher, clock }),

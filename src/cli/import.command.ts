@@ -100,6 +100,7 @@ export function importCommandWith(io: ImportIo): Command {
         const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
         const deps = {
           db: store.db,
+          openWriterThread: store.openWriterThread,
           clock: systemClock,
           cipher,
           audit: createAuditTrail({ dialect: store.dialect, cipher, clock: systemClock }),

@@ -3,7 +3,15 @@ import { triageText, type KnownProduct, type TriageResult } from '../assistant/i
 import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
-import { isPostgres, readInChunks, type Db, type Tx } from '../platform/database/index.js';
+import {
+  isPostgres,
+  readInChunks,
+  sqliteWriterOn,
+  type Db,
+  type SqliteWriter,
+  type Tx,
+  type WriteStatement,
+} from '../platform/database/index.js';
 import { openTimelineChunk, TIMELINE_CHUNK_ROWS, unlistEmptyChunks } from './timeline-chunks.store.js';
 
 /**
@@ -157,6 +165,12 @@ interface TriageStaged {
 export interface InteractionStaging {
   /** Writes one batch: new rows hidden until publishing, the rest staged (a short transaction). */
   stage(rows: { line: number; row: ResolvedInteraction }[]): Promise<void>;
+  /**
+   * Settles once every batch handed to `stage` is written (rejects with the first failure). On SQLite a
+   * batch's rows may still be being written when `stage` returns (see `writeNewSqlite`); `apply` may
+   * only be called after this.
+   */
+  written(): Promise<void>;
   /** Publishes the import in the caller's transaction: stored rows updated, cases opened, rows visible. */
   apply(tx: Tx, deps: Deps): Promise<AppliedInteractions>;
   /** Drops the staging table; an import not published has its rows taken out again. */
@@ -173,7 +187,7 @@ const WRITTEN_COLUMNS = ['id', ...ROW_COLUMNS, 'import_id', 'created_at', 'updat
  */
 export async function openInteractionStaging(
   db: Db,
-  deps: Pick<ParleyContext, 'clock'>,
+  deps: Pick<ParleyContext, 'clock' | 'openWriterThread'>,
   importId: string,
   options: { timelineChunkRows?: number } = {},
 ): Promise<InteractionStaging> {
@@ -211,6 +225,10 @@ export async function openInteractionStaging(
     list.push({ name: p.name, genericName: p.generic_name });
     productsByMarket.set(p.market_code, list);
   }
+  // SQLite: where the batches' new rows are written (see `writeNewSqlite`); opened last, closed by `discard`.
+  const writer: SqliteWriter | undefined = pg
+    ? undefined
+    : (deps.openWriterThread?.({ cacheKib: IMPORT_CACHE_KIB }) ?? sqliteWriterOn(db));
 
   const NEW_ROW_SUFFIX = ' on conflict (source, external_id) do nothing';
   // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.
@@ -265,6 +283,8 @@ export async function openInteractionStaging(
 
   let written = 0;
   let published = false;
+  /** SQLite: the last batch handed to the writer, until written, checked and staged. */
+  let writing: Promise<void> = Promise.resolve();
   const chunkRows = options.timelineChunkRows ?? TIMELINE_CHUNK_ROWS;
   let chunk = 0;
   let rowsInChunk = 0;
@@ -294,25 +314,38 @@ export async function openInteractionStaging(
   }
 
   /**
-   * SQLite: the same, each INSERT a transaction of its own, outside any BEGIN. Inside one, SQLite keeps a
-   * statement journal for every multi-row INSERT (so that the statement alone can be undone), which past
-   * 64 KiB it writes to a temporary file: the original of every page the rows land on, a page a row for the
-   * timeline index. On its own the statement is the transaction and needs none; measured on the 10M world,
-   * 200,000 rows cost 58 µs a row written so against 71 in 5,000-row transactions (docs/benchmarks.md).
-   * The rows are hidden until the publish either way, so the batch needs no transaction of its own; each
-   * INSERT writes only while the import is still being written (not given up as abandoned meanwhile).
+   * SQLite: the same, each INSERT a transaction of its own, outside any BEGIN, after the heartbeat (the
+   * INSERTs run only if it was renewed). Inside one, SQLite keeps a statement journal for every multi-row
+   * INSERT (so that the statement alone can be undone), which past 64 KiB it writes to a temporary file: the
+   * original of every page the rows land on. On its own the statement is the transaction and needs none;
+   * measured on the 10M world, 200,000 rows cost 58 µs a row written so against 71 in 5,000-row
+   * transactions (docs/benchmarks.md). The rows are hidden until the publish either way, so the batch needs
+   * no transaction of its own; each INSERT writes only while the import is still being written (not given
+   * up as abandoned meanwhile).
+   *
+   * They run on the writer: on a SQLite file, a connection on a thread of its own (sqlite-writer.ts), which
+   * writes one batch while this thread reads, checks and resolves the next (`stage` hands a batch over
+   * without waiting for it). Measured on the 10M world: docs/benchmarks.md.
    */
   async function writeNewSqlite(rows: NewRow[], now: string, under: number): Promise<number> {
-    let n = 0;
+    const statements: WriteStatement[] = [
+      {
+        sql: `update unpublished_imports set heartbeat_at = ?
+               where import_id = ? and state = 'writing' and heartbeat_at >= ?`,
+        parameters: [now, importId, abandonedBefore(now)],
+        mustChange: 1,
+      },
+    ];
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
       const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
-      const params: unknown[] = [importId, now, now, under];
-      for (const r of slice) params.push(r.id, ...r.values);
-      params.push(importId);
-      const result = await run(sqliteWrite(slice.length), params);
-      n += Number(result.numAffectedRows ?? 0n);
+      const parameters: unknown[] = [importId, now, now, under];
+      for (const r of slice) parameters.push(r.id, ...r.values);
+      parameters.push(importId);
+      statements.push({ sql: sqliteWrite(slice.length), parameters });
     }
-    return n;
+    const [beat, ...inserts] = await writer!.run(statements);
+    if (beat !== 1) throw abandoned(importId);
+    return inserts.reduce((sum, n) => sum + n, 0);
   }
 
   async function stageRows(on: Db | Tx, values: unknown[][]) {
@@ -377,13 +410,12 @@ export async function openInteractionStaging(
     known: unknown[][],
     under: number,
   ) {
-    await renewHeartbeat(on, now);
-    const inserted =
-      fresh.length === 0
-        ? 0
-        : pg
-          ? await writeNewPg(on as Tx, fresh, now, under)
-          : await writeNewSqlite(fresh, now, under);
+    let inserted = 0;
+    if (pg) {
+      await renewHeartbeat(on, now);
+      if (fresh.length > 0) inserted = await writeNewPg(on as Tx, fresh, now, under);
+    } else if (fresh.length > 0) inserted = await writeNewSqlite(fresh, now, under);
+    else await renewHeartbeat(on, now);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
@@ -459,10 +491,18 @@ export async function openInteractionStaging(
       const under = fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
       const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, under);
       // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
-      // SQLite: statements of their own (see `writeNewSqlite`); its single writer orders them anyway.
-      if (pg) await db.transaction().execute(write);
-      else await write(db);
+      if (pg) return db.transaction().execute(write);
+      // SQLite: statements of their own (see `writeNewSqlite`), handed to the writer once the batch
+      // before is written; this batch is written while the caller prepares the next. Batches never share
+      // a key (the import reads each key once), so the next batch's look-up of stored rows needs none of
+      // this one's.
+      await writing;
+      writing = write(db);
+      // Awaited by the next batch, `written` or `discard`; this only keeps it from counting as unhandled.
+      writing.catch(() => {});
     },
+
+    written: () => writing,
 
     async apply(tx, applyDeps) {
       const now = applyDeps.clock.now().toISOString();
@@ -477,6 +517,10 @@ export async function openInteractionStaging(
 
     async discard() {
       try {
+        // A batch still being written (the import failed meanwhile) is finished first; its failure, if
+        // any, was the caller's already.
+        await writing.catch(() => {});
+        await writer?.close();
         await run(`drop table if exists ${table}`);
         if (!published) await takeOutImport(db, deps, importId);
       } finally {

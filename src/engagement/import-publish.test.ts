@@ -237,7 +237,8 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
   // SQLite writes a batch's rows in statements of their own, after the heartbeat's: an import given up
   // and taken out between the two (here a trigger does it the moment its heartbeat is renewed) must write
   // nothing, since nobody would take those rows out, nor hide them. PostgreSQL holds the heartbeat's row
-  // lock until the rows are in instead.
+  // lock until the rows are in instead. (The trigger is the file's, not a TEMP one: the rows are written
+  // on the import's writer connection.)
   it.runIf(dialect === 'sqlite')(
     'writes no row of an import given up and taken out between its heartbeat and its rows, and fails it',
     async () => {
@@ -246,7 +247,7 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
         [3, 4].map((n) => line('given-up', n)),
         2,
       );
-      await sql`create temp trigger give_up after update of heartbeat_at on unpublished_imports
+      await sql`create trigger give_up after update of heartbeat_at on unpublished_imports
                   when new.state = 'writing'
                   begin delete from interactions where import_id = new.import_id;
                         delete from unpublished_imports where import_id = new.import_id; end`.execute(
@@ -256,7 +257,7 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
         paused.release();
         await expect(paused.done).rejects.toThrow(/abandoned/);
       } finally {
-        await sql`drop trigger if exists temp.give_up`.execute(p.context.db);
+        await sql`drop trigger if exists give_up`.execute(p.context.db);
       }
       expect(await storedCount('given-up')).toBe(0);
       expect(await unpublished()).toEqual([]);

@@ -76,7 +76,7 @@ export interface ImportSummary {
   applyMs: number;
 }
 
-type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit'>;
+type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread'>;
 
 /**
  * Batch sizes, chosen from profiles of `parley import interactions` (most of the time is SQLite's own
@@ -407,6 +407,8 @@ type JsonKind = Exclude<ImportKind, 'interactions'>;
 /** Where an import's resolved rows wait until the apply: one interface, two layouts (see each). */
 interface Staging {
   stage(rows: { line: number; row: Staged }[]): Promise<void>;
+  /** Settles once every staged batch is written: `apply` comes after it. */
+  written(): Promise<void>;
   apply(tx: Tx): Promise<Omit<Applied, 'audits'> & { audits: RowAudit[] }>;
   discard(): Promise<void>;
 }
@@ -415,6 +417,7 @@ interface Staging {
 function interactionStaging(deps: Deps, staging: InteractionStaging): Staging {
   return {
     stage: (rows) => staging.stage(rows as { line: number; row: ResolvedInteraction }[]),
+    written: () => staging.written(),
     apply: async (tx) => ({ ...(await staging.apply(tx, deps)), audits: [] }),
     discard: () => staging.discard(),
   };
@@ -432,6 +435,7 @@ function jsonStaging(deps: Deps, kind: JsonKind, importId: string): Staging {
         (chunk) => db.insertInto('import_staging').values(chunk).execute(),
       );
     },
+    written: async () => {},
     async apply(tx) {
       const c: Applied = { inserted: 0, updated: 0, unchanged: 0, audits: [] };
       const readPage = (after: number) => {
@@ -585,6 +589,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
     }
     await flush();
     await inFlight;
+    await staging.written();
     options.onProgress?.({ rows: total, invalid: rejects.length });
   } catch (error) {
     await inFlight.catch(() => {});

@@ -161,6 +161,40 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     expect(await count('crm')).toBe(2);
   });
 
+  // On a SQLite file an import's rows are written on a connection of its own on a thread (sqlite-writer.ts);
+  // a store no other connection can open (`sqlite::memory:`) writes them on its own connection.
+  it.runIf(dialect === 'sqlite')(
+    'writes the same rows on the store’s own connection when no writer thread is offered',
+    async () => {
+      const line = (n: number, summary = `Visit ${n}`) =>
+        `inline,I-${n},CRM-BR1A,f2f,call,outbound,2026-02-0${n}T10:00:00Z,rep1@test.parley,${summary},,`;
+      const inline = { ...p.context, openWriterThread: undefined };
+      const importInline = (lines: string[]) =>
+        runImport(inline, {
+          kind: 'interactions',
+          format: 'csv',
+          input: Readable.from([[header, ...lines].join('\n')]),
+          fileName: 'inline.csv',
+          actor: null,
+          batchSize: 2,
+        });
+      const first = await importInline([1, 2, 3, 4, 5].map((n) => line(n)));
+      expect(first).toMatchObject({ status: 'applied', inserted: 5, updated: 0 });
+      const again = await importInline([line(1, 'Visit one'), line(6)]);
+      expect(again).toMatchObject({ status: 'applied', inserted: 1, updated: 1 });
+      const rows = await p.context.db
+        .selectFrom('visible_interactions')
+        .select(['external_id', 'summary'])
+        .where('source', '=', 'inline')
+        .orderBy('external_id')
+        .execute();
+      expect(rows.map((r) => `${r.external_id}:${r.summary}`)).toEqual([
+        'I-1:Visit one',
+        ...[2, 3, 4, 5, 6].map((n) => `I-${n}:Visit ${n}`),
+      ]);
+    },
+  );
+
   it('updates a re-imported row, and changes nothing when the same file comes again', async () => {
     const csv = [header, good(1), good(2), good(3), good(4)].join('\n');
     const first = await run('interactions', 'csv', csv);

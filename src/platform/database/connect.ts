@@ -14,6 +14,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { openSqliteReaders } from './sqlite-readers.js';
+import { openSqliteWriterThread, type SqliteWriter } from './sqlite-writer.js';
 import type { Database } from './tables.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 
@@ -42,6 +43,11 @@ export interface Store {
    * only: a write, or a transaction, is refused there.
    */
   readonly readers: Db;
+  /**
+   * SQLite file only: opens another connection to the file on a worker thread, for a long run of writes
+   * the event loop should not wait on (an import's rows; sqlite-writer.ts). The caller closes it.
+   */
+  readonly openWriterThread?: (options: { cacheKib: number }) => SqliteWriter;
   close(): Promise<void>;
 }
 
@@ -60,6 +66,9 @@ export interface OpenOptions {
   /** SQLite file only: read-only connections on worker threads behind `Store.readers`; 0 (default): none. */
   readers?: number;
 }
+
+/** SQLite's own `wal_autocheckpoint`, kept where no checkpointer thread runs. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 /** The SQLite page cache of a file store, in KiB (a negative `cache_size` is KiB; a positive one, pages). */
 const PAGE_CACHE_KIB = 64 * 1024;
@@ -97,6 +106,17 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
       db,
       dialect: 'sqlite',
       readers: readers?.db ?? db,
+      ...(path !== ':memory:'
+        ? {
+            openWriterThread: ({ cacheKib }: { cacheKib: number }) =>
+              openSqliteWriterThread(path, {
+                cacheKib,
+                autocheckpointPages: checkpointer
+                  ? BACKSTOP_AUTOCHECKPOINT_PAGES
+                  : DEFAULT_AUTOCHECKPOINT_PAGES,
+              }),
+          }
+        : {}),
       // Its own statement (not the cache's, which Kysely runs in object mode); one per page of rows.
       readArrays: async (query) =>
         sqlite

@@ -24,6 +24,8 @@ export { decodeCursor, encodeCursor, pageOf } from './pagination.js';
 export { preparedQuery } from './prepared-query.js';
 export { openSqliteReaders } from './sqlite-readers.js';
 export type { SqliteReaders } from './sqlite-readers.js';
+export { sqliteWriterOn } from './sqlite-writer.js';
+export type { SqliteWriter, WriteStatement } from './sqlite-writer.js';
 export type { PreparedQuery } from './prepared-query.js';
 export type { Page } from './pagination.js';
 export type * from './tables.js';
