@@ -7,6 +7,7 @@
 // Prints the import's own summary and the acknowledgements' latencies and statuses while it ran.
 // With `idle:<seconds>` for the import file, no import runs: the deliveries go on for that long beside the
 // server's own background work alone (the fold of imports' timeline chunks after an import).
+// SLOW_MS=<ms> also prints each acknowledgement slower than that, with its time since the start (s).
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -71,6 +72,7 @@ importer.stdout.on('data', (d: Buffer) => (importOutput += d.toString()));
 const importDone = new Promise<number | null>((done) => importer.on('exit', (code) => done(code)));
 importDone.then(() => (importing = false));
 
+const slowMs = process.env.SLOW_MS ? Number(process.env.SLOW_MS) : undefined;
 const during: number[] = [];
 const statuses = new Map<number | string, number>();
 for (let n = 0; importing; n++) {
@@ -92,6 +94,8 @@ for (let n = 0; importing; n++) {
     status = 'error';
   }
   const ms = performance.now() - t0;
+  if (slowMs !== undefined && ms > slowMs)
+    console.error(`slow: ${ms.toFixed(0)} ms at ${((t0 - started) / 1000).toFixed(1)} s`);
   if (importing) {
     during.push(ms);
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
