@@ -118,6 +118,13 @@ const PG_TYPES: Record<(typeof STAGED_COLUMNS)[number], string> = {
 const VALUE_COLUMNS = ROW_COLUMNS.filter((c) => c !== 'source' && c !== 'external_id');
 /** The most SQLite's page cache may hold while an import writes (KiB): the index pages its rows land in. */
 const IMPORT_CACHE_KIB = 1024 * 1024;
+/**
+ * SQLite: the share of each INSERT's time the writer thread then leaves the write lock to others (a
+ * server's webhooks beside the import; sqlite-writer.ts). Measured on the 10M world (docs/benchmarks.md):
+ * with none, 20,210 lines/s and acknowledgements p99 646 ms; with a quarter, 16,341 lines/s and 136 ms, as
+ * before the writer thread (14,005 lines/s, 137 ms).
+ */
+const IMPORT_PAUSE_SHARE = 0.25;
 /** Rows per INSERT into the staging table on SQLite (16 parameters each, 32,766 in all). */
 const SQLITE_STAGED_PER_INSERT = 500;
 /**
@@ -228,7 +235,8 @@ export async function openInteractionStaging(
   // SQLite: where the batches' new rows are written (see `writeNewSqlite`); opened last, closed by `discard`.
   const writer: SqliteWriter | undefined = pg
     ? undefined
-    : (deps.openWriterThread?.({ cacheKib: IMPORT_CACHE_KIB }) ?? sqliteWriterOn(db));
+    : (deps.openWriterThread?.({ cacheKib: IMPORT_CACHE_KIB, pauseShare: IMPORT_PAUSE_SHARE }) ??
+      sqliteWriterOn(db));
 
   const NEW_ROW_SUFFIX = ' on conflict (source, external_id) do nothing';
   // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.

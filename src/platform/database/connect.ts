@@ -47,7 +47,7 @@ export interface Store {
    * SQLite file only: opens another connection to the file on a worker thread, for a long run of writes
    * the event loop should not wait on (an import's rows; sqlite-writer.ts). The caller closes it.
    */
-  readonly openWriterThread?: (options: { cacheKib: number }) => SqliteWriter;
+  readonly openWriterThread?: (options: { cacheKib: number; pauseShare?: number }) => SqliteWriter;
   close(): Promise<void>;
 }
 
@@ -108,9 +108,9 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
       readers: readers?.db ?? db,
       ...(path !== ':memory:'
         ? {
-            openWriterThread: ({ cacheKib }: { cacheKib: number }) =>
+            openWriterThread: (options: { cacheKib: number; pauseShare?: number }) =>
               openSqliteWriterThread(path, {
-                cacheKib,
+                ...options,
                 autocheckpointPages: checkpointer
                   ? BACKSTOP_AUTOCHECKPOINT_PAGES
                   : DEFAULT_AUTOCHECKPOINT_PAGES,

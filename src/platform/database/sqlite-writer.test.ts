@@ -7,6 +7,7 @@ import { openStore, type Store } from './connect.js';
 import { sqliteWriterOn, type SqliteWriter } from './sqlite-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-writer-'));
+let files = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const insert = (id: number, name: string) => ({
@@ -17,19 +18,19 @@ const insert = (id: number, name: string) => ({
 // The same behaviour, whichever connection runs the statements: a thread of its own (a file) or the
 // store's own connection (`sqlite::memory:`, which no other connection can open).
 describe.each([
-  ['a thread of its own', true],
-  ['the store connection', false],
-] as const)('SQLite writes on %s', (_name, threaded) => {
+  ['a thread of its own', true, 0],
+  ['a thread of its own that pauses after each statement', true, 0.5],
+  ['the store connection', false, 0],
+] as const)('SQLite writes on %s', (_name, threaded, pauseShare) => {
   let store: Store;
   let writer: SqliteWriter;
-  let n = 0;
 
   beforeEach(async () => {
-    store = await openStore(threaded ? `sqlite:${join(dir, `w${n++}.db`)}` : 'sqlite::memory:');
+    store = await openStore(threaded ? `sqlite:${join(dir, `w${files++}.db`)}` : 'sqlite::memory:');
     await sql`create table items (id integer primary key, name text not null)`.execute(store.db);
     await sql`create table guards (id integer primary key, open integer not null)`.execute(store.db);
     await sql`insert into guards (id, open) values (1, 1)`.execute(store.db);
-    writer = threaded ? store.openWriterThread!({ cacheKib: 2048 }) : sqliteWriterOn(store.db);
+    writer = threaded ? store.openWriterThread!({ cacheKib: 2048, pauseShare }) : sqliteWriterOn(store.db);
   });
   afterEach(async () => {
     await writer.close();

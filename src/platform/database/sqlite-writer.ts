@@ -36,6 +36,12 @@ export interface WriteStatement {
 export interface SqliteWriterThreadOptions {
   /** The connection's page cache, in KiB. */
   cacheKib: number;
+  /**
+   * After each statement, the thread waits this share of the statement's time before its next (0: none).
+   * Other connections waiting for the write lock (`busy_timeout` polls it every few to 100 ms) then find
+   * it free often enough; without a pause, statements back to back leave them next to no window.
+   */
+  pauseShare?: number;
   /** As the main connection's (connect.ts): the log the connection may grow before it checkpoints itself. */
   autocheckpointPages: number;
 }
@@ -55,6 +61,7 @@ db.pragma('foreign_keys = ON');
 db.pragma('cache_size = -' + workerData.cacheKib);
 db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 const statements = new Map();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 parentPort.on('message', (m) => {
   if (m === 'close') {
     try { db.close(); } catch {}
@@ -70,7 +77,9 @@ parentPort.on('message', (m) => {
         if (statements.size >= workerData.maxStatements) statements.delete(statements.keys().next().value);
         statements.set(s.sql, statement);
       }
+      const started = performance.now();
       const changed = statement.run(s.parameters).changes;
+      if (workerData.pauseShare > 0) Atomics.wait(sleeper, 0, 0, (performance.now() - started) * workerData.pauseShare);
       changes.push(changed);
       if (s.mustChange !== undefined && changed !== s.mustChange) break;
     }
@@ -88,7 +97,7 @@ export function openSqliteWriterThread(path: string, options: SqliteWriterThread
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { path, driver, ...options, maxStatements: MAX_STATEMENTS },
+    workerData: { path, driver, pauseShare: 0, ...options, maxStatements: MAX_STATEMENTS },
   });
   const pending = new Map<number, { resolve: (changes: number[]) => void; reject: (e: Error) => void }>();
   let next = 0;
