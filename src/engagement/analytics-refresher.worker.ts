@@ -20,9 +20,9 @@ export type AnalyticsRefresher = BackgroundTurns;
  * report's day and month cells (volume.store.ts), the facts kept per message (reply waits, places
  * among the HCP's sends: conversation-facts.store.ts) and the whatsapp report's day cells
  * (message-day-cells.store.ts). Works a backlog off (after an import, or at first start on a world that
- * predates them) turn after turn, with pauses between, then looks again every `intervalMs`. The current UTC day's cells are left to reports,
- * which read it live: every webhook marks it again. Reports are exact whether or not it has caught up;
- * what is stale costs them a live read.
+ * predates them) turn after turn, with pauses between, then looks again every `intervalMs`. The current
+ * UTC day's cells are left to reports, which read it live: every webhook marks it again. Reports are exact
+ * whether or not it has caught up; what is stale costs them a live read.
  */
 export function startAnalyticsRefresher(
   ctx: ParleyContext,

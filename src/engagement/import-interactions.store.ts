@@ -336,14 +336,8 @@ export async function openInteractionStaging(
    * without waiting for it). Measured on the 10M world: docs/benchmarks.md.
    */
   async function writeNewSqlite(rows: NewRow[], now: string, under: number): Promise<number> {
-    const statements: WriteStatement[] = [
-      {
-        sql: `update unpublished_imports set heartbeat_at = ?
-               where import_id = ? and state = 'writing' and heartbeat_at >= ?`,
-        parameters: [now, importId, abandonedBefore(now)],
-        mustChange: 1,
-      },
-    ];
+    const { sql, parameters } = heartbeat(db, now).compile();
+    const statements: WriteStatement[] = [{ sql, parameters, mustChange: 1 }];
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
       const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
       const parameters: unknown[] = [importId, now, now, under];
@@ -379,14 +373,18 @@ export async function openInteractionStaging(
    * yet: its rows would land behind the feed's position.
    */
   async function renewHeartbeat(on: Db | Tx, now: string) {
-    const beat = await on
+    const beat = await heartbeat(on, now).executeTakeFirst();
+    if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
+  }
+
+  /** The statement of `renewHeartbeat`: it changes the import's row only while it may still write. */
+  function heartbeat(on: Db | Tx, now: string) {
+    return on
       .updateTable('unpublished_imports')
       .set({ heartbeat_at: now })
       .where('import_id', '=', importId)
       .where('state', '=', 'writing')
-      .where('heartbeat_at', '>=', abandonedBefore(now))
-      .executeTakeFirst();
-    if (Number(beat.numUpdatedRows) !== 1) throw abandoned(importId);
+      .where('heartbeat_at', '>=', abandonedBefore(now));
   }
 
   /** Stored rows by key (`keyOf`): their id, and their note to tell whether it changed. */
@@ -422,8 +420,7 @@ export async function openInteractionStaging(
     if (pg) {
       await renewHeartbeat(on, now);
       if (fresh.length > 0) inserted = await writeNewPg(on as Tx, fresh, now, under);
-    } else if (fresh.length > 0) inserted = await writeNewSqlite(fresh, now, under);
-    else await renewHeartbeat(on, now);
+    } else inserted = await writeNewSqlite(fresh, now, under);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;

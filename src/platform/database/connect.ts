@@ -14,7 +14,11 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { openSqliteReaders } from './sqlite-readers.js';
-import { openSqliteWriterThread, type SqliteWriter } from './sqlite-writer.js';
+import {
+  openSqliteWriterThread,
+  type SqliteWriter,
+  type SqliteWriterThreadOptions,
+} from './sqlite-writer.js';
 import type { Database } from './tables.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 
@@ -47,7 +51,7 @@ export interface Store {
    * SQLite file only: opens another connection to the file on a worker thread, for a long run of writes
    * the event loop should not wait on (an import's rows; sqlite-writer.ts). The caller closes it.
    */
-  readonly openWriterThread?: (options: { cacheKib: number; pauseShare?: number }) => SqliteWriter;
+  readonly openWriterThread?: (options: WriterThreadOptions) => SqliteWriter;
   close(): Promise<void>;
 }
 
@@ -66,6 +70,9 @@ export interface OpenOptions {
   /** SQLite file only: read-only connections on worker threads behind `Store.readers`; 0 (default): none. */
   readers?: number;
 }
+
+/** What the opener of a writer thread chooses; the store sets the rest as for its own connection. */
+type WriterThreadOptions = Omit<SqliteWriterThreadOptions, 'autocheckpointPages'>;
 
 /** SQLite's own `wal_autocheckpoint`, kept where no checkpointer thread runs. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
@@ -108,7 +115,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
       readers: readers?.db ?? db,
       ...(path !== ':memory:'
         ? {
-            openWriterThread: (options: { cacheKib: number; pauseShare?: number }) =>
+            openWriterThread: (options: WriterThreadOptions) =>
               openSqliteWriterThread(path, {
                 ...options,
                 autocheckpointPages: checkpointer
