@@ -5,6 +5,7 @@ import { provenanceForStorage, type MessageProvenance } from '../messaging/index
 import { refreshConversationFacts, refreshDayCells, refreshMessageDays } from '../engagement/index.js';
 import { hashPassword } from '../platform/crypto/index.js';
 import {
+  INTERACTIONS_OCCURRED_COLUMNS,
   isPostgres,
   type Database,
   type DbOrTx,
@@ -388,7 +389,7 @@ export async function seedDemoWorld(deps: Deps, options: SeedOptions = {}): Prom
         .createIndex('interactions_occurred')
         .ifNotExists()
         .on('interactions')
-        .columns(['occurred_at', 'channel'])
+        .columns(INTERACTIONS_OCCURRED_COLUMNS)
         .execute();
     }
     await deps.db.transaction().execute(audit);

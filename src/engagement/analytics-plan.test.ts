@@ -12,6 +12,7 @@ import {
   optInRequestsQuery,
   repHourCellsQuery,
 } from './message-analytics.store.js';
+import { dayRowsQuery } from './volume.store.js';
 
 /**
  * A demo world of 200 HCPs with fresh planner statistics, as a real store's planner sees it: started before
@@ -194,5 +195,32 @@ describe('the opt-in requests query plan on postgres', () => {
     ).select('m.id');
     const plan = await queryPlan(p.context.db, query);
     expect(plan).toMatch(/Index Scan using messages_template on messages m/);
+  });
+});
+
+/**
+ * The refresher reads a whole day of interactions, through the index by time (migration 0035:
+ * timeline_chunk, occurred_at, channel): a range of it in chunk 0 and in each chunk an import's rows are
+ * still under. Without the chunks named, no range of that index is a day: PostgreSQL reads all of it, or
+ * the table.
+ */
+describe.each(DIALECTS)('the day refresh query plan on %s', (dialect) => {
+  const world = seededWorld(dialect);
+
+  it.each([
+    ['no chunk listed', []],
+    ['chunks listed', [7, 9]],
+  ])('reads a range of the index by time per chunk, with %s', async (_name, chunks) => {
+    const plan = await queryPlan(world().context.db, dayRowsQuery(world().context.db, '2026-02-10', chunks));
+    if (dialect === 'sqlite')
+      expect(plan).toMatch(
+        /SEARCH interactions USING INDEX interactions_occurred \(timeline_chunk=\? AND occurred_at>\? AND occurred_at<\?\)/,
+      );
+    else {
+      expect(plan).toMatch(
+        /Index Scan using interactions_occurred on interactions .*\n\s+Index Cond: \(\(timeline_chunk = /,
+      );
+      expect(plan).not.toMatch(/Seq Scan on interactions/);
+    }
   });
 });

@@ -154,6 +154,8 @@ interface NewRow {
   line: number;
   id: string;
   key: string;
+  /** The UTC day of its time: the day whose analytics cells it changes. */
+  day: string;
   summary: string | null;
   /** In the order of ROW_COLUMNS. */
   values: unknown[];
@@ -289,6 +291,15 @@ export async function openInteractionStaging(
       ).join(', ')}) as u(${WRITTEN_COLUMNS.join(', ')})
       order by u.hcp_seq, u.occurred_at${NEW_ROW_SUFFIX}`;
 
+  /**
+   * Days this import's new rows fall on, each marked stale (under the import's id, so that it goes stale
+   * when the import is published) by the first batch that writes to it: the triggers leave an import's
+   * inserts to it (migration 0035) rather than look up the day's marks for every row.
+   */
+  const markedDays = new Set<string>();
+  const sqliteMarkDays = `insert into stale_interaction_days (day, import_id) select value, ? from json_each(?)`;
+  const pgMarkDays = `insert into stale_interaction_days (day, import_id) select unnest($1::text[]), $2`;
+
   let written = 0;
   let published = false;
   /** SQLite: the last batch handed to the writer, until written, checked and staged. */
@@ -335,9 +346,11 @@ export async function openInteractionStaging(
    * writes one batch while this thread reads, checks and resolves the next (`stage` hands a batch over
    * without waiting for it). Measured on the 10M world: docs/benchmarks.md.
    */
-  async function writeNewSqlite(rows: NewRow[], now: string, under: number): Promise<number> {
+  async function writeNewSqlite(rows: NewRow[], now: string, under: number, days: string[]): Promise<number> {
     const { sql, parameters } = heartbeat(db, now).compile();
     const statements: WriteStatement[] = [{ sql, parameters, mustChange: 1 }];
+    if (days.length > 0)
+      statements.push({ sql: sqliteMarkDays, parameters: [importId, JSON.stringify(days)] });
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
       const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
       const parameters: unknown[] = [importId, now, now, under];
@@ -345,8 +358,9 @@ export async function openInteractionStaging(
       parameters.push(importId);
       statements.push({ sql: sqliteWrite(slice.length), parameters });
     }
-    const [beat, ...inserts] = await writer!.run(statements);
+    const [beat, ...changes] = await writer!.run(statements);
     if (beat !== 1) throw abandoned(importId);
+    const inserts = days.length > 0 ? changes.slice(1) : changes;
     return inserts.reduce((sum, n) => sum + n, 0);
   }
 
@@ -415,12 +429,14 @@ export async function openInteractionStaging(
     fresh: NewRow[],
     known: unknown[][],
     under: number,
+    days: string[],
   ) {
     let inserted = 0;
     if (pg) {
       await renewHeartbeat(on, now);
+      if (days.length > 0) await run(pgMarkDays, [days, importId], on);
       if (fresh.length > 0) inserted = await writeNewPg(on as Tx, fresh, now, under);
-    } else inserted = await writeNewSqlite(fresh, now, under);
+    } else inserted = await writeNewSqlite(fresh, now, under, days);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
@@ -488,13 +504,25 @@ export async function openInteractionStaging(
           listJson(row.products),
         ];
         if (old) known.push([line, old.id, 0, ...values, triage]);
-        else fresh.push({ line, id: newId('int'), key, summary, values, triage });
+        else
+          fresh.push({
+            line,
+            id: newId('int'),
+            key,
+            day: row.occurredAt.slice(0, 10),
+            summary,
+            values,
+            triage,
+          });
       }
       // The batch's timeline chunk is opened before any of its writes, on its own: on PostgreSQL the
       // pinned connection would otherwise open it inside the batch's transaction, which a rollback would
       // undo, leaving the import's next rows under a chunk nobody lists.
       const under = fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
-      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, under);
+      // The days the batch is the import's first to write to: marked stale with it (migration 0035).
+      const days = [...new Set(fresh.map((f) => f.day))].filter((d) => !markedDays.has(d));
+      for (const day of days) markedDays.add(day);
+      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, under, days);
       // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
       if (pg) return db.transaction().execute(write);
       // SQLite: statements of their own (see `writeNewSqlite`), handed to the writer once the batch

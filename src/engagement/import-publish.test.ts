@@ -12,6 +12,8 @@ import { ABANDONED_AFTER_MS } from './import-interactions.store.js';
 import { recordInteraction } from './interactions.store.js';
 import { runImport, type ImportSummary } from './import.store.js';
 import { listTimeline } from './timeline.store.js';
+import type { AnalyticsFilters } from './analytics.store.js';
+import { refreshDayCells, volume } from './volume.store.js';
 
 /**
  * An interactions import writes its new rows as it reads the file, in short transactions, and publishes
@@ -122,6 +124,51 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
     expect((await timelineSources()).filter((s) => s === 'hidden')).toHaveLength(6);
     expect((await exportedSources()).filter((s) => s === 'hidden')).toHaveLength(6);
     expect(await unpublished()).toEqual([]);
+  });
+
+  it('marks each day it writes to stale once, under its own id, and is counted by the volume report once published', async () => {
+    const on = (day: number, n: number) =>
+      line('days', n, { occurredAt: new Date(Date.UTC(2026, 2, day, 9, n)).toISOString() });
+    const marks = async () =>
+      (
+        await p.context.db
+          .selectFrom('stale_interaction_days as s')
+          .innerJoin('import_runs as r', 'r.id', 's.import_id')
+          .select('s.day')
+          .where('r.file_name', '=', 'paused.jsonl')
+          .where('r.status', '=', 'staging')
+          .orderBy('s.day')
+          .execute()
+      ).map((m) => m.day);
+    const period: AnalyticsFilters = {
+      from: '2026-03-01T00:00:00.000Z',
+      to: '2026-04-01T00:00:00.000Z',
+      bucket: 'day',
+      weeklyCap: 2,
+    };
+    const everything = { markets: null, repIds: null };
+    await refreshDayCells(p.context.db);
+    const before = (await volume(p.context.db, everything, period)).summary.interactions;
+
+    const paused = await pausedImport([on(1, 1), on(1, 2), on(2, 3), on(2, 4)], [on(1, 5), on(3, 6)], 4);
+    // The import marks its days itself (the triggers leave its inserts to it): each once.
+    expect(await marks()).toEqual(['2026-03-01', '2026-03-02']);
+    // Refreshed while the import is written, the days do not count its rows.
+    await refreshDayCells(p.context.db);
+    expect((await volume(p.context.db, everything, period)).summary.interactions).toBe(before);
+
+    paused.release();
+    expect(await paused.done).toMatchObject({ status: 'applied', inserted: 6 });
+    const marked = await p.context.db
+      .selectFrom('stale_interaction_days')
+      .select('day')
+      .where('day', 'in', ['2026-03-01', '2026-03-02', '2026-03-03'])
+      .orderBy('day')
+      .execute();
+    expect(marked.map((m) => m.day)).toEqual(['2026-03-01', '2026-03-02', '2026-03-03']);
+    expect((await volume(p.context.db, everything, period)).summary.interactions).toBe(before + 6);
+    expect(await refreshDayCells(p.context.db)).toBe(3);
+    expect((await volume(p.context.db, everything, period)).summary.interactions).toBe(before + 6);
   });
 
   it('takes written rows out again when a later line is bad, and shows none of them meanwhile', async () => {

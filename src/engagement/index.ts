@@ -16,7 +16,12 @@ export {
 } from './export.store.js';
 export type { ExportKind, ExportRecord } from './export.store.js';
 export { listTimeline } from './timeline.store.js';
-export { foldTimelineChunks, listedTimelineChunks, onHcpTimeline } from './timeline-chunks.store.js';
+export {
+  foldTimelineChunks,
+  inListedChunks,
+  listedTimelineChunks,
+  onHcpTimeline,
+} from './timeline-chunks.store.js';
 export type { TimelineItem, TimelineQuery } from './timeline.store.js';
 export { ANALYTICS_REPORTS, runAnalyticsReport } from './analytics.store.js';
 export { refreshDayCells } from './volume.store.js';

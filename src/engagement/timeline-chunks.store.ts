@@ -2,11 +2,12 @@ import { sql, type RawBuilder } from 'kysely';
 import { tableIndexedBy, type Db, type DbOrTx } from '../platform/database/index.js';
 
 /**
- * The timeline index in chunks (migration 0034). The index is (timeline_chunk, hcp_seq, occurred_at):
- * chunk 0 is its main part, where rows written one at a time go; an import writes its new rows under
- * chunks of its own, small ranges at the index's end, instead of all over the main part (a page written
- * for nearly every row). Whoever reads an HCP's rows searches chunk 0 and every chunk still listed; a
- * running Parley folds published chunks into chunk 0 in the background and unlists them once empty.
+ * The interactions' two big indexes in chunks: the timeline index (timeline_chunk, hcp_seq, occurred_at)
+ * since migration 0034, and the index by time (timeline_chunk, occurred_at, channel) since 0035. Chunk 0
+ * is their main part, where rows written one at a time go; an import writes its new rows under chunks of
+ * its own, small ranges at the indexes' end, instead of all over the main part (a page written for nearly
+ * every row). Whoever reads an HCP's rows, or a period's, searches chunk 0 and every chunk still listed;
+ * a running Parley folds published chunks into chunk 0 in the background and unlists them once empty.
  *
  * The one rule that keeps every row findable: a row's chunk is 0 or listed in `timeline_chunks`. A chunk
  * is listed before any row is written under it and unlisted only once no row is left under it.
@@ -46,9 +47,20 @@ export async function listedTimelineChunks(db: DbOrTx): Promise<number[]> {
  * sort of the HCP's rows.
  */
 export function onHcpTimeline(table: string, hcpId: string, chunks: readonly number[]): RawBuilder<boolean> {
+  return sql<boolean>`${inListedChunks(table, chunks)} and ${sql.ref(`${table}.hcp_seq`)} = (select seq from hcps where id = ${hcpId})`;
+}
+
+/**
+ * `timeline_chunk` is 0 or one of `chunks` (from `listedTimelineChunks`): an equality when none is listed,
+ * as nearly always. With the HCP's seq it finds an HCP's rows through the timeline index; with a period's
+ * bounds, a period's rows through the index by time. Without it neither store can seek the index by time
+ * (it leads with the chunk), and a period is read from the whole table.
+ */
+export function inListedChunks(table: string, chunks: readonly number[]): RawBuilder<boolean> {
   const chunk = sql.ref(`${table}.timeline_chunk`);
-  const inChunks = chunks.length === 0 ? sql`${chunk} = 0` : sql`${chunk} in (${sql.join([0, ...chunks])})`;
-  return sql<boolean>`${inChunks} and ${sql.ref(`${table}.hcp_seq`)} = (select seq from hcps where id = ${hcpId})`;
+  return chunks.length === 0
+    ? sql<boolean>`${chunk} = 0`
+    : sql<boolean>`${chunk} in (${sql.join([0, ...chunks])})`;
 }
 
 /**

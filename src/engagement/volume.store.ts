@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { isPostgres, writeInChunks, type Db, type DbOrTx } from '../platform/database/index.js';
 import type { Scope } from './analytics-scope.js';
 import type { AnalyticsFilters } from './analytics.store.js';
+import { inListedChunks, listedTimelineChunks } from './timeline-chunks.store.js';
 import {
   dayRuns,
   daysIn,
@@ -157,9 +158,11 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
             : [],
         )
       : null;
+  const chunks = plan.live.length > 0 ? await listedTimelineChunks(db) : [];
   const liveGroups = (range: { from: string; to: string }) => {
     let rows = db
       .selectFrom('visible_interactions as i')
+      .where(inListedChunks('i', chunks))
       .where('i.occurred_at', '>=', range.from)
       .where('i.occurred_at', '<', range.to);
     if (scope.repIds) rows = rows.where('i.rep_id', 'in', scope.repIds);
@@ -188,6 +191,20 @@ export async function volume(db: Db, scope: Scope, f: AnalyticsFilters): Promise
   return tally.figures();
 }
 
+/**
+ * A day's visible interactions, with what its cells group by: a range of the index by time in chunk 0 and
+ * each listed chunk. Exported for its query-plan test.
+ */
+export function dayRowsQuery(db: DbOrTx, day: string, chunks: readonly number[]) {
+  return db
+    .selectFrom('visible_interactions as i')
+    .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
+    .select(['h.market_code', 'i.channel', 'i.rep_id', 'i.template_id', 'i.products_json', 'i.hcp_seq'])
+    .where(inListedChunks('i', chunks))
+    .where('i.occurred_at', '>=', day)
+    .where('i.occurred_at', '<', nextDay(day));
+}
+
 /** Serialises refreshes across PostgreSQL sessions (any number of Parley instances may run one). */
 const REFRESH_LOCK = 0x5041524c; // 'PARL'
 
@@ -202,13 +219,9 @@ async function refreshDay(db: Db, day: string): Promise<boolean> {
     // Marks first, then the rows: every mark read was committed with its rows, which are read after it.
     const marks = await actionableMarks(tx).select('s.id').where('s.day', '=', day).execute();
     if (marks.length === 0) return false;
-    const rows = await tx
-      .selectFrom('visible_interactions as i')
-      .innerJoin('hcps as h', 'h.id', 'i.hcp_id')
-      .select(['h.market_code', 'i.channel', 'i.rep_id', 'i.template_id', 'i.products_json', 'i.hcp_seq'])
-      .where('i.occurred_at', '>=', day)
-      .where('i.occurred_at', '<', nextDay(day))
-      .execute();
+    // Then the chunks: an import published since the marks were read left a mark of its own, unread.
+    const chunks = await listedTimelineChunks(tx);
+    const rows = await dayRowsQuery(tx, day, chunks).execute();
     const cells = new Map<string, { row: (typeof rows)[number]; interactions: number; hcps: Set<number> }>();
     for (const row of rows) {
       const key = JSON.stringify([

@@ -1,4 +1,5 @@
 import type { ParleyContext } from '../context.js';
+import { inListedChunks, listedTimelineChunks } from '../engagement/index.js';
 import { currentRulebook, rulesForMarket, type Rulebook } from '../policy/index.js';
 import { forUpdateSkipLocked, type Db, type DbOrTx, type Dialect } from '../platform/database/index.js';
 import { provenanceWithoutValues } from './personal-scrub.js';
@@ -144,7 +145,9 @@ async function candidates(db: Db, kind: RetentionKind, cutoff: string): Promise<
         .orderBy('x.decided_at')
         .orderBy('x.id')
         .execute();
-    case 'interactions':
+    case 'interactions': {
+      // A period through the index by time: its main part and each chunk an import's rows are still under.
+      const chunks = await listedTimelineChunks(db);
       return (
         db
           .selectFrom('interactions as x')
@@ -157,6 +160,7 @@ async function candidates(db: Db, kind: RetentionKind, cutoff: string): Promise<
             'k.time_zone as zone',
             'h.legal_hold as held',
           ])
+          .where(inListedChunks('x', chunks))
           .where('x.occurred_at', '<', cutoff)
           // A case points to the interaction it came from: the case's record needs it.
           .where(({ not, exists, selectFrom }) =>
@@ -166,6 +170,7 @@ async function candidates(db: Db, kind: RetentionKind, cutoff: string): Promise<
           .orderBy('x.id')
           .execute()
       );
+    }
     case 'webhook_inbox':
       return (
         await db

@@ -1,6 +1,7 @@
 export { dropPostgresSchema, openStore } from './connect.js';
 export type { Db, DbOrTx, Dialect, OpenOptions, Store, Tx } from './connect.js';
 export { migrateTo, migrateToLatest } from './migrate.js';
+export { INTERACTIONS_OCCURRED_COLUMNS } from './migrations/0035-occurred-chunks.js';
 export {
   byteOrder,
   countWhere,

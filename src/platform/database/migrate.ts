@@ -31,6 +31,7 @@ import * as expiredClicksIndex from './migrations/0031-expired-clicks-index.js';
 import * as denialsIndex from './migrations/0032-denials-index.js';
 import * as messageDayCells from './migrations/0033-message-day-cells.js';
 import * as timelineChunks from './migrations/0034-timeline-chunks.js';
+import * as occurredChunks from './migrations/0035-occurred-chunks.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -68,6 +69,7 @@ const migrations: Record<string, Migration> = {
   '0032-denials-index': denialsIndex,
   '0033-message-day-cells': messageDayCells,
   '0034-timeline-chunks': timelineChunks,
+  '0035-occurred-chunks': occurredChunks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

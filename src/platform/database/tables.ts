@@ -244,8 +244,8 @@ export interface InteractionsTable {
   /** The import that wrote the row; its rows are seen only once it is published (`unpublished_imports`). */
   import_id: string | null;
   /**
-   * Where the row's entry sits in the timeline index (migration 0034): 0, the index's main part, or an
-   * import's chunk (`timeline_chunks`) until the row is folded into the main part.
+   * Where the row's entries sit in the timeline index (migration 0034) and the index by time (0035): 0,
+   * their main part, or an import's chunk (`timeline_chunks`) until the row is folded into the main part.
    */
   timeline_chunk?: number;
 }
@@ -576,12 +576,12 @@ export interface StaleInteractionMonthsTable {
 }
 
 /**
- * Days whose cells no longer match their interactions, marked by the database's triggers (migration 0019).
- * `import_id` is the import that wrote the row, '' for any other write: a day marked only by imports
- * still unpublished has not changed for any reader yet.
+ * Days whose cells no longer match their interactions, marked by the database's triggers (migration 0019)
+ * and, for an import's new rows, by the import (0035). `import_id` is the import that wrote the row, ''
+ * for any other write: a day marked only by imports still unpublished has not changed for any reader yet.
  */
 export interface StaleInteractionDaysTable {
-  id: number; // written by the triggers only
+  id: Generated<number>;
   day: string;
   import_id: string;
 }
