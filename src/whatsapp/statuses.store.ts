@@ -1,6 +1,6 @@
 import type { ParleyContext } from '../context.js';
 import { newId } from '../platform/crypto/index.js';
-import type { Tx } from '../platform/database/index.js';
+import type { DbOrTx, Tx } from '../platform/database/index.js';
 import { advanceStatus } from './message-status.js';
 import type { WebhookEvent } from './webhook-payload.js';
 
@@ -104,11 +104,7 @@ export async function settleMessageStatuses(
     })
     .where('id', '=', message.id)
     .execute();
-  await tx
-    .updateTable('interactions')
-    .set({ status, updated_at: ctx.clock.now().toISOString() })
-    .where('message_id', '=', message.id)
-    .execute();
+  await messageInteractionsStatusUpdate(tx, message.id, status, ctx.clock.now().toISOString()).execute();
   await ctx.audit.record(tx, {
     actor: null,
     action: 'message.status_changed',
@@ -121,4 +117,13 @@ export async function settleMessageStatuses(
       ...(failure ? { errorCode: failure.code, errorTitle: failure.title } : {}),
     },
   });
+}
+
+/**
+ * The status of a message's interactions on the timeline, set with the message's. Every status webhook
+ * runs it: it must find them through the index by message (partial since migration 0035: rows with a
+ * message only), never by a read of the table. Exported for its query-plan test.
+ */
+export function messageInteractionsStatusUpdate(db: DbOrTx, messageId: string, status: string, now: string) {
+  return db.updateTable('interactions').set({ status, updated_at: now }).where('message_id', '=', messageId);
 }
