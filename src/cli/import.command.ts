@@ -11,9 +11,11 @@ import {
   type ImportSummary,
 } from '../engagement/index.js';
 import { systemClock } from '../platform/clock/index.js';
+import { secretsOf } from '../platform/config/index.js';
 import { createPersonalDataCipher } from '../platform/crypto/index.js';
 import { migrateToLatest, openStore } from '../platform/database/index.js';
 import { isDomainError } from '../platform/errors/index.js';
+import { createLogger } from '../platform/logging/index.js';
 import type { Command } from './commands.js';
 
 /** Where the verb writes; the real command writes to the process's streams, tests to arrays. */
@@ -104,6 +106,7 @@ export function importCommandWith(io: ImportIo): Command {
           clock: systemClock,
           cipher,
           audit: createAuditTrail({ dialect: store.dialect, cipher, clock: systemClock }),
+          logger: createLogger({ level: config.logLevel, secrets: secretsOf(config) }),
         };
         const summary = await runImport(deps, {
           kind: kind as ImportKind,

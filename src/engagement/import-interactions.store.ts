@@ -125,6 +125,12 @@ const IMPORT_CACHE_KIB = 1024 * 1024;
  * before the writer thread (14,005 lines/s, 137 ms).
  */
 const IMPORT_PAUSE_SHARE = 0.25;
+/**
+ * The share while no other connection has written for a few seconds (a nightly CRM file, an import
+ * alone): enough for the first webhook to come to find the lock free within a few polls, after which
+ * the writer pauses for it as above.
+ */
+const IMPORT_QUIET_PAUSE_SHARE = 0.05;
 /** Rows per INSERT into the staging table on SQLite (16 parameters each, 32,766 in all). */
 const SQLITE_STAGED_PER_INSERT = 500;
 /**
@@ -196,7 +202,7 @@ const WRITTEN_COLUMNS = ['id', ...ROW_COLUMNS, 'import_id', 'created_at', 'updat
  */
 export async function openInteractionStaging(
   db: Db,
-  deps: Pick<ParleyContext, 'clock' | 'openWriterThread'>,
+  deps: Pick<ParleyContext, 'clock' | 'openWriterThread' | 'logger'>,
   importId: string,
   options: { timelineChunkRows?: number } = {},
 ): Promise<InteractionStaging> {
@@ -237,8 +243,11 @@ export async function openInteractionStaging(
   // SQLite: where the batches' new rows are written (see `writeNewSqlite`); opened last, closed by `discard`.
   const writer: SqliteWriter | undefined = pg
     ? undefined
-    : (deps.openWriterThread?.({ cacheKib: IMPORT_CACHE_KIB, pauseShare: IMPORT_PAUSE_SHARE }) ??
-      sqliteWriterOn(db));
+    : (deps.openWriterThread?.({
+        cacheKib: IMPORT_CACHE_KIB,
+        pauseShare: IMPORT_PAUSE_SHARE,
+        quietPauseShare: IMPORT_QUIET_PAUSE_SHARE,
+      }) ?? sqliteWriterOn(db));
 
   const NEW_ROW_SUFFIX = ' on conflict (source, external_id) do nothing';
   // Then the columns a new row leaves empty: template, assets, message and status are WhatsApp's.
@@ -553,7 +562,15 @@ export async function openInteractionStaging(
         // A batch still being written (the import failed meanwhile) is finished first; its failure, if
         // any, was the caller's already.
         await writing.catch(() => {});
-        await writer?.close();
+        if (writer) {
+          const { statementMs, pausedMs } = writer.timings();
+          // For whoever tunes the pauses (docs/benchmarks.md): how long SQLite wrote, how long it waited.
+          deps.logger.debug(
+            { importId, writingMs: Math.round(statementMs), pausedMs: Math.round(pausedMs) },
+            'import: SQLite writes done',
+          );
+          await writer.close();
+        }
         await run(`drop table if exists ${table}`);
         if (!published) await takeOutImport(db, deps, importId);
       } finally {

@@ -76,7 +76,7 @@ export interface ImportSummary {
   applyMs: number;
 }
 
-type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread'>;
+type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread' | 'logger'>;
 
 /**
  * Batch sizes, chosen from profiles of `parley import interactions` (most of the time is SQLite's own

@@ -85,6 +85,42 @@ describe('the SQLite writer thread', () => {
     }
   });
 
+  it('pauses its quiet share while nobody else writes, and its full share once another connection has committed', async () => {
+    const store = await openStore(`sqlite:${join(dir, 'pauses.db')}`, { backgroundCheckpoints: false });
+    try {
+      await sql`create table items (id integer primary key, name text not null)`.execute(store.db);
+      const writer = store.openWriterThread!({ cacheKib: 2048, pauseShare: 1, quietPauseShare: 0 });
+      // A statement that takes some milliseconds: 50,000 rows.
+      let next = 0;
+      const rows = () => ({
+        sql: `with recursive n(i) as (select 1 union all select i + 1 from n where i < 50000)
+              insert into items (id, name) select i + ?, 'x' from n`,
+        parameters: [next++ * 50_000],
+      });
+      const run = async () => {
+        const before = writer.timings();
+        await writer.run([rows()]);
+        const after = writer.timings();
+        return { ran: after.statementMs - before.statementMs, paused: after.pausedMs - before.pausedMs };
+      };
+      try {
+        const alone = await run();
+        expect(alone.ran).toBeGreaterThan(1);
+        expect(alone.paused).toBeLessThan(0.5);
+        // Another connection commits: from then on the thread leaves the lock free as long as it held it.
+        await sql`insert into items (id, name) values (0, 'another connection')`.execute(store.db);
+        const shared = await run();
+        expect(shared.paused).toBeGreaterThan(shared.ran * 0.9);
+        const still = await run();
+        expect(still.paused).toBeGreaterThan(still.ran * 0.9);
+      } finally {
+        await writer.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('is not offered for a store no other connection can open', async () => {
     const store = await openStore('sqlite::memory:');
     try {

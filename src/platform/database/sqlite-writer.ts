@@ -23,7 +23,14 @@ export interface SqliteWriter {
    * `mustChange`. Answers the rows each statement run changed (fewer entries than statements if it stopped).
    */
   run(statements: readonly WriteStatement[]): Promise<number[]>;
+  /** What the runs so far took: their statements' time and the pauses after them (0 on the store's own). */
+  timings(): WriterTimings;
   close(): Promise<void>;
+}
+
+export interface WriterTimings {
+  statementMs: number;
+  pausedMs: number;
 }
 
 export interface WriteStatement {
@@ -37,17 +44,26 @@ export interface SqliteWriterThreadOptions {
   /** The connection's page cache, in KiB. */
   cacheKib: number;
   /**
-   * After each statement, the thread waits this share of the statement's time before its next (0: none).
-   * Other connections waiting for the write lock (`busy_timeout` polls it every few to 100 ms) then find
-   * it free often enough; without a pause, statements back to back leave them next to no window.
+   * After each statement, the thread waits this share of the statement's time before its next (0: none),
+   * while other connections write (one committed in the last OTHERS_ACTIVE_MS). Those waiting for the
+   * write lock (`busy_timeout` polls it every few to 100 ms) then find it free often enough; without a
+   * pause, statements back to back leave them next to no window.
    */
   pauseShare?: number;
+  /**
+   * The share while nobody else has written for OTHERS_ACTIVE_MS (default: `pauseShare`): small, so that a
+   * run alone goes nearly at full speed, yet not 0, so that the first writer to come still finds a window
+   * and, once it has committed, the run pauses for it as `pauseShare` says.
+   */
+  quietPauseShare?: number;
   /** As the main connection's (connect.ts): the log the connection may grow before it checkpoints itself. */
   autocheckpointPages: number;
 }
 
 /** Statements compiled per connection and kept, as on the main connection (the same few texts recur). */
 const MAX_STATEMENTS = 200;
+/** How long after another connection's last commit the thread still pauses for others (`pauseShare`). */
+const OTHERS_ACTIVE_MS = 5_000;
 
 // Runs in the worker (a CommonJS script: eval workers cannot be ES modules). The connection is set up as
 // the main one is (connect.ts): WAL, synchronous=NORMAL, foreign keys on, the same wait for the lock.
@@ -62,6 +78,10 @@ db.pragma('cache_size = -' + workerData.cacheKib);
 db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 const statements = new Map();
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// data_version changes when another connection commits to the file (never for this one's own commits).
+const dataVersion = db.prepare('pragma data_version').pluck();
+let version = dataVersion.get();
+let othersWroteAt = -Infinity;
 parentPort.on('message', (m) => {
   if (m === 'close') {
     try { db.close(); } catch {}
@@ -69,6 +89,8 @@ parentPort.on('message', (m) => {
     return;
   }
   const changes = [];
+  let statementMs = 0;
+  let pausedMs = 0;
   try {
     for (const s of m.statements) {
       let statement = statements.get(s.sql);
@@ -78,27 +100,48 @@ parentPort.on('message', (m) => {
         statements.set(s.sql, statement);
       }
       const started = performance.now();
+      const latest = dataVersion.get();
+      if (latest !== version) {
+        version = latest;
+        othersWroteAt = started;
+      }
       const changed = statement.run(s.parameters).changes;
-      if (workerData.pauseShare > 0) Atomics.wait(sleeper, 0, 0, (performance.now() - started) * workerData.pauseShare);
+      const ran = performance.now() - started;
+      const share = started - othersWroteAt < workerData.othersActiveMs ? workerData.pauseShare : workerData.quietPauseShare;
+      if (share > 0) Atomics.wait(sleeper, 0, 0, ran * share);
+      statementMs += ran;
+      pausedMs += performance.now() - started - ran;
       changes.push(changed);
       if (s.mustChange !== undefined && changed !== s.mustChange) break;
     }
-    parentPort.postMessage({ id: m.id, changes });
+    parentPort.postMessage({ id: m.id, changes, statementMs, pausedMs });
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: { message: String((err && err.message) || err), code: err && err.code } });
   }
 });
 `;
 
-type Answer = { id: number; changes: number[] } | { id: number; error: { message: string; code?: string } };
+type Answer =
+  | { id: number; changes: number[]; statementMs: number; pausedMs: number }
+  | { id: number; error: { message: string; code?: string } };
 
 /** Opens a connection to the SQLite file at `path` on a worker thread of its own (see `SqliteWriter`). */
 export function openSqliteWriterThread(path: string, options: SqliteWriterThreadOptions): SqliteWriter {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { path, driver, pauseShare: 0, ...options, maxStatements: MAX_STATEMENTS },
+    workerData: {
+      path,
+      driver,
+      cacheKib: options.cacheKib,
+      autocheckpointPages: options.autocheckpointPages,
+      pauseShare: options.pauseShare ?? 0,
+      quietPauseShare: options.quietPauseShare ?? options.pauseShare ?? 0,
+      othersActiveMs: OTHERS_ACTIVE_MS,
+      maxStatements: MAX_STATEMENTS,
+    },
   });
+  const timings: WriterTimings = { statementMs: 0, pausedMs: 0 };
   const pending = new Map<number, { resolve: (changes: number[]) => void; reject: (e: Error) => void }>();
   let next = 0;
   let dead: Error | null = null;
@@ -114,8 +157,11 @@ export function openSqliteWriterThread(path: string, options: SqliteWriterThread
     if (!waiting) return;
     pending.delete(answer.id);
     if (pending.size === 0) worker.unref();
-    if ('changes' in answer) waiting.resolve(answer.changes);
-    else waiting.reject(Object.assign(new Error(answer.error.message), { code: answer.error.code }));
+    if ('changes' in answer) {
+      timings.statementMs += answer.statementMs;
+      timings.pausedMs += answer.pausedMs;
+      waiting.resolve(answer.changes);
+    } else waiting.reject(Object.assign(new Error(answer.error.message), { code: answer.error.code }));
   });
   worker.on('error', (err) => fail(err));
   const exited = new Promise<void>((resolve) =>
@@ -134,6 +180,7 @@ export function openSqliteWriterThread(path: string, options: SqliteWriterThread
         worker.postMessage({ id, statements });
       });
     },
+    timings: () => ({ ...timings }),
     async close() {
       worker.postMessage('close');
       // A thread stuck in a statement is ended rather than waited for.
@@ -146,17 +193,21 @@ export function openSqliteWriterThread(path: string, options: SqliteWriterThread
 
 /** The same statements on a Kysely connection as it is (see `SqliteWriter`). */
 export function sqliteWriterOn(db: Db): SqliteWriter {
+  let statementMs = 0;
   return {
     async run(statements) {
       const changes: number[] = [];
       for (const s of statements) {
+        const started = performance.now();
         const result = await db.executeQuery(CompiledQuery.raw(s.sql, [...s.parameters]));
+        statementMs += performance.now() - started;
         const changed = Number(result.numAffectedRows ?? 0n);
         changes.push(changed);
         if (s.mustChange !== undefined && changed !== s.mustChange) break;
       }
       return changes;
     },
+    timings: () => ({ statementMs, pausedMs: 0 }),
     async close() {},
   };
 }
