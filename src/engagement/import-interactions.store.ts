@@ -12,7 +12,12 @@ import {
   type Tx,
   type WriteStatement,
 } from '../platform/database/index.js';
-import { openTimelineChunk, TIMELINE_CHUNK_ROWS, unlistEmptyChunks } from './timeline-chunks.store.js';
+import {
+  openTimelineChunk,
+  openTimelineChunkThrough,
+  TIMELINE_CHUNK_ROWS,
+  unlistEmptyChunks,
+} from './timeline-chunks.store.js';
 
 /**
  * The bulk path of `import interactions`, the kind that reaches millions of rows. It is written as it is
@@ -320,7 +325,9 @@ export async function openInteractionStaging(
   /** The timeline chunk the next `rows` new rows go under: a new one each `chunkRows` rows. */
   async function chunkFor(rows: number, now: string): Promise<number> {
     if (chunk === 0 || rowsInChunk + rows > chunkRows) {
-      chunk = await openTimelineChunk(db, importId, now);
+      chunk = writer
+        ? await openTimelineChunkThrough(writer, db, importId, now)
+        : await openTimelineChunk(db, importId, now);
       rowsInChunk = 0;
     }
     rowsInChunk += rows;

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { tableIndexedBy, type Db, type DbOrTx } from '../platform/database/index.js';
+import { tableIndexedBy, type Db, type DbOrTx, type SqliteWriter } from '../platform/database/index.js';
 
 /**
  * The interactions' two big indexes in chunks: the timeline index (timeline_chunk, hcp_seq, occurred_at)
@@ -29,6 +29,31 @@ export async function openTimelineChunk(db: Db, importId: string, now: string): 
     .insertInto('timeline_chunks')
     .values({ import_id: importId, opened_at: now })
     .returning('chunk')
+    .executeTakeFirstOrThrow();
+  return Number(row.chunk);
+}
+
+/**
+ * The same through a SQLite writer thread (sqlite-writer.ts), so that the import's writes all come from
+ * the one connection that pauses for others: the main connection's commits would count as another
+ * writer's, and keep the thread pausing for nobody. The chunk is read back on `db` once written; an
+ * import opens its chunks one at a time, so its latest is the new one.
+ */
+export async function openTimelineChunkThrough(
+  writer: SqliteWriter,
+  db: Db,
+  importId: string,
+  now: string,
+): Promise<number> {
+  const { sql: text, parameters } = db
+    .insertInto('timeline_chunks')
+    .values({ import_id: importId, opened_at: now })
+    .compile();
+  await writer.run([{ sql: text, parameters }]);
+  const row = await db
+    .selectFrom('timeline_chunks')
+    .select((eb) => eb.fn.max('chunk').as('chunk'))
+    .where('import_id', '=', importId)
     .executeTakeFirstOrThrow();
   return Number(row.chunk);
 }
