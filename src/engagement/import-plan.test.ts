@@ -1,0 +1,50 @@
+import { CompiledQuery } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemoWorld } from '../demo/index.js';
+import { ManualClock } from '../platform/clock/index.js';
+import { queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
+import { PG_STORED_ROWS } from './import-interactions.store.js';
+
+/**
+ * An import looks up the rows already stored under each batch's keys. On PostgreSQL, with statistics that
+ * do not know the import's source yet (gathered before its first rows, as on any store), the look-up as
+ * `source in (…) and external_id in (…)` read every stored row of the source: an import of a million
+ * lines got slower with each batch. It must seek the (source, external_id) index once per key.
+ */
+describe('the stored-rows look-up of an interactions import on postgres', () => {
+  let p: TestParley;
+  beforeAll(async () => {
+    p = await startTestParley('postgres', {
+      world: false,
+      clock: new ManualClock('2026-03-03T14:00:00.000Z'),
+    });
+    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
+    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
+    // Rows of a source the statistics have not seen: as many as the rest of the table.
+    await p.context.db.executeQuery(
+      CompiledQuery.raw(
+        `insert into interactions (id, hcp_id, hcp_seq, channel, direction, kind, occurred_at, topics_json,
+                                   products_json, source, external_id, asset_ids_json, created_at, updated_at)
+         select 'int_new_' || i.id, i.hcp_id, i.hcp_seq, i.channel, i.direction, i.kind, i.occurred_at, '[]',
+                '[]', 'crm-new', 'E-' || i.id, '[]', i.created_at, i.updated_at
+           from interactions i`,
+        [],
+      ),
+    );
+  });
+  afterAll(async () => {
+    await p?.destroy();
+  });
+
+  it('seeks the key index once per key, whatever the statistics know of the source', async () => {
+    const keys = Array.from({ length: 500 }, (_, i) => `E-int_${i}`);
+    const plan = await queryPlan(p.context.db, {
+      compile: () => CompiledQuery.raw(PG_STORED_ROWS, [keys.map(() => 'crm-new'), keys]),
+    });
+    expect(plan).toMatch(/Nested Loop/);
+    expect(plan).toMatch(
+      /Index Scan using interactions_source_external on interactions\s.*\n\s+Index Cond: \(\(source = k\.source\) AND \(external_id = k\.external_id\)\)/,
+    );
+    expect(plan).not.toMatch(/Seq Scan on interactions|Filter: .*external_id/);
+  });
+});
