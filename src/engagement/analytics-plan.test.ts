@@ -2,8 +2,13 @@ import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { ManualClock } from '../platform/clock/index.js';
-import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
-import type { Dialect } from '../platform/database/index.js';
+import {
+  DIALECTS,
+  queryPlan,
+  seededPlanWorld,
+  startTestParley,
+  type TestParley,
+} from '../test-support/index.js';
 import {
   deniedAttemptsQuery,
   expiredClicksQuery,
@@ -15,23 +20,6 @@ import {
 import { dayRowsQuery } from './volume.store.js';
 
 /**
- * A demo world of 200 HCPs with fresh planner statistics, as a real store's planner sees it: started before
- * the block's tests and destroyed after them.
- */
-function seededWorld(dialect: Dialect): () => TestParley {
-  let p: TestParley | undefined;
-  beforeAll(async () => {
-    p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-  });
-  afterAll(async () => {
-    await p?.destroy();
-  });
-  return () => p!;
-}
-
-/**
  * Clicks on expired content must be counted from their own partial index (migration 0031): through
  * interactions_occurred, the content-usage report read every interaction of its period from the table to
  * learn its kind (about 3 s a year on the 10M world), and through the index of all clicks (0018) every
@@ -39,7 +27,7 @@ function seededWorld(dialect: Dialect): () => TestParley {
  * planner sees a real store.
  */
 describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
-  const world = seededWorld(dialect);
+  const world = seededPlanWorld(dialect);
 
   it.each([
     ['everything (compliance)', { repIds: null, markets: null }],
@@ -64,7 +52,7 @@ describe.each(DIALECTS)('the expired-clicks query plan on %s', (dialect) => {
  * eight (0.16–0.42 s a statement on the 10M world, three statements for `blocked`).
  */
 describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
-  const world = seededWorld(dialect);
+  const world = seededPlanWorld(dialect);
 
   it.each([
     ['everything (compliance)', { repIds: null, markets: null }, null],
@@ -90,7 +78,7 @@ describe.each(DIALECTS)('the denials query plan on %s', (dialect) => {
  * of the 10M world: 684,687 entries).
  */
 describe.each(DIALECTS)('the kept replies query plan on %s', (dialect) => {
-  const world = seededWorld(dialect);
+  const world = seededPlanWorld(dialect);
 
   it.each([
     ['everything (compliance)', { repIds: null, markets: null }, null],
@@ -115,7 +103,7 @@ describe.each(DIALECTS)('the kept replies query plan on %s', (dialect) => {
  * took 2.4 and 1.6 s on the 10M world instead of 0.6 and 0.7 s. PostgreSQL plans these by cost, not order.
  */
 describe('the message-grouping query plans on sqlite with planner statistics', () => {
-  const world = seededWorld('sqlite');
+  const world = seededPlanWorld('sqlite');
   const year = {
     from: '2025-03-03T00:00:00.000Z',
     to: '2026-03-03T00:00:00.000Z',
@@ -205,7 +193,7 @@ describe('the opt-in requests query plan on postgres', () => {
  * the table.
  */
 describe.each(DIALECTS)('the day refresh query plan on %s', (dialect) => {
-  const world = seededWorld(dialect);
+  const world = seededPlanWorld(dialect);
 
   it.each([
     ['no chunk listed', []],

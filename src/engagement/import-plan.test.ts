@@ -1,8 +1,6 @@
 import { CompiledQuery } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemoWorld } from '../demo/index.js';
-import { ManualClock } from '../platform/clock/index.js';
-import { queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
+import { describe, expect, it } from 'vitest';
+import { queryPlan, seededPlanWorld } from '../test-support/index.js';
 import { PG_STORED_ROWS } from './import-interactions.store.js';
 
 /**
@@ -12,15 +10,8 @@ import { PG_STORED_ROWS } from './import-interactions.store.js';
  * lines got slower with each batch. It must seek the (source, external_id) index once per key.
  */
 describe('the stored-rows look-up of an interactions import on postgres', () => {
-  let p: TestParley;
-  beforeAll(async () => {
-    p = await startTestParley('postgres', {
-      world: false,
-      clock: new ManualClock('2026-03-03T14:00:00.000Z'),
-    });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-    // Rows of a source the statistics have not seen: as many as the rest of the table.
+  // Rows of a source the statistics have not seen: as many as the rest of the table.
+  const world = seededPlanWorld('postgres', async (p) => {
     await p.context.db.executeQuery(
       CompiledQuery.raw(
         `insert into interactions (id, hcp_id, hcp_seq, channel, direction, kind, occurred_at, topics_json,
@@ -32,13 +23,10 @@ describe('the stored-rows look-up of an interactions import on postgres', () => 
       ),
     );
   });
-  afterAll(async () => {
-    await p?.destroy();
-  });
 
   it('seeks the key index once per key, whatever the statistics know of the source', async () => {
     const keys = Array.from({ length: 500 }, (_, i) => `E-int_${i}`);
-    const plan = await queryPlan(p.context.db, {
+    const plan = await queryPlan(world().context.db, {
       compile: () => CompiledQuery.raw(PG_STORED_ROWS, [keys.map(() => 'crm-new'), keys]),
     });
     expect(plan).toMatch(/Nested Loop/);

@@ -1,8 +1,5 @@
-import { CompiledQuery } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemoWorld } from '../demo/index.js';
-import { ManualClock } from '../platform/clock/index.js';
-import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
+import { describe, expect, it } from 'vitest';
+import { DIALECTS, queryPlan, seededPlanWorld } from '../test-support/index.js';
 import { messageInteractionsStatusUpdate } from './statuses.store.js';
 
 /**
@@ -12,26 +9,23 @@ import { messageInteractionsStatusUpdate } from './statuses.store.js';
  * with fresh statistics, as the planner sees a real store.
  */
 describe.each(DIALECTS)('the status update plan on %s', (dialect) => {
-  let p: TestParley;
-  beforeAll(async () => {
-    p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-  });
-  afterAll(async () => {
-    await p?.destroy();
-  });
+  const world = seededPlanWorld(dialect);
 
   it("finds a message's interactions through the partial index by message", async () => {
-    const message = await p.context.db
-      .selectFrom('interactions')
+    const message = await world()
+      .context.db.selectFrom('interactions')
       .select('message_id')
       .where('message_id', 'is not', null)
       .limit(1)
       .executeTakeFirstOrThrow();
     const plan = await queryPlan(
-      p.context.db,
-      messageInteractionsStatusUpdate(p.context.db, message.message_id!, 'read', '2026-03-03T14:00:00.000Z'),
+      world().context.db,
+      messageInteractionsStatusUpdate(
+        world().context.db,
+        message.message_id!,
+        'read',
+        '2026-03-03T14:00:00.000Z',
+      ),
     );
     if (dialect === 'sqlite') {
       expect(plan).toMatch(/SEARCH interactions USING INDEX interactions_message \(message_id=\?\)/);
