@@ -2,13 +2,8 @@ import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWorld } from '../demo/index.js';
 import { ManualClock } from '../platform/clock/index.js';
-import {
-  DIALECTS,
-  queryPlan,
-  seededPlanWorld,
-  startTestParley,
-  type TestParley,
-} from '../test-support/index.js';
+import { DIALECTS, queryPlan, startTestParley, type TestParley } from '../test-support/index.js';
+import { seededPlanWorld } from '../test-support/plan-world.js';
 import {
   deniedAttemptsQuery,
   expiredClicksQuery,

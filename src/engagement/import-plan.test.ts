@@ -1,6 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { queryPlan, seededPlanWorld } from '../test-support/index.js';
+import { queryPlan } from '../test-support/index.js';
+import { seededPlanWorld } from '../test-support/plan-world.js';
 import { PG_STORED_ROWS } from './import-interactions.store.js';
 
 /**

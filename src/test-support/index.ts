@@ -5,4 +5,4 @@ export type { TestWorld } from './world.js';
 export { startTestParley, TEST_APP_SECRET } from './parley.js';
 export type { TestParley } from './parley.js';
 export { childEnvironment } from './child-env.js';
-export { queryPlan, seededPlanWorld } from './query-plan.js';
+export { queryPlan } from './query-plan.js';

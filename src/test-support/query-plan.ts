@@ -1,9 +1,5 @@
 import { CompiledQuery, type Compilable } from 'kysely';
-import { afterAll, beforeAll } from 'vitest';
-import { seedDemoWorld } from '../demo/index.js';
-import { ManualClock } from '../platform/clock/index.js';
-import { isPostgres, type DbOrTx, type Dialect } from '../platform/database/index.js';
-import { startTestParley, type TestParley } from './parley.js';
+import { isPostgres, type DbOrTx } from '../platform/database/index.js';
 
 /**
  * The store's plan for a query, one line a step: SQLite's `explain query plan` details, PostgreSQL's
@@ -21,26 +17,4 @@ export async function queryPlan(db: DbOrTx, query: Compilable<unknown>): Promise
       ),
     )
     .join('\n');
-}
-
-/**
- * A demo world of 200 HCPs and 12,000 interactions with fresh planner statistics, as a real store's
- * planner sees it: started before the calling block's tests (then `afterStatistics`, for rows the
- * statistics should not know) and destroyed after them.
- */
-export function seededPlanWorld(
-  dialect: Dialect,
-  afterStatistics?: (p: TestParley) => Promise<void>,
-): () => TestParley {
-  let p: TestParley | undefined;
-  beforeAll(async () => {
-    p = await startTestParley(dialect, { world: false, clock: new ManualClock('2026-03-03T14:00:00.000Z') });
-    await seedDemoWorld(p.context, { seed: 3, hcps: 200, interactions: 12_000, atomic: true });
-    await p.context.db.executeQuery(CompiledQuery.raw('analyze', []));
-    await afterStatistics?.(p);
-  });
-  afterAll(async () => {
-    await p?.destroy();
-  });
-  return () => p!;
 }

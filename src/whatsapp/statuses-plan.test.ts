@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, queryPlan, seededPlanWorld } from '../test-support/index.js';
+import { DIALECTS, queryPlan } from '../test-support/index.js';
+import { seededPlanWorld } from '../test-support/plan-world.js';
 import { messageInteractionsStatusUpdate } from './statuses.store.js';
 
 /**
