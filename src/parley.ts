@@ -26,6 +26,30 @@ export interface CreateParleyOptions {
 }
 
 /**
+ * The context every capability is handed, on an open store: the server's (`createParley`) and the
+ * commands' that work on the store without serving (seed, import, retention).
+ */
+export function contextOf(
+  config: Config,
+  store: Store,
+  options: { clock?: Clock; logger?: Logger } = {},
+): ParleyContext {
+  const clock = options.clock ?? systemClock;
+  const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
+  return {
+    config,
+    db: store.db,
+    readers: store.readers,
+    dialect: store.dialect,
+    openWriterThread: store.openWriterThread,
+    clock,
+    cipher,
+    audit: createAuditTrail({ dialect: store.dialect, cipher, clock }),
+    logger: options.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) }),
+  };
+}
+
+/**
  * The composition root: opens and migrates the store, builds the context every capability is handed,
  * and assembles the HTTP app from each capability's routes (see routes.ts). Starts nothing that listens;
  * `serve` (cli) does that.
@@ -42,18 +66,7 @@ export async function createParley(options: CreateParleyOptions): Promise<Parley
     }));
   await migrateToLatest(store.db);
   const clock = options.clock ?? systemClock;
-  const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
-  const context: ParleyContext = {
-    config,
-    db: store.db,
-    readers: store.readers,
-    dialect: store.dialect,
-    openWriterThread: store.openWriterThread,
-    clock,
-    cipher,
-    audit: createAuditTrail({ dialect: store.dialect, cipher, clock }),
-    logger,
-  };
+  const context = contextOf(config, store, { clock, logger });
 
   const app = await createHttpApp({
     logger,

@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createAuditTrail } from '../audit/index.js';
 import {
   IMPORT_KINDS,
   loadImportMapping,
@@ -10,12 +9,9 @@ import {
   type ImportKind,
   type ImportSummary,
 } from '../engagement/index.js';
-import { systemClock } from '../platform/clock/index.js';
-import { secretsOf } from '../platform/config/index.js';
-import { createPersonalDataCipher } from '../platform/crypto/index.js';
 import { migrateToLatest, openStore } from '../platform/database/index.js';
 import { isDomainError } from '../platform/errors/index.js';
-import { createLogger } from '../platform/logging/index.js';
+import { contextOf } from '../parley.js';
 import type { Command } from './commands.js';
 
 /** Where the verb writes; the real command writes to the process's streams, tests to arrays. */
@@ -99,16 +95,7 @@ export function importCommandWith(io: ImportIo): Command {
       const started = performance.now();
       try {
         await migrateToLatest(store.db);
-        const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
-        const deps = {
-          db: store.db,
-          openWriterThread: store.openWriterThread,
-          clock: systemClock,
-          cipher,
-          audit: createAuditTrail({ dialect: store.dialect, cipher, clock: systemClock }),
-          logger: createLogger({ level: config.logLevel, secrets: secretsOf(config) }),
-        };
-        const summary = await runImport(deps, {
+        const summary = await runImport(contextOf(config, store), {
           kind: kind as ImportKind,
           format,
           input: createReadStream(file),

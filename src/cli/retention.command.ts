@@ -1,8 +1,7 @@
-import { createAuditTrail } from '../audit/index.js';
 import { systemClock, type Clock } from '../platform/clock/index.js';
-import { createPersonalDataCipher } from '../platform/crypto/index.js';
 import { openStore } from '../platform/database/index.js';
 import { runRetention } from '../privacy/index.js';
+import { contextOf } from '../parley.js';
 import type { Command } from './commands.js';
 
 const USAGE = 'Usage: parley retention run [--dry-run] [--json]\n';
@@ -35,12 +34,9 @@ export function retentionCommandWith(
         return 2;
       }
       try {
-        const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
-        const audit = createAuditTrail({ dialect: store.dialect, cipher, clock });
-        const run = await runRetention(
-          { db: store.db, dialect: store.dialect, clock, audit },
-          { dryRun: flags.has('--dry-run') },
-        );
+        const run = await runRetention(contextOf(config, store, { clock }), {
+          dryRun: flags.has('--dry-run'),
+        });
         if (flags.has('--json')) io.out(`${JSON.stringify(run)}\n`);
         else {
           const verb = run.dryRun ? 'would remove' : 'removed';

@@ -1,13 +1,8 @@
 import { parseArgs } from 'node:util';
-import { createAuditTrail } from '../audit/index.js';
-import type { ParleyContext } from '../context.js';
 import { demoLogins, seedDemoWorld, type SeedSummary } from '../demo/index.js';
-import { systemClock } from '../platform/clock/index.js';
-import { secretsOf } from '../platform/config/index.js';
-import { createPersonalDataCipher } from '../platform/crypto/index.js';
 import { migrateToLatest, openStore } from '../platform/database/index.js';
 import { isDomainError } from '../platform/errors/index.js';
-import { createLogger } from '../platform/logging/index.js';
+import { contextOf } from '../parley.js';
 import type { Command } from './commands.js';
 
 const USAGE = 'usage: parley seed [--hcps N] [--interactions M] [--seed S]\n';
@@ -63,17 +58,7 @@ export const seedCommand: Command = {
     const store = await openStore(config.databaseUrl);
     try {
       await migrateToLatest(store.db);
-      const cipher = createPersonalDataCipher(config.dataKeys.current, config.dataKeys.previous);
-      const context: ParleyContext = {
-        config,
-        db: store.db,
-        readers: store.readers,
-        dialect: store.dialect,
-        clock: systemClock,
-        cipher,
-        audit: createAuditTrail({ dialect: store.dialect, cipher, clock: systemClock }),
-        logger: createLogger({ level: config.logLevel, secrets: secretsOf(config) }),
-      };
+      const context = contextOf(config, store);
       const started = performance.now();
       let lastReport = started;
       const summary = await seedDemoWorld(context, {
