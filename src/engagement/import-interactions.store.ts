@@ -364,9 +364,9 @@ export async function openInteractionStaging(
    */
   async function writeNewSqlite(rows: NewRow[], now: string, under: number, days: string[]): Promise<number> {
     const { sql, parameters } = heartbeat(db, now).compile();
-    const statements: WriteStatement[] = [{ sql, parameters, mustChange: 1 }];
-    if (days.length > 0)
-      statements.push({ sql: sqliteMarkDays, parameters: [importId, JSON.stringify(days)] });
+    const marks: WriteStatement[] =
+      days.length > 0 ? [{ sql: sqliteMarkDays, parameters: [importId, JSON.stringify(days)] }] : [];
+    const statements: WriteStatement[] = [{ sql, parameters, mustChange: 1 }, ...marks];
     for (let i = 0; i < rows.length; i += SQLITE_NEW_PER_INSERT) {
       const slice = rows.slice(i, i + SQLITE_NEW_PER_INSERT);
       const parameters: unknown[] = [importId, now, now, under];
@@ -376,8 +376,7 @@ export async function openInteractionStaging(
     }
     const [beat, ...changes] = await writer!.run(statements);
     if (beat !== 1) throw abandoned(importId);
-    const inserts = days.length > 0 ? changes.slice(1) : changes;
-    return inserts.reduce((sum, n) => sum + n, 0);
+    return changes.slice(marks.length).reduce((sum, n) => sum + n, 0);
   }
 
   async function stageRows(on: Db | Tx, values: unknown[][]) {

@@ -25,13 +25,13 @@ export const FOLD_ROWS = 1_000;
 
 /** Opens a chunk for an import's new rows (its own short write, never undone by a batch's rollback). */
 export async function openTimelineChunk(db: Db, importId: string, now: string): Promise<number> {
-  const row = await db
-    .insertInto('timeline_chunks')
-    .values({ import_id: importId, opened_at: now })
-    .returning('chunk')
-    .executeTakeFirstOrThrow();
+  const row = await chunkListing(db, importId, now).returning('chunk').executeTakeFirstOrThrow();
   return Number(row.chunk);
 }
+
+/** The statement that lists a new chunk for an import. */
+const chunkListing = (db: Db, importId: string, now: string) =>
+  db.insertInto('timeline_chunks').values({ import_id: importId, opened_at: now });
 
 /**
  * The same through a SQLite writer thread (sqlite-writer.ts), so that the import's writes all come from
@@ -45,10 +45,7 @@ export async function openTimelineChunkThrough(
   importId: string,
   now: string,
 ): Promise<number> {
-  const { sql: text, parameters } = db
-    .insertInto('timeline_chunks')
-    .values({ import_id: importId, opened_at: now })
-    .compile();
+  const { sql: text, parameters } = chunkListing(db, importId, now).compile();
   await writer.run([{ sql: text, parameters }]);
   const row = await db
     .selectFrom('timeline_chunks')
