@@ -73,8 +73,9 @@ describe.each(DIALECTS)('the timeline query plan on %s', (dialect) => {
     }
   });
 
-  // The fold's statements look into one chunk, through either index that leads with it. The statistics of this world (analysed with every row in
-  // chunk 0, as a seeded one is) say a chunk holds the whole table: a plan may not take that at its word.
+  // The fold's statements look into one chunk, through either index that leads with it. The statistics
+  // of this world (analysed with every row in chunk 0, as a seeded one is) say a chunk holds the whole
+  // table: a plan may not take that at its word.
   it('folds a chunk, and checks it is empty, by seeks into the chunk, never a read of the table', async () => {
     for (const query of [
       foldStepQuery(p.context.db, 8, 1000),
