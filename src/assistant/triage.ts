@@ -87,30 +87,32 @@ const COMPILED: CompiledEntry[] = Object.entries(LEXICONS).flatMap(([language, l
  * thank-you) then run a handful of the patterns instead of every one of them; the patterns still decide.
  */
 const ENTRIES_BY_FIRST_WORD = new Map<string, number[]>();
-const ENTRIES_BY_FIRST_STEM: { stem: string; entries: number[] }[] = [];
+/** Stems by their first letter: a word is compared only with the stems it could start with. */
+const STEMS_BY_INITIAL = new Map<string, { stem: string; entries: number[] }[]>();
 COMPILED.forEach(({ entry }, index) => {
   const first = entry.split(' ')[0]!;
   if (first.endsWith('*')) {
     const stem = first.slice(0, -1);
-    const known = ENTRIES_BY_FIRST_STEM.find((s) => s.stem === stem);
+    const stems = STEMS_BY_INITIAL.get(stem.charAt(0)) ?? [];
+    const known = stems.find((s) => s.stem === stem);
     if (known) known.entries.push(index);
-    else ENTRIES_BY_FIRST_STEM.push({ stem, entries: [index] });
+    else stems.push({ stem, entries: [index] });
+    STEMS_BY_INITIAL.set(stem.charAt(0), stems);
   } else ENTRIES_BY_FIRST_WORD.set(first, [...(ENTRIES_BY_FIRST_WORD.get(first) ?? []), index]);
 });
 
-/** Marks the entries (indexes into COMPILED) whose first word occurs in `plain`. */
-function candidateEntries(plain: string): boolean[] {
-  const candidates = new Array<boolean>(COMPILED.length).fill(false);
-  const words = new Set(plain.split(' '));
-  for (const word of words) for (const i of ENTRIES_BY_FIRST_WORD.get(word) ?? []) candidates[i] = true;
-  for (const { stem, entries } of ENTRIES_BY_FIRST_STEM) {
-    for (const word of words) {
-      if (!word.startsWith(stem)) continue;
-      for (const i of entries) candidates[i] = true;
-      break;
-    }
+/**
+ * The entries (indexes into COMPILED, in its order) whose first word occurs in `plain`: a call note of a
+ * dozen words looks up a dozen words, rather than every entry and stem of every lexicon.
+ */
+function candidateEntries(plain: string): number[] {
+  const candidates = new Set<number>();
+  for (const word of new Set(plain.split(' '))) {
+    for (const i of ENTRIES_BY_FIRST_WORD.get(word) ?? []) candidates.add(i);
+    for (const { stem, entries } of STEMS_BY_INITIAL.get(word.charAt(0)) ?? [])
+      if (word.startsWith(stem)) for (const i of entries) candidates.add(i);
   }
-  return candidates;
+  return [...candidates].sort((a, b) => a - b);
 }
 
 const ADVERSE_EVENT_SIGNALS: ReadonlySet<TriageSignal> = new Set<AdverseEventSignal>([
@@ -143,9 +145,9 @@ export function triageText(text: string, products: readonly KnownProduct[] = [])
   };
   const isQuestion = normalised.includes('?') || QUESTION_OPENERS.test(normalised);
   const plain = normalised.replace(/\?/g, ' ').replace(/ +/g, ' ');
-  const candidates = candidateEntries(plain);
-  for (const [i, entry] of COMPILED.entries()) {
-    if (!candidates[i] || !entry.pattern.test(plain)) continue;
+  for (const i of candidateEntries(plain)) {
+    const entry = COMPILED[i]!;
+    if (!entry.pattern.test(plain)) continue;
     if (ADVERSE_EVENT_SIGNALS.has(entry.signal)) {
       add('adverse_event', entry.signal, entry.label);
       if (entry.signal === 'off_label_use' && isQuestion)

@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely';
 import { triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
 import { openCallNoteCases } from './call-notes.store.js';
 import type { ParleyContext } from '../context.js';
-import { newId } from '../platform/crypto/index.js';
+import { newIds } from '../platform/crypto/index.js';
 import {
   isPostgres,
   readInChunks,
@@ -160,7 +160,7 @@ export function abandonedBefore(now: string): string {
 const EMPTY_LIST = '[]';
 const listJson = (list: string[]) => (list.length === 0 ? EMPTY_LIST : JSON.stringify(list));
 
-/** A new row of a batch, before it is written. */
+/** A row of a batch, as written: new, unless its key turns out to be stored already. */
 interface NewRow {
   line: number;
   id: string;
@@ -417,19 +417,19 @@ export async function openInteractionStaging(
   }
 
   /** Stored rows by key (`keyOf`): their id, and their note to tell whether it changed. */
-  async function storedRows(on: Db | Tx, rows: { source: string; externalId: string }[]) {
+  async function storedRows(on: Db | Tx, rows: NewRow[]) {
     if (pg) {
       const { rows: found } = await run(
         PG_STORED_ROWS,
-        [rows.map((r) => r.source), rows.map((r) => r.externalId)],
+        [rows.map((r) => r.values[0]), rows.map((r) => r.values[1])],
         on,
       );
       const existing = found as { id: string; source: string; external_id: string; summary: string | null }[];
       return new Map(existing.map((e) => [keyOf(e.source, e.external_id), e]));
     }
-    const sources = [...new Set(rows.map((r) => r.source))];
+    const sources = [...new Set(rows.map((r) => r.values[0] as string))];
     const existing = await readInChunks(
-      rows.map((r) => r.externalId),
+      rows.map((r) => r.values[1] as string),
       (externalIds) =>
         on
           .selectFrom('interactions')
@@ -442,68 +442,56 @@ export async function openInteractionStaging(
   }
 
   /**
-   * Writes a batch resolved by `stage`: the heartbeat renewed, the new rows written hidden, and what the
+   * Writes a batch prepared by `stage`: the heartbeat renewed, the rows written hidden, and what the
    * publish needs staged (rows already stored, and triaged notes).
+   *
+   * Every row is written as if it were new, and the key's unique index says which were not: a CRM file
+   * is mostly calls Parley has not seen, and asking first which keys are stored cost a look-up of every
+   * key on top of the index's own (on PostgreSQL, where the server's work is the import's pace, a tenth
+   * of it). Only a batch some of whose rows were already stored (a re-import, the same call logged through
+   * the API) looks its keys up, after the write: such rows are updated when the import publishes, like any
+   * re-imported row, and their note's cases opened only if the stored note is another one (its own were
+   * opened with it).
    */
-  async function writeBatch(
-    on: Db | Tx,
-    now: string,
-    batch: { row: ResolvedInteraction }[],
-    byKey: Map<string, { id: string; summary: string | null }>,
-    fresh: NewRow[],
-    known: unknown[][],
-    under: number,
-    days: string[],
-  ) {
-    let inserted = 0;
+  async function writeBatch(on: Db | Tx, now: string, rows: NewRow[], under: number, days: string[]) {
+    let inserted: number;
     if (pg) {
       await renewHeartbeat(on, now);
       if (days.length > 0) await run(pgMarkDays, [days, importId], on);
-      if (fresh.length > 0) inserted = await writeNewPg(on as Tx, fresh, now, under);
-    } else inserted = await writeNewSqlite(fresh, now, under, days);
+      inserted = await writeNewPg(on as Tx, rows, now, under);
+    } else inserted = await writeNewSqlite(rows, now, under, days);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
-    let ours = fresh;
-    if (inserted < fresh.length) {
-      // Stored since the look-up above (the same call logged through the API meanwhile, or another
-      // import): such rows are updated at publishing, like any re-imported row, and their note's
-      // cases opened only if the stored note is another one (its own were opened with it).
-      const nowStored = await storedRows(
-        on,
-        batch.filter((b) => !byKey.has(keyOf(b.row.source, b.row.externalId))).map((b) => b.row),
-      );
+    let ours = rows;
+    const stored: unknown[][] = [];
+    if (inserted < rows.length) {
+      // The chunk's room the rows not written did not take (a chunk left empty is unlisted at publishing).
+      if (under === chunk) rowsInChunk -= rows.length - inserted;
+      const byKey = await storedRows(on, rows);
       ours = [];
-      for (const f of fresh) {
-        const other = nowStored.get(f.key);
-        if (!other || other.id === f.id) ours.push(f);
-        else known.push([f.line, other.id, 0, ...f.values, other.summary !== f.summary ? f.triage : null]);
+      for (const r of rows) {
+        const other = byKey.get(r.key);
+        if (!other || other.id === r.id) ours.push(r);
+        else stored.push([r.line, other.id, 0, ...r.values, other.summary !== r.summary ? r.triage : null]);
       }
     }
-    const triaged = ours.filter((f) => f.triage !== null);
-    await stageRows(on, [...known, ...triaged.map((f) => [f.line, f.id, 1, ...f.values, f.triage])]);
+    const triaged = ours.filter((r) => r.triage !== null);
+    await stageRows(on, [...stored, ...triaged.map((r) => [r.line, r.id, 1, ...r.values, r.triage])]);
   }
 
   return {
     async stage(batch) {
       if (batch.length === 0) return;
       const now = deps.clock.now().toISOString();
-      const byKey = await storedRows(
-        db,
-        batch.map((b) => b.row),
-      );
-      /** New rows: written hidden now; staged too when their note's triage found something. */
-      const fresh: NewRow[] = [];
-      /** Staged rows (STAGED_COLUMNS) of rows already stored: updated when the import publishes. */
-      const known: unknown[][] = [];
-      for (const { line, row } of batch) {
-        const key = keyOf(row.source, row.externalId);
-        const old = byKey.get(key);
+      const ids = newIds('int', batch.length);
+      const rows: NewRow[] = batch.map(({ line, row }, i) => {
         const summary = row.summary ?? null;
         // A rep's call note passes the same safety triage as an inbound message, once: when it is new or
-        // changed. The pure part runs here, outside any write; cases are opened when the import publishes.
+        // changed (`writeBatch` keeps the result only then). The pure part runs here, outside any write;
+        // cases are opened when the import publishes.
         let triage: string | null = null;
-        if (summary?.trim() && (!old || old.summary !== summary)) {
+        if (summary?.trim()) {
           const result = triageText(summary, productsByMarket.get(row.market) ?? []);
           if (result.findings.length > 0)
             triage = JSON.stringify({
@@ -512,47 +500,43 @@ export async function openInteractionStaging(
               findings: result.findings,
             } satisfies TriageStaged);
         }
-        // In the order of ROW_COLUMNS.
-        const values = [
-          row.source,
-          row.externalId,
-          row.hcpId,
-          row.hcpSeq,
-          row.channel,
-          row.kind,
-          row.direction,
-          row.occurredAt,
-          row.repId,
+        return {
+          line,
+          id: ids[i]!,
+          key: keyOf(row.source, row.externalId),
+          day: row.occurredAt.slice(0, 10),
           summary,
-          listJson(row.topics),
-          listJson(row.products),
-        ];
-        if (old) known.push([line, old.id, 0, ...values, triage]);
-        else
-          fresh.push({
-            line,
-            id: newId('int'),
-            key,
-            day: row.occurredAt.slice(0, 10),
+          // In the order of ROW_COLUMNS.
+          values: [
+            row.source,
+            row.externalId,
+            row.hcpId,
+            row.hcpSeq,
+            row.channel,
+            row.kind,
+            row.direction,
+            row.occurredAt,
+            row.repId,
             summary,
-            values,
-            triage,
-          });
-      }
+            listJson(row.topics),
+            listJson(row.products),
+          ],
+          triage,
+        };
+      });
       // The batch's timeline chunk is opened before any of its writes, on its own: on PostgreSQL the
       // pinned connection would otherwise open it inside the batch's transaction, which a rollback would
       // undo, leaving the import's next rows under a chunk nobody lists.
-      const under = fresh.length > 0 ? await chunkFor(fresh.length, now) : 0;
+      const under = await chunkFor(rows.length, now);
       // The days the batch is the import's first to write to: marked stale with it (migration 0035).
-      const days = [...new Set(fresh.map((f) => f.day))].filter((d) => !markedDays.has(d));
+      const days = [...new Set(rows.map((r) => r.day))].filter((d) => !markedDays.has(d));
       for (const day of days) markedDays.add(day);
-      const write = (on: Db | Tx) => writeBatch(on, now, batch, byKey, fresh, known, under, days);
+      const write = (on: Db | Tx) => writeBatch(on, now, rows, under, days);
       // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
       if (pg) return db.transaction().execute(write);
       // SQLite: statements of their own (see `writeNewSqlite`), handed to the writer once the batch
       // before is written; this batch is written while the caller prepares the next. Batches never share
-      // a key (the import reads each key once), so the next batch's look-up of stored rows needs none of
-      // this one's.
+      // a key (the import reads each key once), so no batch's writes depend on another's.
       await writing;
       writing = write(db);
       // Awaited by the next batch, `written` or `discard`; this only keeps it from counting as unhandled.
@@ -567,6 +551,8 @@ export async function openInteractionStaging(
       // whose rows may be going already, cannot be published, and nobody takes this one's out now.
       await renewHeartbeat(tx, now);
       const result = await publish(tx, applyDeps, now);
+      // A chunk opened for rows that were all stored already (a re-import) holds nothing to list.
+      await unlistEmptyChunks(tx, { importId });
       await tx.deleteFrom('unpublished_imports').where('import_id', '=', importId).execute();
       published = true;
       return result;

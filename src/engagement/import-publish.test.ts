@@ -365,4 +365,31 @@ describe.each(DIALECTS)('an interactions import being written, on %s', (dialect)
       .execute();
     expect(left).toEqual([{ external_id: 'E-1', summary: 'Logged by the rep', import_id: null }]);
   });
+  it('writes a re-imported file as new rows first and lists no timeline chunk for rows that were all stored', async () => {
+    const file = [1, 2, 3, 4, 5].map((n) => line('again', n)).join('\n');
+    const importFile = () =>
+      runImport(p.context, {
+        kind: 'interactions',
+        format: 'jsonl',
+        input: Readable.from([file]),
+        fileName: 'again.jsonl',
+        actor: null,
+        batchSize: 2,
+      });
+    const chunksOf = async (importId: string) =>
+      (
+        await p.context.db
+          .selectFrom('timeline_chunks')
+          .select('chunk')
+          .where('import_id', '=', importId)
+          .execute()
+      ).length;
+    const first = await importFile();
+    expect(first).toMatchObject({ status: 'applied', inserted: 5 });
+    expect(await chunksOf(first.importId)).toBe(1);
+    const again = await importFile();
+    expect(again).toMatchObject({ status: 'applied', inserted: 0, updated: 0, unchanged: 5 });
+    expect(await chunksOf(again.importId)).toBe(0);
+    expect(await visibleCount('again')).toBe(5);
+  });
 });
