@@ -229,3 +229,44 @@ describe.each(DIALECTS)('migrations 0024 to 0033 on rows written before them, on
     expect((await marketOf('policy_decisions')).dec_1).toBe('BR');
   });
 });
+
+describe.each(DIALECTS)('an insert into interactions, on %s', (dialect) => {
+  const scratch = scratchStore(dialect);
+
+  it('refuses a row without hcp_seq, and marks the day of a row outside any import stale, not of an import’s', async () => {
+    const { db } = scratch.store;
+    await migrateToLatest(db);
+    const at = '2026-01-01T00:00:00.000Z';
+    await insertMarket(db, at);
+    await sql`insert into hcps (id, seq, crm_id, name, market_code, language, time_zone, whatsapp_status,
+        marketing_stopped, legal_hold, created_at, updated_at)
+      values ('hcp_a', 1, 'CRM-A', 'A', 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
+      db,
+    );
+    const seq = (await db.selectFrom('hcps').select('seq').executeTakeFirstOrThrow()).seq;
+    const insert = (id: string, day: string, hcpSeq: number | null, importId: string | null) =>
+      sql`insert into interactions (id, hcp_id, hcp_seq, channel, direction, kind, occurred_at, topics_json,
+          products_json, source, external_id, asset_ids_json, import_id, created_at, updated_at)
+        values (${id}, 'hcp_a', ${hcpSeq}, 'f2f', 'outbound', 'call', ${`${day}T09:00:00.000Z`}, '[]', '[]',
+          'trigger', ${id}, '[]', ${importId}, ${at}, ${at})`.execute(db);
+    const marks = async () =>
+      (
+        await db
+          .selectFrom('stale_interaction_days')
+          .select(['day', 'import_id'])
+          .where('day', 'in', ['2026-02-01', '2026-02-02', '2026-02-03'])
+          .orderBy('day')
+          .execute()
+      ).map((m) => `${m.day} ${m.import_id}`);
+
+    await expect(insert('int_none', '2026-02-01', null, null)).rejects.toThrow(/hcp_seq/);
+    await expect(insert('int_none', '2026-02-01', null, 'imp_1')).rejects.toThrow(/hcp_seq/);
+    expect(await db.selectFrom('interactions').select('id').execute()).toEqual([]);
+    expect(await marks()).toEqual([]);
+
+    await insert('int_logged', '2026-02-02', seq, null);
+    await insert('int_imported', '2026-02-03', seq, 'imp_1');
+    // An import marks its own days (the import's statements, not the trigger: migration 0035).
+    expect(await marks()).toEqual(['2026-02-02 ']);
+  });
+});

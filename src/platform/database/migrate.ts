@@ -32,6 +32,7 @@ import * as denialsIndex from './migrations/0032-denials-index.js';
 import * as messageDayCells from './migrations/0033-message-day-cells.js';
 import * as timelineChunks from './migrations/0034-timeline-chunks.js';
 import * as occurredChunks from './migrations/0035-occurred-chunks.js';
+import * as oneInsertTrigger from './migrations/0036-one-insert-trigger.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -70,6 +71,7 @@ const migrations: Record<string, Migration> = {
   '0033-message-day-cells': messageDayCells,
   '0034-timeline-chunks': timelineChunks,
   '0035-occurred-chunks': occurredChunks,
+  '0036-one-insert-trigger': oneInsertTrigger,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -130,3 +130,27 @@ describe('the SQLite writer thread', () => {
     }
   });
 });
+
+describe('a SQLite writer thread and foreign keys', () => {
+  it('checks them as the main connection does, unless told not to', async () => {
+    const store = await openStore(`sqlite:${join(dir, `w${files++}.db`)}`);
+    try {
+      await sql`create table parents (id integer primary key)`.execute(store.db);
+      await sql`create table children (id integer primary key, parent_id integer not null references parents (id))`.execute(
+        store.db,
+      );
+      const orphan = (id: number) => ({
+        sql: 'insert into children (id, parent_id) values (?, 99)',
+        parameters: [id],
+      });
+      const checking = store.openWriterThread!({ cacheKib: 2048 });
+      await expect(checking.run([orphan(1)])).rejects.toThrow(/FOREIGN KEY/);
+      await checking.close();
+      const trusting = store.openWriterThread!({ cacheKib: 2048, foreignKeys: false });
+      expect(await trusting.run([orphan(2)])).toEqual([1]);
+      await trusting.close();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -58,6 +58,12 @@ export interface SqliteWriterThreadOptions {
   quietPauseShare?: number;
   /** As the main connection's (connect.ts): the log the connection may grow before it checkpoints itself. */
   autocheckpointPages: number;
+  /**
+   * Whether the connection checks foreign keys (default: yes, as the main one does). Only for writes whose
+   * every reference was read from the same store just before, to rows Parley never deletes: the check
+   * would look each one up again.
+   */
+  foreignKeys?: boolean;
 }
 
 /** Statements compiled per connection and kept, as on the main connection (the same few texts recur). */
@@ -66,14 +72,15 @@ const MAX_STATEMENTS = 200;
 const OTHERS_ACTIVE_MS = 5_000;
 
 // Runs in the worker (a CommonJS script: eval workers cannot be ES modules). The connection is set up as
-// the main one is (connect.ts): WAL, synchronous=NORMAL, foreign keys on, the same wait for the lock.
+// the main one is (connect.ts): WAL, synchronous=NORMAL, foreign keys on (unless told), the same wait for
+// the lock.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = NORMAL');
-db.pragma('foreign_keys = ON');
+db.pragma('foreign_keys = ' + (workerData.foreignKeys ? 'ON' : 'OFF'));
 db.pragma('cache_size = -' + workerData.cacheKib);
 db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 const statements = new Map();
@@ -135,6 +142,7 @@ export function openSqliteWriterThread(path: string, options: SqliteWriterThread
       driver,
       cacheKib: options.cacheKib,
       autocheckpointPages: options.autocheckpointPages,
+      foreignKeys: options.foreignKeys ?? true,
       pauseShare: options.pauseShare ?? 0,
       quietPauseShare: options.quietPauseShare ?? options.pauseShare ?? 0,
       othersActiveMs: OTHERS_ACTIVE_MS,
