@@ -37,13 +37,14 @@ export function startAnalyticsRefresher(
     async () => {
       const started = performance.now();
       const today = ctx.clock.now().toISOString().slice(0, 10);
-      const days = await refreshDayCells(ctx.db, batchDays, { before: today });
+      // A day's rows are read on the readers (on a SQLite file, off the event loop: volume.store.ts).
+      const days = await refreshDayCells(ctx.db, batchDays, { before: today, readers: ctx.readers });
       const hcps = await refreshConversationFacts(ctx.db, batchHcps);
       const messageDays = await refreshMessageDays(ctx.db, batchDays, { before: today });
       // A backlog (after an import: a day's cells are rebuilt from every row of the day, 0.8 s for a day of
-      // the 10M world on a slow day, and on SQLite the event loop waits it out) is worked off a day a
-      // turn, each turn followed by a pause as long as it took: webhooks and sends get at least half of the
-      // process meanwhile. (Five days a turn back to back held acknowledgements 4 s at a time.)
+      // the 10M world on a slow day) is worked off a day a turn, each turn followed by a pause as long as it
+      // took: webhooks and sends get at least half of the process meanwhile. (Five days a turn back to
+      // back held acknowledgements 4 s at a time, when the rows were read on the event loop.)
       const backlog = days === batchDays || hcps === batchHcps || messageDays === batchDays;
       return backlog ? Math.max(1, performance.now() - started) : intervalMs;
     },
