@@ -1,5 +1,6 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
+import { NUL_REFUSED, pathToNul, wellFormed } from '../platform/text/index.js';
 import { CHANNELS, DIRECTIONS, KINDS } from './interaction-labels.js';
 
 /** What `parley import` and `POST /api/imports/:kind` accept. */
@@ -258,7 +259,11 @@ export function checkInteractionFast(raw: RawRecord): InteractionRecord | undefi
  * rejected line can be fixed without guessing. Pure: references to HCPs, reps and territories are checked
  * against the store afterwards.
  */
-export function checkImportRecord(kind: ImportKind, raw: RawRecord): Checked {
+export function checkImportRecord(kind: ImportKind, given: RawRecord): Checked {
+  // Text each store can hold alike (platform/text): no NUL, no half of a surrogate pair.
+  const nul = pathToNul(given);
+  if (nul) return { ok: false, reasons: [`${nul.join('.')}: ${NUL_REFUSED}`] };
+  const raw = wellFormed(given);
   if (kind === 'interactions') {
     const fast = checkInteractionFast(raw);
     if (fast) return { ok: true, record: { kind, value: fast } };

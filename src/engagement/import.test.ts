@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHcpByWhatsappNumber, findHcpById } from '../hcps/index.js';
+import { NUL_REFUSED } from '../platform/text/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { checkImportRecord } from './import-records.js';
 import { runImport, type ImportOptions } from './import.store.js';
@@ -293,12 +294,45 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     expect(await count('jl')).toBe(0);
   });
 
+  it('refuses a line whose text holds a NUL (PostgreSQL cannot store one), naming line and field', async () => {
+    const line = (externalId: string, summary: string) =>
+      JSON.stringify({
+        source: 'nul',
+        externalId,
+        hcpId: p.world.hcps.br2a.id,
+        channel: 'f2f',
+        kind: 'call',
+        direction: 'outbound',
+        occurredAt: '2026-02-01T08:00:00Z',
+        summary,
+        topics: ['dosing', 'a\u0000'],
+      });
+    const jsonl = [line('1', 'fine'), line('2', 'a\u0000b'), '{"source": "nul\\u0000"'].join('\n');
+    const summary = await run('interactions', 'jsonl', jsonl);
+    expect(summary.status).toBe('rejected');
+    expect(summary.rejects.map((r) => [r.line, r.reasons])).toEqual([
+      [1, [`topics.1: ${NUL_REFUSED}`]],
+      [2, [`summary: ${NUL_REFUSED}`]],
+      [3, ['record: not valid JSON']],
+    ]);
+    const csv = await run(
+      'interactions',
+      'csv',
+      [header, good(1), `crm,C-2,CRM-BR1A,f2f,call,outbound,2026-02-02T10:00:00Z,,note\u0000,,`].join('\n'),
+    );
+    expect(csv.status).toBe('rejected');
+    expect(csv.rejects.map((r) => [r.line, r.reasons])).toEqual([[3, [`summary: ${NUL_REFUSED}`]]]);
+    expect(await count('nul')).toBe(0);
+  });
+
   it('stores every value as the file gives it, new or re-imported: quotes, breaks, any script, no rep', async () => {
     const notes = [
       'He said "stop" \\ then\nleft; 12 mg → 10 mg, تحسن, 改善 👍',
       '',
       '{"not": "json"}',
       '  42  ',
+      // Half of a surrogate pair, as `\ud83d` in a JSON line can give: stored as U+FFFD on both stores.
+      'half a pair \ud83d, then on',
     ];
     const line = (i: number, summary: string, topics: string[]) =>
       JSON.stringify({
@@ -337,7 +371,7 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
     const expected = (topics: (i: number) => string[]) =>
       notes.map((summary, i) => ({
         external_id: `R-${i}`,
-        summary: summary.trim() || null,
+        summary: summary.trim().toWellFormed() || null,
         rep_id: i % 2 === 0 ? p.world.users.rep1.id : null,
         hcp_seq: seq,
         topics_json: JSON.stringify(topics(i)),
@@ -350,10 +384,10 @@ describe.each(DIALECTS)('importing on %s', (dialect) => {
       'jsonl',
       notes.map((s, i) => line(i, s, ['a "b"', 'ç'])).join('\n'),
     );
-    expect(first).toMatchObject({ status: 'applied', inserted: 4 });
+    expect(first).toMatchObject({ status: 'applied', inserted: 5 });
     expect(await stored()).toEqual(expected(() => ['a "b"', 'ç']));
     const again = await run('interactions', 'jsonl', notes.map((s, i) => line(i, s, [`t\n${i}`])).join('\n'));
-    expect(again).toMatchObject({ status: 'applied', inserted: 0, updated: 4 });
+    expect(again).toMatchObject({ status: 'applied', inserted: 0, updated: 5 });
     expect(await stored()).toEqual(expected((i) => [`t\n${i}`]));
   });
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NUL_REFUSED } from '../platform/text/index.js';
 import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { recordInteraction } from './interactions.store.js';
 
@@ -41,6 +42,33 @@ describe.each(DIALECTS)('interactions and the timeline on %s', (dialect) => {
     expect(paths).toEqual(
       expect.arrayContaining(['body.hcpId', 'body.channel', 'body.kind', 'body.occurredAt']),
     );
+  });
+
+  it('answers text holding a NUL with 400 and its path (PostgreSQL cannot store one), writing nothing', async () => {
+    const res = await post(rep1, {
+      hcpId: p.world.hcps.br1a.id,
+      channel: 'f2f',
+      kind: 'call',
+      occurredAt: '2026-03-02T10:00:00-03:00',
+      summary: 'Discussed\u0000dosing',
+      source: 'veeva',
+      externalId: 'CALL-NUL',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toEqual({
+      code: 'validation_failed',
+      message: `The body is not valid: body.summary: ${NUL_REFUSED}`,
+      details: [{ path: 'body.summary', message: NUL_REFUSED }],
+    });
+    const timeline = await get(rep1, `/api/hcps/${p.world.hcps.br1a.id}/timeline?rep=%00`);
+    expect(timeline.statusCode).toBe(400);
+    expect(timeline.json().error.details).toEqual([{ path: 'querystring.rep', message: NUL_REFUSED }]);
+    const stored = await p.context.db
+      .selectFrom('interactions')
+      .select('id')
+      .where('external_id', '=', 'CALL-NUL')
+      .execute();
+    expect(stored).toEqual([]);
   });
 
   it('logs a call for an own HCP: 201, the contract shape, one audit event without the note in clear', async () => {

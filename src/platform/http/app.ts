@@ -12,6 +12,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { isDomainError, type ErrorCode } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
+import { NUL_REFUSED, pathToNul } from '../text/index.js';
 import { httpStatusOf } from './error-map.js';
 
 declare module 'fastify' {
@@ -94,6 +95,28 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   app.addHook('onRequest', (request, reply, done) => {
     if (request.routeOptions.config.securityHeaders === false) return done();
     securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
+  });
+
+  // Text holding a NUL is refused on every route before its schema is checked, alike on both stores
+  // (platform/text says why). A body read as bytes (Meta's webhooks, an uploaded file) is not walked.
+  app.addHook('preValidation', async (request, reply) => {
+    const parts = [
+      ['body', request.body],
+      ['querystring', request.query],
+      ['params', request.params],
+    ] as const;
+    for (const [where, value] of parts) {
+      const path = pathToNul(value);
+      if (!path) continue;
+      const at = [where, ...path].join('.');
+      return reply
+        .status(400)
+        .send(
+          errorBody('validation_failed', `The ${where} is not valid: ${at}: ${NUL_REFUSED}`, [
+            { path: at, message: NUL_REFUSED },
+          ]),
+        );
+    }
   });
 
   await app.register(swagger, {

@@ -1,0 +1,1 @@
+export { NUL_REFUSED, pathToNul, wellFormed } from './stored-text.js';
