@@ -1,16 +1,15 @@
 // Writes N interaction lines (JSON Lines) for `parley import interactions`, referencing the HCPs and reps
 // of a seeded world: the file of docs/benchmarks.md, "Import and export on the large world".
-//   node bench/engagement-import-file.mjs <seeded SQLite file> <out.jsonl> <lines> <source>
+//   node bench/engagement-import-file.mjs <seeded SQLite file | postgres:// URL> <out.jsonl> <lines> <source>
 // Each HCP about lines ÷ HCPs times, times spread over 2025, a call note on one line in ten, an adverse
-// event in one note in a hundred. Reads the seeded file only (opened read-only).
+// event in one note in a hundred. Reads the seeded world's HCPs only (a SQLite file is opened read-only).
 import { createWriteStream } from 'node:fs';
 import process from 'node:process';
 import Database from 'better-sqlite3';
-const [, , dbFile, out, nStr, source] = process.argv;
+import pg from 'pg';
+const [, , world, out, nStr, source] = process.argv;
 const N = Number(nStr);
-const db = new Database(dbFile, { readonly: true });
-const crm = db.prepare('select crm_id from hcps').pluck().all();
-db.close();
+const crm = world.startsWith('postgres') ? await crmIdsOnPostgres(world) : crmIdsOnSqlite(world);
 const products = ['Glucora', 'Cardalis', 'Neurovix'];
 const topics = ['diabetes', 'safety', 'heart_failure', 'diabetes'];
 const w = createWriteStream(out);
@@ -42,3 +41,18 @@ for (let i = 0; i < N; i++) {
   }
 }
 w.end(buf);
+
+function crmIdsOnSqlite(file) {
+  const db = new Database(file, { readonly: true });
+  const ids = db.prepare('select crm_id from hcps order by seq').pluck().all();
+  db.close();
+  return ids;
+}
+
+async function crmIdsOnPostgres(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query('select crm_id from hcps order by seq');
+  await client.end();
+  return rows.map((r) => r.crm_id);
+}

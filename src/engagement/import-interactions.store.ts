@@ -144,11 +144,12 @@ const SQLITE_STAGED_PER_INSERT = 500;
  */
 const SQLITE_NEW_PER_INSERT = 2_000;
 /**
- * SQLite: batches handed to the writer thread before the oldest is written. With one, each batch waited
- * for the one before, and whichever of the two threads was slower on it (reading and checking, or
- * writing) left the other idle; two keep the writer fed through a slow batch of the file.
+ * Batches handed over for writing (SQLite's writer thread, PostgreSQL's server) before the oldest is
+ * written. With one, each batch waited for the one before, and whichever side was slower on it (reading
+ * and checking here, or writing there) left the other idle; two keep the writing side fed through a slow
+ * batch of the file.
  */
-const SQLITE_BATCHES_AHEAD = 2;
+const BATCHES_AHEAD = 2;
 /** Rows per statement when a rejected or abandoned import's rows are taken out: one short write each. */
 const TAKE_OUT_CHUNK = 5_000;
 /**
@@ -192,9 +193,9 @@ export interface InteractionStaging {
   /** Writes one batch: new rows hidden until publishing, the rest staged (a short transaction). */
   stage(rows: { line: number; row: ResolvedInteraction }[]): Promise<void>;
   /**
-   * Settles once every batch handed to `stage` is written (rejects with the first failure). On SQLite a
-   * batch's rows may still be being written when `stage` returns (see `writeNewSqlite`); `apply` may
-   * only be called after this.
+   * Settles once every batch handed to `stage` is written (rejects with the first failure). A batch's
+   * rows may still be being written when `stage` returns (see BATCHES_AHEAD); `apply` may only be called
+   * after this.
    */
   written(): Promise<void>;
   /** Publishes the import in the caller's transaction: stored rows updated, cases opened, rows visible. */
@@ -251,6 +252,8 @@ export async function openInteractionStaging(
     list.push({ name: p.name, genericName: p.generic_name });
     productsByMarket.set(p.market_code, list);
   }
+  // PostgreSQL: whether this role may write the import's rows as a replica would (see `writeNewPg`).
+  const asReplica = pg && (await mayActAsReplica(db));
   // SQLite: where the batches' new rows are written (see `writeNewSqlite`); opened last, closed by `discard`.
   const writer: SqliteWriter | undefined = pg
     ? undefined
@@ -306,14 +309,15 @@ export async function openInteractionStaging(
   const pgStage = `insert into ${table} (${columns}) select * from unnest(${STAGED_COLUMNS.map(
     (c, i) => `$${i + 1}::${PG_TYPES[c]}[]`,
   ).join(', ')})`;
-  // In the order of the timeline index (HCP, time), the index new rows cost most to keep: its pages are
-  // then visited front to back, each once a batch, rather than evicted from the small shared buffers and
-  // read again.
+  // PostgreSQL: the batch's rows as one JSON array of arrays (one parameter, `JSON.stringify`d in a few
+  // milliseconds), rather than an array a column, which the driver encodes element by element in
+  // JavaScript: 6 µs a row, while the server's transaction stood open waiting for it (measured on a 2M world,
+  // docs/benchmarks.md). The rows come in the order of the timeline index (HCP, time), the index new rows
+  // cost most to keep: its pages are then visited front to back, each once a batch.
   const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-      select u.*, $${WRITTEN_COLUMNS.length + 1}::integer, ${LEFT_EMPTY} from unnest(${WRITTEN_COLUMNS.map(
-        (c, i) => `$${i + 1}::${c === 'hcp_seq' ? 'integer' : 'text'}[]`,
-      ).join(', ')}) as u(${WRITTEN_COLUMNS.join(', ')})
-      order by u.hcp_seq, u.occurred_at${NEW_ROW_SUFFIX}`;
+      select ${WRITTEN_COLUMNS.map((c, i) => `(r->>${i})${c === 'hcp_seq' ? '::integer' : ''}`).join(', ')},
+             $2::integer, ${LEFT_EMPTY}
+        from jsonb_array_elements($1::jsonb) as r${NEW_ROW_SUFFIX}`;
 
   /**
    * Days this import's new rows fall on, each marked stale (under the import's id, so that it goes stale
@@ -326,7 +330,7 @@ export async function openInteractionStaging(
 
   let written = 0;
   let published = false;
-  /** SQLite: the batches handed to the writer, oldest first, each until written, checked and staged. */
+  /** The batches handed over for writing, oldest first, each until written, checked and staged. */
   const writing: Promise<void>[] = [];
   const chunkRows = options.timelineChunkRows ?? TIMELINE_CHUNK_ROWS;
   let chunk = 0;
@@ -346,16 +350,28 @@ export async function openInteractionStaging(
 
   /**
    * PostgreSQL: the batch's new rows, hidden, in the batch's transaction; a row stored meanwhile under the
-   * same key is left to the publish.
+   * same key is left to the publish. Where the import's role may (`replicaRole`), the INSERT runs with
+   * the session's replication role set to `replica`, which skips the per-row check of the HCP's foreign
+   * key and the statement trigger that marks days (an import marks its own): every row's HCP was read
+   * from the store moments before by `resolveBatch`, and no HCP is ever deleted (migration 0037). The
+   * check was a fifth of the server's work a row (docs/benchmarks.md). The setting ends with the
+   * statement.
    */
-  async function writeNewPg(tx: Tx, rows: NewRow[], now: string, under: number): Promise<number> {
-    const asWritten = rows.map((r) => [r.id, ...r.values, importId, now, now]);
-    const result = await run(
-      pgWrite,
-      [...WRITTEN_COLUMNS.map((_, c) => asWritten.map((v) => v[c])), under],
-      tx,
-    );
+  async function writeNewPg(tx: Tx, payload: string, under: number): Promise<number> {
+    if (asReplica) await run(`set local session_replication_role = replica`, [], tx);
+    const result = await run(pgWrite, [payload, under], tx);
+    if (asReplica) await run(`set local session_replication_role = origin`, [], tx);
     return Number(result.numAffectedRows ?? 0n);
+  }
+
+  /** PostgreSQL: the payload of `writeNewPg`, made before the batch's transaction opens. */
+  function pgPayload(rows: NewRow[], now: string): string {
+    const ordered = [...rows].sort(
+      (a, b) =>
+        (a.values[3] as number) - (b.values[3] as number) ||
+        ((a.values[7] as string) < (b.values[7] as string) ? -1 : a.values[7] === b.values[7] ? 0 : 1),
+    );
+    return JSON.stringify(ordered.map((r) => [r.id, ...r.values, importId, now, now]));
   }
 
   /**
@@ -463,12 +479,20 @@ export async function openInteractionStaging(
    * re-imported row, and their note's cases opened only if the stored note is another one (its own were
    * opened with it).
    */
-  async function writeBatch(on: Db | Tx, now: string, rows: NewRow[], under: number, days: string[]) {
+  async function writeBatch(
+    on: Db | Tx,
+    now: string,
+    rows: NewRow[],
+    under: number,
+    days: string[],
+    /** PostgreSQL: the rows as `pgPayload` makes them, before the batch's transaction opens. */
+    payload = '',
+  ) {
     let inserted: number;
     if (pg) {
       await renewHeartbeat(on, now);
       if (days.length > 0) await run(pgMarkDays, [days, importId], on);
-      inserted = await writeNewPg(on as Tx, rows, now, under);
+      inserted = await writeNewPg(on as Tx, payload, under);
     } else inserted = await writeNewSqlite(rows, now, under, days);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
@@ -541,14 +565,15 @@ export async function openInteractionStaging(
       // The days the batch is the import's first to write to: marked stale with it (migration 0035).
       const days = [...new Set(rows.map((r) => r.day))].filter((d) => !markedDays.has(d));
       for (const day of days) markedDays.add(day);
-      const write = (on: Db | Tx) => writeBatch(on, now, rows, under, days);
-      // PostgreSQL: one transaction, whose heartbeat row lock holds off a reaper until the rows are in.
-      if (pg) return db.transaction().execute(write);
-      // SQLite: statements of their own (see `writeNewSqlite`), handed to the writer while it may still
-      // be writing the batches before; this one is written while the caller prepares the next. Batches
-      // never share a key (the import reads each key once), so no batch's writes depend on another's.
-      while (writing.length >= SQLITE_BATCHES_AHEAD) await writing.shift();
-      const batchWritten = write(db);
+      const payload = pg ? pgPayload(rows, now) : '';
+      const write = (on: Db | Tx) => writeBatch(on, now, rows, under, days, payload);
+      // Handed over while the batches before may still be being written; this one is written while the
+      // caller prepares the next. Batches never share a key (the import reads each key once), so no
+      // batch's writes depend on another's. PostgreSQL: one transaction a batch, queued on the import's
+      // one connection, whose heartbeat row lock holds off a reaper until the rows are in. SQLite:
+      // statements of their own on the writer (see `writeNewSqlite`).
+      while (writing.length >= BATCHES_AHEAD) await writing.shift();
+      const batchWritten = pg ? db.transaction().execute(write) : write(db);
       // Awaited by a later batch, `written` or `discard`; this only keeps it from counting as unhandled.
       batchWritten.catch(() => {});
       writing.push(batchWritten);
@@ -718,6 +743,27 @@ export async function reapAbandonedImports(db: Db, deps: Pick<ParleyContext, 'cl
   }
   return reaped;
 }
+
+/**
+ * PostgreSQL: whether the session may set `session_replication_role` (a superuser, or a role granted
+ * `SET ON PARAMETER session_replication_role`, PostgreSQL 15 and later). Tried in a transaction rolled
+ * back either way, so nothing is left set.
+ */
+export async function mayActAsReplica(db: Db): Promise<boolean> {
+  const INSUFFICIENT_PRIVILEGE = '42501';
+  const tried = await db
+    .transaction()
+    .execute(async (tx) => {
+      await tx.executeQuery(CompiledQuery.raw('set local session_replication_role = replica', []));
+      throw new TriedOnly();
+    })
+    .catch((error: unknown) => error);
+  if (tried instanceof TriedOnly) return true;
+  if ((tried as { code?: unknown }).code === INSUFFICIENT_PRIVILEGE) return false;
+  throw tried;
+}
+
+class TriedOnly extends Error {}
 
 async function sqliteCacheSize(db: Db): Promise<number> {
   const { rows } = await db.executeQuery(CompiledQuery.raw('pragma cache_size', []));

@@ -8,6 +8,7 @@ import { DIALECTS, TEST_POSTGRES_URL } from '../../test-support/index.js';
 import { dropPostgresSchema, openStore, type Store } from './connect.js';
 import { nextIdentityValues } from './dialect-sql.js';
 import { isOtherSchemaVanished, migrateTo, migrateToLatest } from './migrate.js';
+import { HCP_DELETE_REFUSED } from './migrations/0037-hcps-kept.js';
 
 /**
  * Kysely's migrator reads the catalogue of every PostgreSQL schema before it starts; test suites drop their
@@ -268,5 +269,29 @@ describe.each(DIALECTS)('an insert into interactions, on %s', (dialect) => {
     await insert('int_imported', '2026-02-03', seq, 'imp_1');
     // An import marks its own days (the import's statements, not the trigger: migration 0035).
     expect(await marks()).toEqual(['2026-02-02 ']);
+  });
+});
+
+describe.each(DIALECTS)('an HCP, on %s', (dialect) => {
+  const scratch = scratchStore(dialect);
+
+  it('is never deleted (the bulk import relies on it): a delete is refused and says what to do instead', async () => {
+    const { db } = scratch.store;
+    await migrateToLatest(db);
+    const at = '2026-01-01T00:00:00.000Z';
+    await insertMarket(db, at);
+    await sql`insert into hcps (id, seq, crm_id, name, market_code, language, time_zone, whatsapp_status,
+        marketing_stopped, legal_hold, created_at, updated_at)
+      values ('hcp_a', 1, 'CRM-A', 'A', 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
+      db,
+    );
+    await expect(db.deleteFrom('hcps').where('id', '=', 'hcp_a').execute()).rejects.toThrow(
+      HCP_DELETE_REFUSED,
+    );
+    if (dialect === 'postgres')
+      await expect(sql`truncate hcps cascade`.execute(db)).rejects.toThrow(HCP_DELETE_REFUSED);
+    // Erasure clears in place: an update is fine.
+    await db.updateTable('hcps').set({ name: '', erased_at: at }).where('id', '=', 'hcp_a').execute();
+    expect(await db.selectFrom('hcps').select(['id', 'name']).execute()).toEqual([{ id: 'hcp_a', name: '' }]);
   });
 });

@@ -33,6 +33,7 @@ import * as messageDayCells from './migrations/0033-message-day-cells.js';
 import * as timelineChunks from './migrations/0034-timeline-chunks.js';
 import * as occurredChunks from './migrations/0035-occurred-chunks.js';
 import * as oneInsertTrigger from './migrations/0036-one-insert-trigger.js';
+import * as hcpsKept from './migrations/0037-hcps-kept.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -72,6 +73,7 @@ const migrations: Record<string, Migration> = {
   '0034-timeline-chunks': timelineChunks,
   '0035-occurred-chunks': occurredChunks,
   '0036-one-insert-trigger': oneInsertTrigger,
+  '0037-hcps-kept': hcpsKept,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
