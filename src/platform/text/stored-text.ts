@@ -21,9 +21,13 @@ export function pathToNul(value: unknown): (string | number)[] | undefined {
     return undefined;
   }
   if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
-    for (const key of Object.keys(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
       if (key.includes('\u0000')) return [key];
-      const inner = pathToNul((value as Record<string, unknown>)[key]);
+      const v = record[key];
+      // A string is checked here rather than in a call of its own: an import checks every line's fields.
+      const inner = typeof v === 'string' ? (v.includes('\u0000') ? [] : undefined) : pathToNul(v);
       if (inner) return [key, ...inner];
     }
   }
@@ -49,9 +53,12 @@ export function wellFormed<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
     const record = value as Record<string, unknown>;
     let copy: Record<string, unknown> | undefined;
-    for (const key of Object.keys(record)) {
-      const v = wellFormed(record[key]);
-      if (v !== record[key]) (copy ??= { ...record })[key] = v;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      const given = record[key];
+      if (typeof given === 'string' && given.isWellFormed()) continue;
+      const v = wellFormed(given);
+      if (v !== given) (copy ??= { ...record })[key] = v;
     }
     return (copy ?? value) as T;
   }
