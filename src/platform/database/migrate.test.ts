@@ -88,6 +88,14 @@ const insertMarket = (db: Store['db'], at: string, code = 'BR') =>
     db,
   );
 
+/** One HCP, `hcp_a` (seq 1), in the market of `insertMarket`. */
+const insertHcpA = (db: Store['db'], at: string) =>
+  sql`insert into hcps (id, seq, crm_id, name, market_code, language, time_zone, whatsapp_status,
+      marketing_stopped, legal_hold, created_at, updated_at)
+    values ('hcp_a', 1, 'CRM-A', 'A', 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
+    db,
+  );
+
 describe.each(DIALECTS)('migration 0016 on rows written before it, on %s', (dialect) => {
   const scratch = scratchStore(dialect);
 
@@ -239,11 +247,7 @@ describe.each(DIALECTS)('an insert into interactions, on %s', (dialect) => {
     await migrateToLatest(db);
     const at = '2026-01-01T00:00:00.000Z';
     await insertMarket(db, at);
-    await sql`insert into hcps (id, seq, crm_id, name, market_code, language, time_zone, whatsapp_status,
-        marketing_stopped, legal_hold, created_at, updated_at)
-      values ('hcp_a', 1, 'CRM-A', 'A', 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
-      db,
-    );
+    await insertHcpA(db, at);
     const seq = (await db.selectFrom('hcps').select('seq').executeTakeFirstOrThrow()).seq;
     const insert = (id: string, day: string, hcpSeq: number | null, importId: string | null) =>
       sql`insert into interactions (id, hcp_id, hcp_seq, channel, direction, kind, occurred_at, topics_json,
@@ -280,11 +284,7 @@ describe.each(DIALECTS)('an HCP, on %s', (dialect) => {
     await migrateToLatest(db);
     const at = '2026-01-01T00:00:00.000Z';
     await insertMarket(db, at);
-    await sql`insert into hcps (id, seq, crm_id, name, market_code, language, time_zone, whatsapp_status,
-        marketing_stopped, legal_hold, created_at, updated_at)
-      values ('hcp_a', 1, 'CRM-A', 'A', 'BR', 'pt-BR', 'America/Sao_Paulo', 'active', 0, 0, ${at}, ${at})`.execute(
-      db,
-    );
+    await insertHcpA(db, at);
     await expect(db.deleteFrom('hcps').where('id', '=', 'hcp_a').execute()).rejects.toThrow(
       HCP_DELETE_REFUSED,
     );
