@@ -490,11 +490,6 @@ export async function openInteractionStaging(
   ) {
     let inserted: number;
     if (pg) {
-      // The batch's commit does not wait for its WAL to reach the disk: its rows are hidden until the
-      // publish, whose commit does wait, and flushes everything written before it with its own record.
-      // A server that crashed meanwhile loses at most the last batches of an import whose connection
-      // died with it: the import fails, and its rows are taken out (`reapAbandonedImports`).
-      await run(`set local synchronous_commit = off`, [], on);
       await renewHeartbeat(on, now);
       if (days.length > 0) await run(pgMarkDays, [days, importId], on);
       inserted = await writeNewPg(on as Tx, payload, under);
