@@ -282,6 +282,16 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     expect((await inbound(wamid)).hcp_id).toBe(p.world.hcps.br1a.id);
   });
 
+  it('takes a text holding a NUL as written: acknowledged, stored sealed, never refused (both stores)', async () => {
+    const wamid = newWamid();
+    const status = await deliver(
+      p,
+      envelope({ messages: [textMessage(BRUNO, 'Bom\u0000dia', { id: wamid })] }),
+    );
+    expect(status).toBe(200);
+    expect(p.context.cipher.open((await inbound(wamid)).body_enc!)).toBe('Bom\u0000dia');
+  });
+
   it('withdraws WhatsApp consent in the processing transaction when an HCP writes STOP', async () => {
     const wamid = newWamid();
     await deliver(p, envelope({ messages: [textMessage('5521998765432', 'STOP', { id: wamid })] }));
