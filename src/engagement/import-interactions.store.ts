@@ -96,6 +96,9 @@ const ROW_COLUMNS = [
   'topics_json',
   'products_json',
 ] as const;
+/** Where a row's timeline-index key sits in its values (`NewRow.values`, in ROW_COLUMNS' order). */
+const HCP_SEQ = ROW_COLUMNS.indexOf('hcp_seq');
+const OCCURRED_AT = ROW_COLUMNS.indexOf('occurred_at');
 /** Staging columns, in the order of the staging INSERT. */
 const STAGED_COLUMNS = ['line', 'id', 'is_new', ...ROW_COLUMNS, 'triage_json'] as const;
 const PG_TYPES: Record<(typeof STAGED_COLUMNS)[number], string> = {
@@ -350,12 +353,12 @@ export async function openInteractionStaging(
 
   /**
    * PostgreSQL: the batch's new rows, hidden, in the batch's transaction; a row stored meanwhile under the
-   * same key is left to the publish. Where the import's role may (`replicaRole`), the INSERT runs with
+   * same key is left to the publish. Where the import's role may (`asReplica`), the INSERT runs with
    * the session's replication role set to `replica`, which skips the per-row check of the HCP's foreign
    * key and the statement trigger that marks days (an import marks its own): every row's HCP was read
    * from the store moments before by `resolveBatch`, and no HCP is ever deleted (migration 0037). The
-   * check was a fifth of the server's work a row (docs/benchmarks.md). The setting ends with the
-   * statement.
+   * check was a fifth of the server's work a row (docs/benchmarks.md). The setting is put back right
+   * after the statement, so the rest of the batch's transaction runs as usual.
    */
   async function writeNewPg(tx: Tx, payload: string, under: number): Promise<number> {
     if (asReplica) await run(`set local session_replication_role = replica`, [], tx);
@@ -366,11 +369,12 @@ export async function openInteractionStaging(
 
   /** PostgreSQL: the payload of `writeNewPg`, made before the batch's transaction opens. */
   function pgPayload(rows: NewRow[], now: string): string {
-    const ordered = [...rows].sort(
-      (a, b) =>
-        (a.values[3] as number) - (b.values[3] as number) ||
-        ((a.values[7] as string) < (b.values[7] as string) ? -1 : a.values[7] === b.values[7] ? 0 : 1),
-    );
+    const ordered = [...rows].sort((a, b) => {
+      const bySeq = (a.values[HCP_SEQ] as number) - (b.values[HCP_SEQ] as number);
+      if (bySeq !== 0) return bySeq;
+      const [at, bt] = [a.values[OCCURRED_AT] as string, b.values[OCCURRED_AT] as string];
+      return at < bt ? -1 : at === bt ? 0 : 1;
+    });
     return JSON.stringify(ordered.map((r) => [r.id, ...r.values, importId, now, now]));
   }
 

@@ -37,6 +37,15 @@ export function errorBody(code: ErrorCode | string, message: string, details?: u
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** The body of a 400 `validation_failed`: every bad field's path and why, in the message and in `details`. */
+function validationFailed(where: string, details: { path: string; message: string }[]) {
+  return errorBody(
+    'validation_failed',
+    `The ${where} is not valid: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+    details,
+  );
+}
+
 /**
  * The Fastify app with the edge concerns every route shares: zod validation and serialisation, one
  * error-to-HTTP map (no stack trace ever reaches a client), security headers, the OpenAPI document at
@@ -108,14 +117,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     for (const [where, value] of parts) {
       const path = pathToNul(value);
       if (!path) continue;
-      const at = [where, ...path].join('.');
       return reply
         .status(400)
-        .send(
-          errorBody('validation_failed', `The ${where} is not valid: ${at}: ${NUL_REFUSED}`, [
-            { path: at, message: NUL_REFUSED },
-          ]),
-        );
+        .send(validationFailed(where, [{ path: [where, ...path].join('.'), message: NUL_REFUSED }]));
     }
   });
 
@@ -144,15 +148,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
         path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
         message: v.message ?? 'invalid',
       }));
-      return reply
-        .status(400)
-        .send(
-          errorBody(
-            'validation_failed',
-            `The ${where} is not valid: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
-            details,
-          ),
-        );
+      return reply.status(400).send(validationFailed(where, details));
     }
     if (isDomainError(error)) {
       const status = httpStatusOf[error.code];
