@@ -22,6 +22,7 @@ import {
   type InteractionStaging,
   type ResolvedInteraction,
 } from './import-interactions.store.js';
+import { SeenKeys } from './import-seen-keys.js';
 import {
   applyMapping,
   checkImportRecord,
@@ -508,7 +509,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
 
   const rejects: ImportReject[] = [];
   const known = newLookups();
-  const seen = new Map<string, number>();
+  const seen = new SeenKeys();
   let total = 0;
   let valid = 0;
   let fatal = false;
@@ -570,8 +571,7 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
         if (!checked.ok) {
           rejects.push({ line: read.line, reasons: checked.reasons, record: read.raw });
         } else {
-          const key = importKeyOf(checked.record);
-          const first = seen.get(key);
+          const first = seen.firstLineOf(importKeyOf(checked.record), read.line);
           if (first !== undefined) {
             rejects.push({
               line: read.line,
@@ -579,7 +579,6 @@ async function importWith(deps: Deps & { db: Db }, options: ImportOptions): Prom
               record: read.raw,
             });
           } else {
-            seen.set(key, read.line);
             batch.push({ line: read.line, record: checked.record, raw: read.raw });
             if (batch.length >= batchSize) await flush();
           }
