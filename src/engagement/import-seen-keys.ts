@@ -21,12 +21,14 @@ export class SeenKeys {
   #lines: Uint32Array;
   #mask: number;
   #size = 0;
+  /** A key's hash, 16 bytes or more (only the first 16 are kept): SHA-256 but in tests. */
+  readonly #digest: (key: string) => Buffer;
 
-  /** `digest` gives a key's hash, 16 bytes or more (only the first 16 are kept): SHA-256 but in tests. */
   constructor(
     initialSlots = 1 << 12,
-    private readonly digest: (key: string) => Buffer = (key) => hash('sha256', key, 'buffer'),
+    digest: (key: string) => Buffer = (key) => hash('sha256', key, 'buffer'),
   ) {
+    this.#digest = digest;
     const slots = 2 ** Math.ceil(Math.log2(Math.max(initialSlots, 2)));
     this.#hashes = new Uint32Array(slots * 4);
     this.#lines = new Uint32Array(slots);
@@ -44,7 +46,7 @@ export class SeenKeys {
    */
   firstLineOf(key: string, line: number): number | undefined {
     if (!Number.isInteger(line) || line < 1 || line > 0xffffffff) throw new RangeError(`bad line ${line}`);
-    const digest = this.digest(key);
+    const digest = this.#digest(key);
     const h0 = digest.readUInt32LE(0);
     const h1 = digest.readUInt32LE(4);
     const h2 = digest.readUInt32LE(8);
@@ -80,14 +82,18 @@ export class SeenKeys {
 
   /** Twice the slots, every kept hash placed again (the hashes are kept whole, so no key is needed). */
   #grow() {
-    const [hashes, lines] = [this.#hashes, this.#lines];
+    const hashes = this.#hashes;
+    const lines = this.#lines;
     this.#hashes = new Uint32Array(hashes.length * 2);
     this.#lines = new Uint32Array(lines.length * 2);
     this.#mask = this.#lines.length - 1;
     for (let slot = 0; slot < lines.length; slot++) {
       if (lines[slot] === 0) continue;
       const at = slot * 4;
-      const [h0, h1, h2, h3] = [hashes[at]!, hashes[at + 1]!, hashes[at + 2]!, hashes[at + 3]!];
+      const h0 = hashes[at]!;
+      const h1 = hashes[at + 1]!;
+      const h2 = hashes[at + 2]!;
+      const h3 = hashes[at + 3]!;
       this.#put(this.#find(h0, h1, h2, h3), h0, h1, h2, h3, lines[slot]!);
     }
   }
