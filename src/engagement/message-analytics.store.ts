@@ -547,41 +547,52 @@ async function loadFromFacts(db: Db, scope: Scope, f: AnalyticsFilters): Promise
   const overCapInGroups = db.selectFrom(grouped.as('g')).select('g.hcp_id').where('g.n', '>', cap);
   const kept = sentMessages(db, scope, f, null, 'kept');
   const overCap = sql<boolean>`${inWholeWeeks} and ${sql.ref('m.week_rank')} = ${cap + 1}`;
-  const [facts, groups, marked] = await Promise.all([
-    kept
-      .select((eb) => [
-        eb.fn.countAll<number>().as('sent'),
-        sql<number>`sum(${firstOfPeriod('m.prev_sent_at', f.from)})`.as('hcps'),
-        sql<number | null>`max(case when ${inWholeWeeks} then ${sql.ref('m.week_rank')} end)`.as('max_n'),
-        countWhere(overCap).as('weeks_over'),
-        // HCPs over cap in a whole week, unless also over cap in a grouped week (counted below).
-        sql<number>`count(distinct case when ${overCap} and ${sql.ref('m.hcp_id')} not in (${overCapInGroups})
-                                   then ${sql.ref('m.hcp_id')} end)`.as('hcps_over'),
-      ])
-      .executeTakeFirstOrThrow(),
-    db
-      .selectFrom(grouped.as('w'))
-      .select((eb) => [
-        eb.fn.max<number>('w.n').as('max_n'),
-        countWhere(sql`${eb.ref('w.n')} > ${cap}`).as('weeks_over'),
-        sql<number>`count(distinct case when ${eb.ref('w.n')} > ${cap} then ${eb.ref('w.hcp_id')} end)`.as(
-          'hcps_over',
-        ),
-      ])
-      .executeTakeFirstOrThrow(),
-    sentMessages(db, scope, f, null, 'live')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('sent'),
-        eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
-      ])
-      .executeTakeFirstOrThrow(),
+  const facts = kept.select((eb) => [
+    eb.fn.countAll<number>().as('sent'),
+    sql<number>`sum(${firstOfPeriod('m.prev_sent_at', f.from)})`.as('hcps'),
+    sql<number | null>`max(case when ${inWholeWeeks} then ${sql.ref('m.week_rank')} end)`.as('max_n'),
+    countWhere(overCap).as('weeks_over'),
+    // HCPs over cap in a whole week, unless also over cap in a grouped week (counted below).
+    sql<number>`count(distinct case when ${overCap} and ${sql.ref('m.hcp_id')} not in (${overCapInGroups})
+                               then ${sql.ref('m.hcp_id')} end)`.as('hcps_over'),
   ]);
+  const groups = db
+    .selectFrom(grouped.as('w'))
+    .select((eb) => [
+      eb.fn.max<number>('w.n').as('max_n'),
+      countWhere(sql`${eb.ref('w.n')} > ${cap}`).as('weeks_over'),
+      sql<number>`count(distinct case when ${eb.ref('w.n')} > ${cap} then ${eb.ref('w.hcp_id')} end)`.as(
+        'hcps_over',
+      ),
+    ]);
+  const marked = sentMessages(db, scope, f, null, 'live').select((eb) => [
+    eb.fn.countAll<number>().as('sent'),
+    eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
+  ]);
+  // One statement, three one-row parts: each part reads the marks, and apart (they ran side by side) a
+  // refresh that cleared a mark between two of them left that HCP's messages out of both the kept and
+  // the live part (and a write that marked one between them counted it twice).
+  const row = await db
+    .selectFrom([facts.as('k'), groups.as('g'), marked.as('l')])
+    .select([
+      'k.sent as kept_sent',
+      'k.hcps as kept_hcps',
+      'k.max_n as kept_max_n',
+      'k.weeks_over as kept_weeks_over',
+      'k.hcps_over as kept_hcps_over',
+      'g.max_n as grouped_max_n',
+      'g.weeks_over as grouped_weeks_over',
+      'g.hcps_over as grouped_hcps_over',
+      'l.sent as live_sent',
+      'l.hcps as live_hcps',
+    ])
+    .executeTakeFirstOrThrow();
   return {
-    sent: num(facts.sent) + num(marked.sent),
-    hcps: num(facts.hcps) + num(marked.hcps),
-    maxN: Math.max(num(facts.max_n), num(groups.max_n)),
-    weeksOver: num(facts.weeks_over) + num(groups.weeks_over),
-    hcpsOver: num(facts.hcps_over) + num(groups.hcps_over),
+    sent: num(row.kept_sent) + num(row.live_sent),
+    hcps: num(row.kept_hcps) + num(row.live_hcps),
+    maxN: Math.max(num(row.kept_max_n), num(row.grouped_max_n)),
+    weeksOver: num(row.kept_weeks_over) + num(row.grouped_weeks_over),
+    hcpsOver: num(row.kept_hcps_over) + num(row.grouped_hcps_over),
   };
 }
 
@@ -730,17 +741,15 @@ export function keptTemplateUsesQuery(db: Db, scope: Scope, f: AnalyticsFilters,
 }
 
 /** Messages and distinct HCPs per template of the sent messages `qb` selects, by grouping them. */
-async function groupedTemplateUses(db: Db, qb: ReturnType<typeof sentMessages>): Promise<TemplateUses[]> {
-  const rows = await qb
+function groupedTemplateUsesQuery(db: Db, qb: ReturnType<typeof sentMessages>) {
+  return qb
     .where(templated(db))
     .select((eb) => [
       'm.template_id',
       eb.fn.countAll<number>().as('n'),
       eb.fn.count<number>('m.hcp_id').distinct().as('hcps'),
     ])
-    .groupBy('m.template_id')
-    .execute();
-  return rows.map((r) => ({ templateId: r.template_id!, messages: num(r.n), hcps: num(r.hcps) }));
+    .groupBy('m.template_id');
 }
 
 /**
@@ -755,23 +764,24 @@ async function templateUses(
   f: AnalyticsFilters,
   brand: string[] | null,
 ): Promise<TemplateUses[]> {
-  if (scope.repIds) return groupedTemplateUses(db, sentMessages(db, scope, f, brand));
-  const [kept, marked] = await Promise.all([
-    keptTemplateUsesQuery(db, scope, f, brand).execute(),
-    groupedTemplateUses(db, sentMessages(db, scope, f, brand, 'live')),
-  ]);
-  // Marked and unmarked HCPs are apart: their counts add up.
-  const uses = new Map<string, TemplateUses>();
-  for (const u of [
-    ...kept.map((r) => ({ templateId: r.template_id!, messages: num(r.n), hcps: num(r.hcps) })),
-    ...marked,
-  ]) {
-    const sum = uses.get(u.templateId) ?? { templateId: u.templateId, messages: 0, hcps: 0 };
-    sum.messages += u.messages;
-    sum.hcps += u.hcps;
-    uses.set(u.templateId, sum);
-  }
-  return [...uses.values()];
+  const uses = scope.repIds
+    ? groupedTemplateUsesQuery(db, sentMessages(db, scope, f, brand))
+    : // Marked and unmarked HCPs are apart: their counts add up. In one statement, so that both parts read
+      // the same marks (a refresh between two statements moved an HCP out of both).
+      db
+        .selectFrom(
+          keptTemplateUsesQuery(db, scope, f, brand)
+            .unionAll(groupedTemplateUsesQuery(db, sentMessages(db, scope, f, brand, 'live')))
+            .as('u'),
+        )
+        .select((eb) => [
+          'u.template_id',
+          eb.fn.sum<number>('u.n').as('n'),
+          eb.fn.sum<number>('u.hcps').as('hcps'),
+        ])
+        .groupBy('u.template_id');
+  const rows = await uses.execute();
+  return rows.map((r) => ({ templateId: r.template_id!, messages: num(r.n), hcps: num(r.hcps) }));
 }
 
 /**

@@ -1,8 +1,16 @@
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../identity/index.js';
-import type { MessagesTable, PolicyDecisionsTable } from '../platform/database/index.js';
-import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import type { MessagesTable, PolicyDecisionsTable, TemplatesTable } from '../platform/database/index.js';
+import {
+  bareMessageRow,
+  DIALECTS,
+  openTestStore,
+  startTestParley,
+  type TestParley,
+  type TestStore,
+} from '../test-support/index.js';
 import { median, ratio, replyFigures, replyTimes, spread, weeklyLoad, weeksIn } from './analytics-figures.js';
 import { runAnalyticsReport, type AnalyticsFilters } from './analytics.store.js';
 import { refreshConversationFacts } from './conversation-facts.store.js';
@@ -218,6 +226,40 @@ function reference(
   return { whatsapp, blocked, overMessaging, consistency, contentUsage, consentReach };
 }
 
+/** An approved follow-up template (an opt-in request for `tpl_optin`), of the brand for `tpl_brand_…`. */
+function approvedTemplateRow(id: string, authorId: string): TemplatesTable {
+  const now = '2026-01-01T00:00:00.000Z';
+  return {
+    id,
+    key: id,
+    version: 1,
+    status: 'approved',
+    type: id === 'tpl_optin' ? 'opt_in_request' : 'follow_up',
+    classification: 'non_promotional',
+    whatsapp_category: 'utility',
+    whatsapp_name: id,
+    whatsapp_language: 'pt_BR',
+    whatsapp_status: 'approved',
+    market_code: 'BR',
+    language: 'pt-BR',
+    brand: id.startsWith('tpl_brand') ? 'Propbrand' : null,
+    products_json: '[]',
+    tone_tags_json: '[]',
+    body: 'Olá',
+    parameters_json: '[]',
+    buttons_json: '[]',
+    approval_code: null,
+    author_id: authorId,
+    approved_by: null,
+    approved_at: null,
+    expires_at: null,
+    review_comment: null,
+    lint_json: '[]',
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (dialect) => {
   let p: TestParley;
   let principal: Principal;
@@ -229,40 +271,9 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
     repNames = new Map(
       (await p.context.db.selectFrom('users').select(['id', 'name']).execute()).map((u) => [u.id, u.name]),
     );
-    const now = '2026-01-01T00:00:00.000Z';
     await p.context.db
       .insertInto('templates')
-      .values(
-        templates.map((id) => ({
-          id,
-          key: id,
-          version: 1,
-          status: 'approved' as const,
-          type: id === 'tpl_optin' ? ('opt_in_request' as const) : ('follow_up' as const),
-          classification: 'non_promotional' as const,
-          whatsapp_category: 'utility' as const,
-          whatsapp_name: id,
-          whatsapp_language: 'pt_BR',
-          whatsapp_status: 'approved' as const,
-          market_code: 'BR',
-          language: 'pt-BR',
-          brand: id.startsWith('tpl_brand') ? 'Propbrand' : null,
-          products_json: '[]',
-          tone_tags_json: '[]',
-          body: 'Olá',
-          parameters_json: '[]',
-          buttons_json: '[]',
-          approval_code: null,
-          author_id: p.world.users.brand.id,
-          approved_by: null,
-          approved_at: null,
-          expires_at: null,
-          review_comment: null,
-          lint_json: '[]',
-          created_at: now,
-          updated_at: now,
-        })),
-      )
+      .values(templates.map((id) => approvedTemplateRow(id, p.world.users.brand.id)))
       .execute();
   });
   afterAll(async () => {
@@ -482,4 +493,81 @@ describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (d
       { numRuns: dialect === 'sqlite' ? 200 : 60 },
     );
   }, 240_000);
+});
+
+describe.each(DIALECTS)('reports that read kept facts and marked HCPs live, on %s', (dialect) => {
+  let p: TestParley;
+  let reader: TestStore;
+  beforeAll(async () => {
+    p = await startTestParley(dialect);
+    // A second instance's connection, one only, so that the report's statements run one after another.
+    reader = await openTestStore(dialect, { sameAs: p.store, maxConnections: 1 });
+  });
+  afterAll(async () => {
+    await reader?.destroy();
+    await p?.destroy();
+  });
+
+  it('read both as of one moment, while a refresh clears the marks between their statements', async () => {
+    const db = p.context.db;
+    const principal = await p.world.principalFor('compliance');
+    const hcps = Object.values(p.world.hcps).slice(0, 3);
+    await db
+      .insertInto('templates')
+      .values(approvedTemplateRow('tpl_race', p.world.users.brand.id))
+      .execute();
+    // Two sent messages to each HCP, the second answered, in a week the period holds whole.
+    await db
+      .insertInto('messages')
+      .values(
+        hcps.flatMap((h, i) =>
+          [0, 1, 2].map((k) =>
+            bareMessageRow({
+              id: `msg_race_${i}_${k}`,
+              hcp_id: h.id,
+              rep_id: k < 2 ? p.world.users.rep1.id : null,
+              direction: k < 2 ? 'outbound' : 'inbound',
+              phone_number_id: p.context.config.whatsapp.phoneNumberId,
+              template_id: k < 2 ? 'tpl_race' : null,
+              status: k === 0 ? 'delivered' : k === 1 ? 'read' : 'received',
+              created_at: new Date(
+                Date.parse('2026-02-03T09:00:00.000Z') + (i * 3 + k) * 60_000,
+              ).toISOString(),
+            }),
+          ),
+        ),
+      )
+      .execute();
+    const f: AnalyticsFilters = { from: FROM, to: TO, bucket: 'day', weeklyCap: 1 };
+    await refreshConversationFacts(db);
+    for (const report of ['whatsapp', 'over-messaging', 'content-usage'] as const) {
+      // Kept facts for every HCP: what the report says when nothing is marked.
+      const settled = await runAnalyticsReport(db, principal, report, f);
+      // The same conversations, every HCP marked: their answers' Meta timestamps said or unsaid (the same
+      // moment, so the same facts).
+      await db
+        .updateTable('messages')
+        .set({ meta_timestamp: sql<string | null>`case when meta_timestamp is null then created_at end` })
+        .where('id', 'like', 'msg_race_%')
+        .where('direction', '=', 'inbound')
+        .execute();
+      // Once the first statement that reads the marks has its rows, the refresher works every HCP out.
+      const readsMarks = new Set<unknown>();
+      let refreshed: Promise<number> | undefined;
+      const racing = reader.db.withPlugin({
+        transformQuery(args) {
+          if (JSON.stringify(args.node).includes('"stale_conversations"')) readsMarks.add(args.queryId);
+          return args.node;
+        },
+        async transformResult(args) {
+          if (readsMarks.has(args.queryId)) await (refreshed ??= refreshConversationFacts(db));
+          return args.result;
+        },
+      });
+      const raced = await runAnalyticsReport(racing, principal, report, f);
+      expect(await refreshed, report).toBe(hcps.length);
+      expect(raced.summary, report).toEqual(settled.summary);
+      expect(raced.rows, report).toEqual(settled.rows);
+    }
+  });
 });
