@@ -7,6 +7,7 @@ import { seededPlanWorld } from '../test-support/plan-world.js';
 import {
   deniedAttemptsQuery,
   expiredClicksQuery,
+  factsLoadQuery,
   keptRepliesQuery,
   keptTemplateUsesQuery,
   optInRequestsQuery,
@@ -88,6 +89,36 @@ describe.each(DIALECTS)('the kept replies query plan on %s', (dialect) => {
     expect(plan).toMatch(/messages_replies/);
     if (dialect === 'sqlite') expect(plan).not.toMatch(/messages_analytics|SCAN m\b/);
     else expect(plan).not.toMatch(/Seq Scan on messages|messages_analytics/);
+  });
+});
+
+/**
+ * The over-messaging load groups, beside the kept facts, the weeks its period cuts and the marked HCPs'
+ * messages. Asked for as one filter ("marked, or outside the whole weeks"), both stores read every sent
+ * message of the period to find them (SQLite through messages_hcp_status_created from its first HCP, all
+ * of them): the cut weeks are two short ranges by time and the marked HCPs are sought one by one.
+ */
+describe.each(DIALECTS)('the over-messaging load query plan on %s', (dialect) => {
+  const world = seededPlanWorld(dialect);
+
+  it('seeks the cut weeks by time and the marked HCPs by HCP, not the period filtered', async () => {
+    const period = {
+      from: '2025-03-05T00:00:00.000Z', // a Wednesday, and
+      to: '2026-03-05T00:00:00.000Z', // a Thursday: both weeks cut
+      bucket: 'month' as const,
+      weeklyCap: 2,
+    };
+    const db = world().context.db;
+    const plan = await queryPlan(db, factsLoadQuery(db, { repIds: null, markets: null }, period));
+    if (dialect === 'sqlite') {
+      expect(plan).toMatch(
+        /messages_hcp_counter \(hcp_id=\? AND direction=\? AND created_at>\? AND created_at<\?\)/,
+      );
+      expect(plan).not.toMatch(/\(hcp_id>\?\)|SCAN m USING/);
+    } else {
+      expect(plan).toMatch(/messages_hcp_counter/);
+      expect(plan).not.toMatch(/Seq Scan on messages|Filter: [^\n]*created_at/);
+    }
   });
 });
 

@@ -543,31 +543,37 @@ describe.each(DIALECTS)('reports that read kept facts and marked HCPs live, on %
     for (const report of ['whatsapp', 'over-messaging', 'content-usage'] as const) {
       // Kept facts for every HCP: what the report says when nothing is marked.
       const settled = await runAnalyticsReport(db, principal, report, f);
-      // The same conversations, every HCP marked: their answers' Meta timestamps said or unsaid (the same
-      // moment, so the same facts).
-      await db
-        .updateTable('messages')
-        .set({ meta_timestamp: sql<string | null>`case when meta_timestamp is null then created_at end` })
-        .where('id', 'like', 'msg_race_%')
-        .where('direction', '=', 'inbound')
-        .execute();
-      // Once the first statement that reads the marks has its rows, the refresher works every HCP out.
-      const readsMarks = new Set<unknown>();
-      let refreshed: Promise<number> | undefined;
-      const racing = reader.db.withPlugin({
-        transformQuery(args) {
-          if (JSON.stringify(args.node).includes('"stale_conversations"')) readsMarks.add(args.queryId);
-          return args.node;
-        },
-        async transformResult(args) {
-          if (readsMarks.has(args.queryId)) await (refreshed ??= refreshConversationFacts(db));
-          return args.result;
-        },
-      });
-      const raced = await runAnalyticsReport(racing, principal, report, f);
-      expect(await refreshed, report).toBe(hcps.length);
-      expect(raced.summary, report).toEqual(settled.summary);
-      expect(raced.rows, report).toEqual(settled.rows);
+      // The test Parley's own refresher may clear the marks first (it turns every 10 s): then the race was
+      // not run, and is run again.
+      let raced = 0;
+      for (let attempt = 0; attempt < 3 && raced < hcps.length; attempt++) {
+        // The same conversations, every HCP marked: their answers' Meta timestamps said or unsaid (the
+        // same moment, so the same facts).
+        await db
+          .updateTable('messages')
+          .set({ meta_timestamp: sql<string | null>`case when meta_timestamp is null then created_at end` })
+          .where('id', 'like', 'msg_race_%')
+          .where('direction', '=', 'inbound')
+          .execute();
+        // Once the first statement that reads the marks has its rows, every HCP is worked out again.
+        const readsMarks = new Set<unknown>();
+        let refreshed: Promise<number> | undefined;
+        const racing = reader.db.withPlugin({
+          transformQuery(args) {
+            if (JSON.stringify(args.node).includes('"stale_conversations"')) readsMarks.add(args.queryId);
+            return args.node;
+          },
+          async transformResult(args) {
+            if (readsMarks.has(args.queryId)) await (refreshed ??= refreshConversationFacts(db));
+            return args.result;
+          },
+        });
+        const result = await runAnalyticsReport(racing, principal, report, f);
+        expect(result.summary, report).toEqual(settled.summary);
+        expect(result.rows, report).toEqual(settled.rows);
+        raced = (await refreshed) ?? 0;
+      }
+      expect(raced, report).toBe(hcps.length);
     }
   });
 });
