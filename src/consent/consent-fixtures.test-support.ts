@@ -1,5 +1,5 @@
 import type { Db, TemplatesTable } from '../platform/database/index.js';
-import { bareMessageRow } from '../test-support/index.js';
+import { bareMessageRow, bareTemplateRow } from '../test-support/index.js';
 
 /** Rows the consent tests need from other capabilities' tables, written directly (no mock, the real store). */
 
@@ -10,35 +10,20 @@ export async function insertTemplate(
   const at = '2026-01-01T00:00:00.000Z';
   await db
     .insertInto('templates')
-    .values({
-      id: input.id,
-      key: input.key ?? `key_${input.id}`,
-      version: input.version ?? 1,
-      status: 'approved',
-      type: input.type,
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      whatsapp_name: `wa_${input.id}`,
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: 'approved',
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: 'Olá {{hcp_name}}',
-      parameters_json: '[]',
-      buttons_json: '[]',
-      approval_code: 'APP-1',
-      author_id: input.authorId,
-      approved_by: null,
-      approved_at: at,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: at,
-      updated_at: at,
-    })
+    .values(
+      bareTemplateRow({
+        id: input.id,
+        key: input.key ?? `key_${input.id}`,
+        version: input.version ?? 1,
+        type: input.type,
+        whatsapp_name: `wa_${input.id}`,
+        body: 'Olá {{hcp_name}}',
+        approval_code: 'APP-1',
+        author_id: input.authorId,
+        approved_at: at,
+        created_at: at,
+      }),
+    )
     .execute();
 }
 

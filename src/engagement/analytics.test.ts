@@ -4,6 +4,7 @@ import { nextHcpSeqs } from '../hcps/index.js';
 import {
   bareHcpRow,
   bareMessageRow,
+  bareTemplateRow,
   DIALECTS,
   startTestParley,
   type TestParley,
@@ -201,35 +202,18 @@ describe.each(DIALECTS)('analytics reports on %s', (dialect) => {
       type: 'follow_up' | 'opt_in_request',
       brand: string | null,
       status: 'approved' | 'expired',
-    ) => ({
-      id,
-      key,
-      version: 1,
-      status,
-      type,
-      classification: 'non_promotional' as const,
-      whatsapp_category: 'utility' as const,
-      whatsapp_name: key,
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: 'approved' as const,
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: 'Olá {{1}}',
-      parameters_json: '[]',
-      buttons_json: '[]',
-      approval_code: `APP-${key}`,
-      author_id: p.world.users.brand.id,
-      approved_by: null,
-      approved_at: null,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    });
+    ) =>
+      bareTemplateRow({
+        id,
+        key,
+        author_id: p.world.users.brand.id,
+        created_at: now,
+        status,
+        type,
+        brand,
+        body: 'Olá {{1}}',
+        approval_code: `APP-${key}`,
+      });
     await db
       .insertInto('templates')
       .values([

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareTemplateRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { exportRecordPages, exportRecords } from './export.store.js';
 import { recordInteraction } from './interactions.store.js';
 
@@ -63,35 +63,21 @@ describe.each(DIALECTS)('export paging on %s', (dialect) => {
     const author = p.world.users.compliance.id;
     await p.context.db
       .insertInto('templates')
-      .values({
-        id: 'tpl_export_1',
-        key: 'follow-up-cardio',
-        version: 3,
-        status: 'approved',
-        type: 'follow_up',
-        classification: 'promotional',
-        whatsapp_category: 'marketing',
-        whatsapp_name: 'follow_up_cardio',
-        whatsapp_language: 'pt_BR',
-        whatsapp_status: 'approved',
-        market_code: 'BR',
-        language: 'pt-BR',
-        brand: null,
-        products_json: '[]',
-        tone_tags_json: '[]',
-        body: 'Olá',
-        parameters_json: '[]',
-        buttons_json: '[]',
-        approval_code: 'BR-TPL-0003',
-        author_id: author,
-        approved_by: author,
-        approved_at: now,
-        expires_at: null,
-        review_comment: null,
-        lint_json: '[]',
-        created_at: now,
-        updated_at: now,
-      })
+      .values(
+        bareTemplateRow({
+          id: 'tpl_export_1',
+          key: 'follow-up-cardio',
+          version: 3,
+          classification: 'promotional',
+          whatsapp_category: 'marketing',
+          whatsapp_name: 'follow_up_cardio',
+          approval_code: 'BR-TPL-0003',
+          author_id: author,
+          approved_by: author,
+          approved_at: now,
+          created_at: now,
+        }),
+      )
       .execute();
     const asset = (id: string, approvalCode: string | null) => ({
       id,

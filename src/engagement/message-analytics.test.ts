@@ -5,6 +5,7 @@ import type { Principal } from '../identity/index.js';
 import type { MessagesTable, PolicyDecisionsTable, TemplatesTable } from '../platform/database/index.js';
 import {
   bareMessageRow,
+  bareTemplateRow,
   DIALECTS,
   openTestStore,
   startTestParley,
@@ -226,38 +227,16 @@ function reference(
   return { whatsapp, blocked, overMessaging, consistency, contentUsage, consentReach };
 }
 
-/** An approved follow-up template (an opt-in request for `tpl_optin`), of the brand for `tpl_brand_…`. */
+/** An approved template of the property's: an opt-in request for `tpl_optin`, of the brand for `tpl_brand_…`. */
 function approvedTemplateRow(id: string, authorId: string): TemplatesTable {
-  const now = '2026-01-01T00:00:00.000Z';
-  return {
+  return bareTemplateRow({
     id,
     key: id,
-    version: 1,
-    status: 'approved',
-    type: id === 'tpl_optin' ? 'opt_in_request' : 'follow_up',
-    classification: 'non_promotional',
-    whatsapp_category: 'utility',
-    whatsapp_name: id,
-    whatsapp_language: 'pt_BR',
-    whatsapp_status: 'approved',
-    market_code: 'BR',
-    language: 'pt-BR',
-    brand: id.startsWith('tpl_brand') ? 'Propbrand' : null,
-    products_json: '[]',
-    tone_tags_json: '[]',
-    body: 'Olá',
-    parameters_json: '[]',
-    buttons_json: '[]',
-    approval_code: null,
     author_id: authorId,
-    approved_by: null,
-    approved_at: null,
-    expires_at: null,
-    review_comment: null,
-    lint_json: '[]',
-    created_at: now,
-    updated_at: now,
-  };
+    created_at: '2026-01-01T00:00:00.000Z',
+    type: id === 'tpl_optin' ? 'opt_in_request' : 'follow_up',
+    brand: id.startsWith('tpl_brand') ? 'Propbrand' : null,
+  });
 }
 
 describe.each(DIALECTS)('message and decision reports counted in SQL, on %s', (dialect) => {

@@ -24,6 +24,7 @@ import { registeredRoutes, ROLES } from './index.js';
 import { newId } from '../platform/crypto/index.js';
 import {
   bareMessageRow,
+  bareTemplateRow,
   DIALECTS,
   startTestParley,
   type TestParley,
@@ -140,35 +141,19 @@ async function approvedTemplateFor(f: MatrixFixture): Promise<string> {
   const id = newId('tpl');
   await f.p.context.db
     .insertInto('templates')
-    .values({
-      id,
-      key: 'matrix_render',
-      version: 1,
-      status: 'approved',
-      type: 'follow_up',
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      whatsapp_name: 'matrix_render',
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: 'approved',
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: 'Olá {{hcp_name}}.',
-      parameters_json: JSON.stringify([{ name: 'hcp_name', type: 'hcp_name' }]),
-      buttons_json: '[]',
-      approval_code: 'BR-MATRIX-RENDER-V1',
-      author_id: f.p.world.users.brand.id,
-      approved_by: f.p.world.users.compliance.id,
-      approved_at: now,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      bareTemplateRow({
+        id,
+        key: 'matrix_render',
+        body: 'Olá {{hcp_name}}.',
+        parameters_json: JSON.stringify([{ name: 'hcp_name', type: 'hcp_name' }]),
+        approval_code: 'BR-MATRIX-RENDER-V1',
+        author_id: f.p.world.users.brand.id,
+        approved_by: f.p.world.users.compliance.id,
+        approved_at: now,
+        created_at: now,
+      }),
+    )
     .execute();
   return id;
 }

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { consentBasisAt, listConsentEntries, type ConsentPurpose } from '../consent/index.js';
 import { newId } from '../platform/crypto/index.js';
 import type { DbOrTx } from '../platform/database/index.js';
-import { TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
+import { bareTemplateRow, TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
 import {
   createCloudApiClient,
   sandboxNumbers,
@@ -55,41 +55,31 @@ export async function approvedTemplate(p: TestParley, overrides: Partial<Templat
   const key = overrides.key ?? `visit_reminder_${id.slice(-6)}`;
   await p.context.db
     .insertInto('templates')
-    .values({
-      id,
-      key,
-      version: 1,
-      status: 'approved',
-      type: (overrides.type ?? 'reminder') as 'reminder',
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      // One WhatsApp name per template row, so the stand-in's registry never confuses two of them.
-      whatsapp_name: `${key}_${id.slice(-6)}`.toLowerCase(),
-      whatsapp_language: overrides.whatsappLanguage ?? 'pt_BR',
-      whatsapp_status: (overrides.whatsappStatus ?? 'approved') as 'approved',
-      market_code: overrides.market ?? 'BR',
-      language: overrides.language ?? 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: overrides.body ?? 'Olá {{hcp_name}}, lembrete da nossa visita às {{hora}}.',
-      parameters_json: JSON.stringify(
-        overrides.parameters ?? [
-          { name: 'hcp_name', type: 'hcp_name' },
-          { name: 'hora', type: 'time' },
-        ],
-      ),
-      buttons_json: '[]',
-      approval_code: `${overrides.market ?? 'BR'}-${key.toUpperCase()}-V1`,
-      author_id: p.world.users.brand.id,
-      approved_by: p.world.users.compliance.id,
-      approved_at: now,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      bareTemplateRow({
+        id,
+        key,
+        type: (overrides.type ?? 'reminder') as 'reminder',
+        // One WhatsApp name per template row, so the stand-in's registry never confuses two of them.
+        whatsapp_name: `${key}_${id.slice(-6)}`.toLowerCase(),
+        whatsapp_language: overrides.whatsappLanguage ?? 'pt_BR',
+        whatsapp_status: (overrides.whatsappStatus ?? 'approved') as 'approved',
+        market_code: overrides.market ?? 'BR',
+        language: overrides.language ?? 'pt-BR',
+        body: overrides.body ?? 'Olá {{hcp_name}}, lembrete da nossa visita às {{hora}}.',
+        parameters_json: JSON.stringify(
+          overrides.parameters ?? [
+            { name: 'hcp_name', type: 'hcp_name' },
+            { name: 'hora', type: 'time' },
+          ],
+        ),
+        approval_code: `${overrides.market ?? 'BR'}-${key.toUpperCase()}-V1`,
+        author_id: p.world.users.brand.id,
+        approved_by: p.world.users.compliance.id,
+        approved_at: now,
+        created_at: now,
+      }),
+    )
     .execute();
   return { id, key };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { bareTemplateRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { mountedSandbox } from '../whatsapp/index.js';
 import { outboxWorkersOf } from './index.js';
 
@@ -24,40 +24,26 @@ async function approvedTemplate(
   const key = overrides.key ?? `visit_reminder_${id.slice(-6)}`;
   await p.context.db
     .insertInto('templates')
-    .values({
-      id,
-      key,
-      version: 1,
-      status: 'approved',
-      type: (overrides.type ?? 'reminder') as 'reminder',
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      whatsapp_name: key,
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: (overrides.whatsappStatus ?? 'approved') as 'approved',
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: overrides.body ?? 'Olá {{hcp_name}}, lembrete da nossa visita às {{hora}}.',
-      parameters_json: JSON.stringify(
-        overrides.parameters ?? [
-          { name: 'hcp_name', type: 'hcp_name' },
-          { name: 'hora', type: 'time' },
-        ],
-      ),
-      buttons_json: '[]',
-      approval_code: `BR-${key.toUpperCase()}-V1`,
-      author_id: p.world.users.brand.id,
-      approved_by: p.world.users.compliance.id,
-      approved_at: now,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      bareTemplateRow({
+        id,
+        key,
+        type: (overrides.type ?? 'reminder') as 'reminder',
+        whatsapp_status: (overrides.whatsappStatus ?? 'approved') as 'approved',
+        body: overrides.body ?? 'Olá {{hcp_name}}, lembrete da nossa visita às {{hora}}.',
+        parameters_json: JSON.stringify(
+          overrides.parameters ?? [
+            { name: 'hcp_name', type: 'hcp_name' },
+            { name: 'hora', type: 'time' },
+          ],
+        ),
+        approval_code: `BR-${key.toUpperCase()}-V1`,
+        author_id: p.world.users.brand.id,
+        approved_by: p.world.users.compliance.id,
+        approved_at: now,
+        created_at: now,
+      }),
+    )
     .execute();
   return { id, key };
 }

@@ -8,6 +8,7 @@ import {
   type AssetsTable,
   type HcpsTable,
   type MessagesTable,
+  type TemplatesTable,
 } from '../platform/database/index.js';
 
 export const TEST_PASSWORD = 'correct horse battery';
@@ -127,6 +128,43 @@ export function bareAssetRow(
     approved_at: null,
     expires_at: null,
     review_comment: null,
+    updated_at: fields.created_at,
+    ...fields,
+  };
+}
+
+/**
+ * A templates row as a test writes it straight into the table: what `fields` names, and for the rest an
+ * approved, non-promotional follow-up of no brand or product, version 1, in Brazilian Portuguese, whose
+ * WhatsApp name is its key and which Meta approved as a utility template, with no parameters, buttons,
+ * approval details, expiry or review comment, last changed when it was created.
+ */
+export function bareTemplateRow(
+  fields: Pick<TemplatesTable, 'id' | 'key' | 'author_id' | 'created_at'> & Partial<TemplatesTable>,
+): TemplatesTable {
+  return {
+    version: 1,
+    status: 'approved',
+    type: 'follow_up',
+    classification: 'non_promotional',
+    whatsapp_category: 'utility',
+    whatsapp_name: fields.key,
+    whatsapp_language: 'pt_BR',
+    whatsapp_status: 'approved',
+    market_code: 'BR',
+    language: 'pt-BR',
+    brand: null,
+    products_json: '[]',
+    tone_tags_json: '[]',
+    body: 'Olá',
+    parameters_json: '[]',
+    buttons_json: '[]',
+    approval_code: null,
+    approved_by: null,
+    approved_at: null,
+    expires_at: null,
+    review_comment: null,
+    lint_json: '[]',
     updated_at: fields.created_at,
     ...fields,
   };

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
-import { bareMessageRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import {
+  bareMessageRow,
+  bareTemplateRow,
+  DIALECTS,
+  startTestParley,
+  type TestParley,
+} from '../test-support/index.js';
 import { deliver, envelope, newWamid, textMessage } from './webhook-fixtures.test-support.js';
 
 const ANA = '5511987654321'; // br1a: territory br1 (rep1)
@@ -434,35 +440,18 @@ describe.each(DIALECTS)('processing inbound WhatsApp on %s', (dialect) => {
     const id = newId('tpl');
     await db()
       .insertInto('templates')
-      .values({
-        id,
-        key: 'webhook_followup',
-        version: 1,
-        status: 'approved',
-        type: 'follow_up',
-        classification: 'non_promotional',
-        whatsapp_category: 'utility',
-        whatsapp_name: 'webhook_followup',
-        whatsapp_language: 'pt_BR',
-        whatsapp_status: 'approved',
-        market_code: 'BR',
-        language: 'pt-BR',
-        brand: null,
-        products_json: '[]',
-        tone_tags_json: '[]',
-        body: 'Olá {{hcp_name}}.',
-        parameters_json: '[]',
-        buttons_json: '[]',
-        approval_code: 'BR-WEBHOOK-1',
-        author_id: p.world.users.brand.id,
-        approved_by: p.world.users.compliance.id,
-        approved_at: now,
-        expires_at: null,
-        review_comment: null,
-        lint_json: '[]',
-        created_at: now,
-        updated_at: now,
-      })
+      .values(
+        bareTemplateRow({
+          id,
+          key: 'webhook_followup',
+          body: 'Olá {{hcp_name}}.',
+          approval_code: 'BR-WEBHOOK-1',
+          author_id: p.world.users.brand.id,
+          approved_by: p.world.users.compliance.id,
+          approved_at: now,
+          created_at: now,
+        }),
+      )
       .execute();
     const update = (field: string, value: Record<string, unknown>) => ({
       object: 'whatsapp_business_account',
