@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { sql } from 'kysely';
 import { newId } from '../platform/crypto/index.js';
 import type { Db } from '../platform/database/index.js';
-import { bareMessageRow, TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
+import { bareMessageRow, bareTemplateRow, TEST_APP_SECRET, type TestParley } from '../test-support/index.js';
 import { signWebhookBody, webhookProcessorOf } from '../whatsapp/index.js';
 
 /**
@@ -71,38 +71,23 @@ export async function sharedTemplate(p: TestParley): Promise<string> {
   const id = newId('tpl');
   await p.context.db
     .insertInto('templates')
-    .values({
-      id,
-      key: `privacy_follow_up_${id.slice(-6)}`,
-      version: 1,
-      status: 'approved',
-      type: 'follow_up',
-      classification: 'non_promotional',
-      whatsapp_category: 'utility',
-      whatsapp_name: `privacy_follow_up_${id.slice(-6)}`.toLowerCase(),
-      whatsapp_language: 'pt_BR',
-      whatsapp_status: 'approved',
-      market_code: 'BR',
-      language: 'pt-BR',
-      brand: null,
-      products_json: '[]',
-      tone_tags_json: '[]',
-      body: 'Olá {{hcp_name}}, {{nota}}',
-      parameters_json: JSON.stringify([
-        { name: 'hcp_name', type: 'hcp_name' },
-        { name: 'nota', type: 'text', maxLength: 80 },
-      ]),
-      buttons_json: '[]',
-      approval_code: 'BR-PRIV-1',
-      author_id: p.world.users.brand.id,
-      approved_by: p.world.users.compliance.id,
-      approved_at: now,
-      expires_at: null,
-      review_comment: null,
-      lint_json: '[]',
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      bareTemplateRow({
+        id,
+        key: `privacy_follow_up_${id.slice(-6)}`,
+        whatsapp_name: `privacy_follow_up_${id.slice(-6)}`.toLowerCase(),
+        body: 'Olá {{hcp_name}}, {{nota}}',
+        parameters_json: JSON.stringify([
+          { name: 'hcp_name', type: 'hcp_name' },
+          { name: 'nota', type: 'text', maxLength: 80 },
+        ]),
+        approval_code: 'BR-PRIV-1',
+        author_id: p.world.users.brand.id,
+        approved_by: p.world.users.compliance.id,
+        approved_at: now,
+        created_at: now,
+      }),
+    )
     .execute();
   return id;
 }
