@@ -1,52 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../platform/crypto/index.js';
-import { bareTemplateRow, DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
 import { mountedSandbox } from '../whatsapp/index.js';
 import { outboxWorkersOf } from './index.js';
+import { approvedTemplate } from './messaging-fixtures.test-support.js';
 
 /**
  * The send path end to end (issue 5 items 8–10, issue 4 item 7): check, send, the outbox, the worker's
  * second decision, the Cloud API stand-in over real HTTP, and the status webhooks coming back.
  */
-
-async function approvedTemplate(
-  p: TestParley,
-  overrides: Partial<{
-    key: string;
-    type: string;
-    parameters: unknown[];
-    body: string;
-    whatsappStatus: string;
-  }> = {},
-) {
-  const now = p.clock.now().toISOString();
-  const id = newId('tpl');
-  const key = overrides.key ?? `visit_reminder_${id.slice(-6)}`;
-  await p.context.db
-    .insertInto('templates')
-    .values(
-      bareTemplateRow({
-        id,
-        key,
-        type: (overrides.type ?? 'reminder') as 'reminder',
-        whatsapp_status: (overrides.whatsappStatus ?? 'approved') as 'approved',
-        body: overrides.body ?? 'Olá {{hcp_name}}, lembrete da nossa visita às {{hora}}.',
-        parameters_json: JSON.stringify(
-          overrides.parameters ?? [
-            { name: 'hcp_name', type: 'hcp_name' },
-            { name: 'hora', type: 'time' },
-          ],
-        ),
-        approval_code: `BR-${key.toUpperCase()}-V1`,
-        author_id: p.world.users.brand.id,
-        approved_by: p.world.users.compliance.id,
-        approved_at: now,
-        created_at: now,
-      }),
-    )
-    .execute();
-  return { id, key };
-}
 
 async function grant(p: TestParley, token: string, hcpId: string, purpose: string) {
   const res = await p.app.inject({
