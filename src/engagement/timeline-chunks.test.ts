@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eraseHcp, exportHcpData } from '../privacy/index.js';
-import { DIALECTS, startTestParley, type TestParley } from '../test-support/index.js';
+import type { Db } from '../platform/database/index.js';
+import { DIALECTS, openTestStore, startTestParley, type TestParley } from '../test-support/index.js';
 import { runImport, type ImportSummary } from './import.store.js';
 import { recordInteraction } from './interactions.store.js';
 import { foldTimelineChunks, listedTimelineChunks } from './timeline-chunks.store.js';
@@ -200,6 +201,65 @@ describe.each(DIALECTS)('timeline chunks, on %s', (dialect) => {
       .execute();
     expect(notes).toHaveLength(9);
     expect(notes.filter((n) => n.summary !== null)).toEqual([]);
+  });
+
+  it('reads the chunks and the rows under them as of one moment, while an import publishes between the two', async () => {
+    const hcpId = p.world.hcps.br2a.id;
+    const compliance = await p.world.principalFor('compliance');
+    // A second instance's connection, one only, so that each read's statements run one after another.
+    const reader = await openTestStore(dialect, { sameAs: p.store, maxConnections: 1 });
+    try {
+      // Lines 2, 5, 8 … are CRM-BR2A's (`line`).
+      expect(await importLines([line('moment', 2)])).toMatchObject({ status: 'applied', inserted: 1 });
+      /**
+       * `read` on the second instance, where an import (a change to a stored row and a new row, under a
+       * chunk of its own) is written and published as soon as the statement listing the chunks returns.
+       */
+      const racing = async <T>(read: (db: Db) => Promise<T>, lines: string[]) => {
+        const listsChunks = new Set<unknown>();
+        let published: Promise<ImportSummary> | undefined;
+        const db = reader.db.withPlugin({
+          transformQuery(args) {
+            if (JSON.stringify(args.node).includes('"timeline_chunks"')) listsChunks.add(args.queryId);
+            return args.node;
+          },
+          async transformResult(args) {
+            if (listsChunks.has(args.queryId)) await (published ??= importLines(lines));
+            return args.result;
+          },
+        });
+        const result = await read(db);
+        expect(await published).toMatchObject({ status: 'applied', inserted: 1, updated: 1 });
+        return result;
+      };
+
+      const page = () => listTimeline(db(), hcpId, { limit: 50 });
+      const before = await page();
+      const raced = await racing(
+        (db) => listTimeline(db, hcpId, { limit: 50 }),
+        [line('moment', 2, { summary: 'Changed' }), line('moment', 5)],
+      );
+      // As of the first read: neither the change nor the new row (a page of the moment after would hold
+      // both; without one snapshot it held the change but not the new row, under a chunk it never read).
+      expect(raced).toEqual(before);
+      const after = await page();
+      expect(after.items.filter((i) => i.source === 'moment').map((i) => [i.externalId, i.summary])).toEqual([
+        ['E-5', 'Visit 5'],
+        ['E-2', 'Changed'],
+      ]);
+
+      const exported = async (db: Db) =>
+        (await exportHcpData({ ...p.context, db }, compliance, hcpId, {})).content.interactions as unknown[];
+      const exportedBefore = await exported(db());
+      const exportedRaced = await racing(exported, [
+        line('moment', 2, { summary: 'Changed again' }),
+        line('moment', 8),
+      ]);
+      expect(exportedRaced).toEqual(exportedBefore);
+      expect((await exported(db())).length).toBe(exportedBefore.length + 1);
+    } finally {
+      await reader.destroy();
+    }
   });
 
   it('is folded by a running Parley’s background folder', async () => {

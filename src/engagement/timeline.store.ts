@@ -5,6 +5,7 @@ import {
   type DbOrTx,
   type InteractionsTable,
   type Page,
+  readAsOfOneMoment,
 } from '../platform/database/index.js';
 import { DomainError } from '../platform/errors/index.js';
 import { describeInteraction } from './interaction-labels.js';
@@ -54,7 +55,11 @@ export async function listTimeline(
   hcpId: string,
   query: TimelineQuery,
 ): Promise<Page<TimelineItem>> {
-  const rows = await timelineQuery(db, hcpId, query, await listedTimelineChunks(db)).execute();
+  // The chunks and the rows under them as of one moment: an import that listed a chunk and published
+  // between the two reads would otherwise show its updates of older rows but not its new ones.
+  const rows = await readAsOfOneMoment(db, async (snapshot) =>
+    timelineQuery(snapshot, hcpId, query, await listedTimelineChunks(snapshot)).execute(),
+  );
   const pageRows = rows.slice(0, query.limit);
   const templateIds = [...new Set(pageRows.flatMap((r) => (r.template_id ? [r.template_id] : [])))];
   const assetIds = [...new Set(pageRows.flatMap((r) => JSON.parse(r.asset_ids_json) as string[]))];

@@ -5,7 +5,7 @@ import { listedTimelineChunks, onHcpTimeline, toInteraction } from '../engagemen
 import { canReadMessageBodies, findVisibleHcp } from '../hcps/index.js';
 import type { Principal } from '../identity/index.js';
 import { messageView } from '../messaging/index.js';
-import type { DbOrTx } from '../platform/database/index.js';
+import { readAsOfOneMoment, type DbOrTx } from '../platform/database/index.js';
 import { checksumOf } from './canonical-json.js';
 
 /** Where a request came from, for the security log of an out-of-scope attempt. */
@@ -70,16 +70,18 @@ export async function exportHcpData(
     .execute();
   const ledger = await listConsentEntries(db, hcpId);
   const preferences = (await readPreferences(db, hcpId)) ?? null;
-  const interactions = (
-    await db
+  // The chunks and the rows under them as of one moment, as the timeline reads them.
+  const interactionRows = await readAsOfOneMoment(db, async (snapshot) =>
+    snapshot
       .selectFrom('interactions')
       .selectAll()
-      // Through the timeline index, by the HCP's seq in each of its chunks (there is no index on hcp_id alone).
-      .where(onHcpTimeline('interactions', hcpId, await listedTimelineChunks(db)))
+      // Through the timeline index, by the HCP's seq in each of its chunks (no index on hcp_id alone).
+      .where(onHcpTimeline('interactions', hcpId, await listedTimelineChunks(snapshot)))
       .orderBy('occurred_at')
       .orderBy('id')
-      .execute()
-  ).map(toInteraction);
+      .execute(),
+  );
+  const interactions = interactionRows.map(toInteraction);
 
   const messageRows = await db
     .selectFrom('messages')

@@ -49,6 +49,32 @@ export function forUpdate<DB, TB extends keyof DB, O>(
   return dialect === 'postgres' ? query.forUpdate() : query;
 }
 
+/**
+ * Runs `read` on a view of the store as of one moment, for reads of several statements whose later ones
+ * are steered by what an earlier one found (the listed timeline chunks, then the rows under them). On
+ * PostgreSQL a read-only transaction at `repeatable read`: every statement sees the snapshot the first
+ * took (its default, `read committed`, takes one a statement). On SQLite a deferred transaction, one
+ * snapshot in WAL mode from its first read, that takes no lock a writer waits for (the store's own
+ * transactions begin immediate, taking the write lock: connect.ts); it holds the store's one connection
+ * meanwhile, so keep `read` short. Inside a transaction already, `read` runs in it: its isolation decides.
+ */
+export async function readAsOfOneMoment<T>(db: DbOrTx, read: (snapshot: DbOrTx) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return read(db);
+  if (isPostgres(db))
+    return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
+  return db.connection().execute(async (connection) => {
+    await sql`begin deferred`.execute(connection);
+    try {
+      const result = await read(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(connection);
+      throw error;
+    }
+  });
+}
+
 /** Case-insensitive "contains" for search boxes. */
 export function ilike(dialect: Dialect, column: string, needle: string) {
   const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

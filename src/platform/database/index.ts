@@ -17,6 +17,7 @@ export {
   mondayWeekOf,
   nextIdentityValues,
   notSearchedBy,
+  readAsOfOneMoment,
   readInChunks,
   tableIndexedBy,
   writeInChunks,

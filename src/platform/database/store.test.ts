@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { findHcpByWhatsappNumber } from '../../hcps/index.js';
 import { openStore } from './connect.js';
-import { inCommaList } from './dialect-sql.js';
-import { DIALECTS, startTestParley, type TestParley } from '../../test-support/index.js';
+import type { DbOrTx } from './connect.js';
+import { inCommaList, readAsOfOneMoment } from './dialect-sql.js';
+import { DIALECTS, openTestStore, startTestParley, type TestParley } from '../../test-support/index.js';
 
 describe.each(DIALECTS)('the store on %s', (dialect) => {
   let parley: TestParley;
@@ -40,6 +41,39 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     expect(await holds('rep_cap_x,quiet_hours', 'rep_cap')).toBe(false);
     expect(await holds('repXcap', 'rep_cap')).toBe(false);
     expect(await holds('', 'rep_cap')).toBe(false);
+  });
+
+  it('reads as of one moment, holds no writer off meanwhile, and ends its transaction when the read fails', async () => {
+    const db = parley.context.db;
+    // Another instance's connection, as a second process or SQLite's import writer thread would write.
+    const other = await openTestStore(dialect, { sameAs: parley.store, maxConnections: 1 });
+    const count = async (on: DbOrTx) =>
+      Number(
+        (await sql<{ n: number | string }>`select count(*) as n from moment_rows`.execute(on)).rows[0]!.n,
+      );
+    try {
+      await sql`create table moment_rows (x integer)`.execute(db);
+      await sql`insert into moment_rows values (1)`.execute(db);
+      const seen = await readAsOfOneMoment(db, async (snapshot) => {
+        const first = await count(snapshot);
+        // Committed at once, the reader waited for by no one (SQLite: no write lock taken).
+        await sql`insert into moment_rows values (2)`.execute(other.db);
+        return [first, await count(snapshot)];
+      });
+      expect(seen).toEqual([1, 1]);
+      expect(await count(db)).toBe(2);
+
+      const failing = readAsOfOneMoment(db, async (snapshot) => {
+        await count(snapshot);
+        throw new Error('the read failed');
+      });
+      await expect(failing).rejects.toThrow('the read failed');
+      // No transaction was left open on the connection: a new one begins, and its write is kept.
+      await db.transaction().execute((tx) => sql`insert into moment_rows values (3)`.execute(tx));
+      expect(await count(other.db)).toBe(3);
+    } finally {
+      await other.destroy();
+    }
   });
 
   it('stores phone numbers and emails sealed, never in clear', async () => {
