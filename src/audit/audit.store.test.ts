@@ -166,6 +166,47 @@ describe.each(DIALECTS)('the audit trail on %s', (dialect) => {
       ).toBe(11);
     });
 
+    it('appends a run of events in order as record() would one by one, past one server-side call of them', async () => {
+      const store = await fresh();
+      await appendTen(store);
+      const trail = trailFor(store);
+      // More than one call of parley_audit_append on PostgreSQL (a thousand events each).
+      const entries = Array.from({ length: 2_345 }, (_, i) => ({
+        actor: null,
+        action: 'case.opened',
+        target: { type: 'case', id: `case_${i}` },
+        subjectId: `hcp_${i % 500}`,
+        after: { n: i },
+        ...(i % 500 === 0 ? { personal: { note: `note ${i}` } } : {}),
+      }));
+      const appended = await store.db.transaction().execute((tx) => trail.recordAll(tx, entries));
+      expect(appended.map((a) => a.seq)).toEqual(entries.map((_, i) => 11 + i));
+      const rows = await store.db
+        .selectFrom('audit_events')
+        .select(['seq', 'id', 'target_id', 'changes_json', 'personal_ref'])
+        .where('seq', '>', 10)
+        .orderBy('seq')
+        .execute();
+      expect(rows.map((r) => [r.seq, r.id, r.target_id])).toEqual(
+        appended.map((a, i) => [a.seq, a.id, `case_${i}`]),
+      );
+      expect(rows.map((r) => JSON.parse(r.changes_json) as unknown)).toEqual(
+        entries.map((e) => ({ before: null, after: e.after })),
+      );
+      expect(rows.filter((r) => r.personal_ref !== null)).toHaveLength(5);
+      expect(await personalAuditValuesOf(store.db, cipher, 'hcp_0')).toHaveLength(5);
+      expect(await verifyAuditChain(store.db)).toMatchObject({
+        ok: true,
+        checked: 2_355,
+        head: { seq: 2_355 },
+      });
+      // Nothing for nothing, and the chain goes on from there.
+      expect(await store.db.transaction().execute((tx) => trail.recordAll(tx, []))).toEqual([]);
+      expect(
+        (await trail.record(store.db, { actor: null, action: 'x.y', target: { type: 'x', id: '1' } })).seq,
+      ).toBe(2_356);
+    });
+
     it('still lets record() extend the chain and erasure delete personal values', async () => {
       const store = await fresh();
       await appendTen(store);

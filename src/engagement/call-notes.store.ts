@@ -1,4 +1,10 @@
-import { openCase, triageText, type KnownProduct, type TriageResult } from '../assistant/index.js';
+import {
+  openCases,
+  triageText,
+  type KnownProduct,
+  type NewCase,
+  type TriageResult,
+} from '../assistant/index.js';
 import type { ParleyContext } from '../context.js';
 import type { Tx } from '../platform/database/index.js';
 
@@ -26,38 +32,39 @@ export async function triageCallNote(
     genericName: p.generic_name,
   }));
   const result = triageText(input.note, products);
-  return openCallNoteCases(tx, ctx, { ...input, note: input.note, triage: result, market });
+  return openCallNoteCases(tx, ctx, [{ ...input, note: input.note, triage: result, market }]);
 }
 
-/**
- * Opens a case for each finding of a call note's triage (done already: here, or while an import staged
- * the note). Returns the cases opened.
- */
+/** A call note's triage (done already: in `triageCallNote`, or while an import staged the note). */
+export interface TriagedCallNote {
+  hcpId: string;
+  interactionId: string;
+  note: string;
+  occurredAt: string;
+  triage: TriageResult;
+  market: string | null;
+}
+
+/** Opens a case for each finding of each note's triage, in the notes' order. Returns the cases opened. */
 export async function openCallNoteCases(
   tx: Tx,
   ctx: Pick<ParleyContext, 'cipher' | 'clock' | 'audit'>,
-  input: {
-    hcpId: string;
-    interactionId: string;
-    note: string;
-    occurredAt: string;
-    triage: TriageResult;
-    market: string | null;
-  },
+  notes: readonly TriagedCallNote[],
 ): Promise<number> {
   const now = ctx.clock.now().toISOString();
-  for (const finding of input.triage.findings) {
-    await openCase(tx, ctx, {
+  const cases: NewCase[] = notes.flatMap((n) =>
+    n.triage.findings.map((finding) => ({
       finding,
-      hcpId: input.hcpId,
+      hcpId: n.hcpId,
       messageId: null,
-      interactionId: input.interactionId,
-      verbatim: input.note,
-      product: input.triage.product,
-      marketCode: input.market,
+      interactionId: n.interactionId,
+      verbatim: n.note,
+      product: n.triage.product,
+      marketCode: n.market,
       // The company knew when the rep heard it: the clock starts at the call (never later than now).
-      awareAt: input.occurredAt < now ? input.occurredAt : now,
-    });
-  }
-  return input.triage.findings.length;
+      awareAt: n.occurredAt < now ? n.occurredAt : now,
+    })),
+  );
+  await openCases(tx, ctx, cases);
+  return cases.length;
 }

@@ -77,7 +77,14 @@ export interface ImportSummary {
   applyMs: number;
 }
 
-type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread' | 'logger'>;
+type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread' | 'logger'> & {
+  /**
+   * Where a batch's HCPs and reps are looked up, when not `db`: for an interactions import on PostgreSQL
+   * the pool, as `db` is then the one connection the import's batches are queued on, and a look-up
+   * there waited for the batches written ahead of it (`runImport`).
+   */
+  lookups?: Db;
+};
 
 /**
  * Batch sizes, chosen from profiles of `parley import interactions` (most of the time is SQLite's own
@@ -223,7 +230,7 @@ const MAX_REMEMBERED = 1_000_000;
 const newLookups = (): Lookups => ({ hcpById: new Map(), hcpByCrm: new Map(), userByEmail: new Map() });
 
 async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: string[], emails: string[]) {
-  const { db } = deps;
+  const db = deps.lookups ?? deps.db;
   for (const map of [known.hcpById, known.hcpByCrm, known.userByEmail])
     if (map.size > MAX_REMEMBERED) map.clear();
   const newIds = [...new Set(ids.filter((id) => !known.hcpById.has(id)))];
@@ -400,7 +407,8 @@ function stageHcp(deps: Pick<ParleyContext, 'cipher'>, v: HcpRecord, e164: strin
  */
 export async function runImport(deps: Deps, options: ImportOptions): Promise<ImportSummary> {
   if (options.kind !== 'interactions') return importWith(deps, options);
-  return withImportConnection(deps.db, (db) => importWith({ ...deps, db }, options));
+  // HCPs and reps are committed rows any connection reads alike: looked up beside the import's writes.
+  return withImportConnection(deps.db, (db) => importWith({ ...deps, db, lookups: deps.db }, options));
 }
 
 type JsonKind = Exclude<ImportKind, 'interactions'>;

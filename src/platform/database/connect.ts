@@ -143,7 +143,10 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
-      await admin.query(`create schema if not exists ${schema}`);
+      // Created only when missing: a role without CREATE on the database (a deployment's own, in a schema
+      // its DBA made) is refused even `create schema if not exists` of one that exists.
+      const found = await admin.query('select 1 from pg_namespace where nspname = $1', [schema]);
+      if (found.rowCount === 0) await admin.query(`create schema if not exists ${schema}`);
     } finally {
       await admin.end();
     }

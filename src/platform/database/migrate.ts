@@ -34,6 +34,7 @@ import * as timelineChunks from './migrations/0034-timeline-chunks.js';
 import * as occurredChunks from './migrations/0035-occurred-chunks.js';
 import * as oneInsertTrigger from './migrations/0036-one-insert-trigger.js';
 import * as hcpsKept from './migrations/0037-hcps-kept.js';
+import * as auditAppendMany from './migrations/0038-audit-append-many.js';
 
 /**
  * Migrations live in code and are listed here in order, so a build carries its schema with it and no
@@ -74,6 +75,7 @@ const migrations: Record<string, Migration> = {
   '0035-occurred-chunks': occurredChunks,
   '0036-one-insert-trigger': oneInsertTrigger,
   '0037-hcps-kept': hcpsKept,
+  '0038-audit-append-many': auditAppendMany,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
