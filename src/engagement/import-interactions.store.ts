@@ -150,9 +150,10 @@ const SQLITE_NEW_PER_INSERT = 2_000;
  * Batches handed over for writing (SQLite's writer thread, PostgreSQL's server) before the oldest is
  * written. With one, each batch waited for the one before, and whichever side was slower on it (reading
  * and checking here, or writing there) left the other idle; two keep the writing side fed through a slow
- * batch of the file.
+ * batch of the file. PostgreSQL, with batches of 10,000 rows: three, alternated with two on the 10M world
+ * (grown to 31–37M), 53,640 and 52,495 lines/s against 51,096 and 50,211 (four: 53,569).
  */
-const BATCHES_AHEAD = 2;
+const BATCHES_AHEAD = { sqlite: 2, postgres: 3 } as const;
 /** Rows per statement when a rejected or abandoned import's rows are taken out: one short write each. */
 const TAKE_OUT_CHUNK = 5_000;
 /**
@@ -317,10 +318,24 @@ export async function openInteractionStaging(
   // JavaScript: 6 µs a row, while the server's transaction stood open waiting for it (measured on a 2M world,
   // docs/benchmarks.md). The rows come in the order of the timeline index (HCP, time), the index new rows
   // cost most to keep: its pages are then visited front to back, each once a batch.
-  const pgWrite = `insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
-      select ${WRITTEN_COLUMNS.map((c, i) => `(r->>${i})${c === 'hcp_seq' ? '::integer' : ''}`).join(', ')},
-             $2::integer, ${LEFT_EMPTY}
-        from jsonb_array_elements($1::jsonb) as r${NEW_ROW_SUFFIX}`;
+  // PostgreSQL: the batch's one statement ($1 rows, $2 chunk, $3 now, $4 import id, $5 the time before which
+  // a heartbeat means abandoned, $6 days to mark): the heartbeat renewed, and only if it was (the import
+  // may still write), the days marked and the rows written. Each was a statement of its own, a round trip
+  // each inside the batch's transaction, answered only when the event loop next turned from reading the
+  // file (docs/benchmarks.md).
+  const pgWrite = `with beat as (
+        update unpublished_imports set heartbeat_at = $3
+         where import_id = $4 and state = 'writing' and heartbeat_at >= $5
+        returning import_id),
+      marks as (
+        insert into stale_interaction_days (day, import_id) select unnest($6::text[]), import_id from beat),
+      written as (
+        insert into interactions (${WRITTEN_WITH_CONSTANTS.join(', ')})
+        select ${WRITTEN_COLUMNS.map((c, i) => `(r->>${i})${c === 'hcp_seq' ? '::integer' : ''}`).join(', ')},
+               $2::integer, ${LEFT_EMPTY}
+          from jsonb_array_elements($1::jsonb) as r, beat${NEW_ROW_SUFFIX}
+        returning 1)
+    select (select count(*) from beat) as beat, (select count(*) from written) as inserted`;
 
   /**
    * Days this import's new rows fall on, each marked stale (under the import's id, so that it goes stale
@@ -329,7 +344,6 @@ export async function openInteractionStaging(
    */
   const markedDays = new Set<string>();
   const sqliteMarkDays = `insert into stale_interaction_days (day, import_id) select value, ? from json_each(?)`;
-  const pgMarkDays = `insert into stale_interaction_days (day, import_id) select unnest($1::text[]), $2`;
 
   let written = 0;
   let published = false;
@@ -352,19 +366,37 @@ export async function openInteractionStaging(
   }
 
   /**
-   * PostgreSQL: the batch's new rows, hidden, in the batch's transaction; a row stored meanwhile under the
-   * same key is left to the publish. Where the import's role may (`asReplica`), the INSERT runs with
-   * the session's replication role set to `replica`, which skips the per-row check of the HCP's foreign
-   * key and the statement trigger that marks days (an import marks its own): every row's HCP was read
-   * from the store moments before by `resolveBatch`, and no HCP is ever deleted (migration 0037). The
-   * check was a fifth of the server's work a row (docs/benchmarks.md). The setting is put back right
-   * after the statement, so the rest of the batch's transaction runs as usual.
+   * PostgreSQL: the batch's new rows, hidden, in the batch's transaction (`inBatchTransaction`), with
+   * the heartbeat and the days' marks; a row stored meanwhile under the same key is left to the publish.
    */
-  async function writeNewPg(tx: Tx, payload: string, under: number): Promise<number> {
-    if (asReplica) await run(`set local session_replication_role = replica`, [], tx);
-    const result = await run(pgWrite, [payload, under], tx);
-    if (asReplica) await run(`set local session_replication_role = origin`, [], tx);
-    return Number(result.numAffectedRows ?? 0n);
+  async function writeNewPg(on: Db | Tx, payload: string, under: number, now: string, days: string[]) {
+    const { rows } = await run(pgWrite, [payload, under, now, importId, abandonedBefore(now), days], on);
+    const counts = rows[0] as { beat: number | string; inserted: number | string };
+    if (Number(counts.beat) !== 1) throw abandoned(importId);
+    return Number(counts.inserted);
+  }
+
+  /**
+   * PostgreSQL: a batch's transaction on the import's connection, held for it as Kysely's own would be
+   * (`execute` on the pinned connection: nothing else slips in). Where the import's role may
+   * (`asReplica`), it runs with the session's replication role set to `replica`, which skips the per-row
+   * check of the HCP's foreign key and the statement trigger that marks days (an import marks its own):
+   * every row's HCP was read from the store moments before by `resolveBatch`, and no HCP is ever deleted
+   * (migration 0037). The check was a fifth of the server's work a row (docs/benchmarks.md). The setting
+   * ends with the transaction, which after its one statement writes only the import's own staging table
+   * (no trigger, no key). The opening is one round trip: `begin` and the setting sent as one query.
+   */
+  function inBatchTransaction(write: (tx: Db) => Promise<void>): Promise<void> {
+    return db.connection().execute(async (conn) => {
+      await run(asReplica ? 'begin; set local session_replication_role = replica' : 'begin', [], conn);
+      try {
+        await write(conn);
+        await run('commit', [], conn);
+      } catch (error) {
+        await run('rollback', [], conn).catch(() => {});
+        throw error;
+      }
+    });
   }
 
   /** PostgreSQL: the payload of `writeNewPg`, made before the batch's transaction opens. */
@@ -493,11 +525,8 @@ export async function openInteractionStaging(
     payload = '',
   ) {
     let inserted: number;
-    if (pg) {
-      await renewHeartbeat(on, now);
-      if (days.length > 0) await run(pgMarkDays, [days, importId], on);
-      inserted = await writeNewPg(on as Tx, payload, under);
-    } else inserted = await writeNewSqlite(rows, now, under, days);
+    if (pg) inserted = await writeNewPg(on, payload, under, now, days);
+    else inserted = await writeNewSqlite(rows, now, under, days);
     // (On SQLite an import given up since its heartbeat writes none of them; it fails at its next
     // heartbeat or at the publish, which it can then no longer pass.)
     written += inserted;
@@ -564,7 +593,9 @@ export async function openInteractionStaging(
       });
       // The batch's timeline chunk is opened before any of its writes, on its own: on PostgreSQL the
       // pinned connection would otherwise open it inside the batch's transaction, which a rollback would
-      // undo, leaving the import's next rows under a chunk nobody lists.
+      // undo, leaving the import's next rows under a chunk nobody lists. (Opened on the pool instead, so
+      // as not to wait behind the batches queued ahead, the import was slower: 45,340–49,021 lines/s
+      // against 49,533–52,452, alternated on the 10M world grown to 37–43M; docs/benchmarks.md.)
       const under = await chunkFor(rows.length, now);
       // The days the batch is the import's first to write to: marked stale with it (migration 0035).
       const days = [...new Set(rows.map((r) => r.day))].filter((d) => !markedDays.has(d));
@@ -576,8 +607,8 @@ export async function openInteractionStaging(
       // batch's writes depend on another's. PostgreSQL: one transaction a batch, queued on the import's
       // one connection, whose heartbeat row lock holds off a reaper until the rows are in. SQLite:
       // statements of their own on the writer (see `writeNewSqlite`).
-      while (writing.length >= BATCHES_AHEAD) await writing.shift();
-      const batchWritten = pg ? db.transaction().execute(write) : write(db);
+      while (writing.length >= BATCHES_AHEAD[pg ? 'postgres' : 'sqlite']) await writing.shift();
+      const batchWritten = pg ? inBatchTransaction(write) : write(db);
       // Awaited by a later batch, `written` or `discard`; this only keeps it from counting as unhandled.
       batchWritten.catch(() => {});
       writing.push(batchWritten);

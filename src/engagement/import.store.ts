@@ -79,11 +79,11 @@ export interface ImportSummary {
 
 type Deps = Pick<ParleyContext, 'db' | 'clock' | 'cipher' | 'audit' | 'openWriterThread' | 'logger'> & {
   /**
-   * Where a batch's HCPs and reps are looked up, when not `db`: for an interactions import on PostgreSQL
-   * the pool, as `db` is then the one connection the import's batches are queued on, and a look-up
-   * there waited for the batches written ahead of it (`runImport`).
+   * PostgreSQL, for an interactions import: the store's pool, `db` being then the one connection the
+   * import's batches are queued on (`runImport`). A batch's HCPs and reps are looked up there (committed
+   * rows any connection reads alike): on `db` each look-up waited for the batches written ahead of it.
    */
-  lookups?: Db;
+  pool?: Db;
 };
 
 /**
@@ -103,11 +103,15 @@ const STAGING_BATCH = 2000;
  */
 const INTERACTION_BATCH = 5000;
 /**
- * The same on PostgreSQL, where a batch's transaction takes row locks only (webhooks never wait on it) and
- * fewer, larger batches keep the timeline index's pages in its small shared buffers: 1M lines into the 10M
- * world, 7,400 lines/s in batches of 5,000 (in file order), 10,200 in batches of 50,000 (sorted).
+ * The same on PostgreSQL, where a batch's transaction takes row locks only (webhooks never wait on it).
+ * Before the timeline chunks (0034), larger batches kept the index's pages in the small shared buffers
+ * (7,400 lines/s in batches of 5,000, 10,200 in batches of 50,000). Since, the rows of a chunk land at
+ * the index's end whatever the batch, and a smaller batch fills the pipeline sooner and keeps the client
+ * and the server busier together: 1M lines into the 10M world (grown to 14–24M over the runs),
+ * 2026-11-29, batches alternated: 2,000 rows 48,656 lines/s; 5,000, 48,733 and 46,559; 10,000, 49,927,
+ * 50,223 and 50,159; 20,000, 47,389, 49,683 and 48,653; 50,000, 42,578 (docs/benchmarks.md).
  */
-const INTERACTION_BATCH_POSTGRES = 50_000;
+const INTERACTION_BATCH_POSTGRES = 10_000;
 /** Staging rows per INSERT (3 parameters each). */
 const STAGING_CHUNK = 5000;
 /** Lines read and checked between two turns of the event loop. */
@@ -230,7 +234,7 @@ const MAX_REMEMBERED = 1_000_000;
 const newLookups = (): Lookups => ({ hcpById: new Map(), hcpByCrm: new Map(), userByEmail: new Map() });
 
 async function lookUpMissing(deps: Deps, known: Lookups, ids: string[], crmIds: string[], emails: string[]) {
-  const db = deps.lookups ?? deps.db;
+  const db = deps.pool ?? deps.db;
   for (const map of [known.hcpById, known.hcpByCrm, known.userByEmail])
     if (map.size > MAX_REMEMBERED) map.clear();
   const newIds = [...new Set(ids.filter((id) => !known.hcpById.has(id)))];
@@ -407,8 +411,7 @@ function stageHcp(deps: Pick<ParleyContext, 'cipher'>, v: HcpRecord, e164: strin
  */
 export async function runImport(deps: Deps, options: ImportOptions): Promise<ImportSummary> {
   if (options.kind !== 'interactions') return importWith(deps, options);
-  // HCPs and reps are committed rows any connection reads alike: looked up beside the import's writes.
-  return withImportConnection(deps.db, (db) => importWith({ ...deps, db, lookups: deps.db }, options));
+  return withImportConnection(deps.db, (db) => importWith({ ...deps, db, pool: deps.db }, options));
 }
 
 type JsonKind = Exclude<ImportKind, 'interactions'>;
