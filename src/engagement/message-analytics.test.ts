@@ -8,6 +8,7 @@ import {
   bareTemplateRow,
   DIALECTS,
   openTestStore,
+  racingAfterFirstRead,
   startTestParley,
   type TestParley,
   type TestStore,
@@ -535,22 +536,13 @@ describe.each(DIALECTS)('reports that read kept facts and marked HCPs live, on %
           .where('direction', '=', 'inbound')
           .execute();
         // Once the first statement that reads the marks has its rows, every HCP is worked out again.
-        const readsMarks = new Set<unknown>();
-        let refreshed: Promise<number> | undefined;
-        const racing = reader.db.withPlugin({
-          transformQuery(args) {
-            if (JSON.stringify(args.node).includes('"stale_conversations"')) readsMarks.add(args.queryId);
-            return args.node;
-          },
-          async transformResult(args) {
-            if (readsMarks.has(args.queryId)) await (refreshed ??= refreshConversationFacts(db));
-            return args.result;
-          },
-        });
-        const result = await runAnalyticsReport(racing, principal, report, f);
+        const race = racingAfterFirstRead(reader.db, 'stale_conversations', () =>
+          refreshConversationFacts(db),
+        );
+        const result = await runAnalyticsReport(race.db, principal, report, f);
         expect(result.summary, report).toEqual(settled.summary);
         expect(result.rows, report).toEqual(settled.rows);
-        raced = (await refreshed) ?? 0;
+        raced = (await race.raced()) ?? 0;
       }
       expect(raced, report).toBe(hcps.length);
     }

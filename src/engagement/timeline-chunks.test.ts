@@ -2,7 +2,13 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eraseHcp, exportHcpData } from '../privacy/index.js';
 import type { Db } from '../platform/database/index.js';
-import { DIALECTS, openTestStore, startTestParley, type TestParley } from '../test-support/index.js';
+import {
+  DIALECTS,
+  openTestStore,
+  racingAfterFirstRead,
+  startTestParley,
+  type TestParley,
+} from '../test-support/index.js';
 import { runImport, type ImportSummary } from './import.store.js';
 import { recordInteraction } from './interactions.store.js';
 import { foldTimelineChunks, listedTimelineChunks } from './timeline-chunks.store.js';
@@ -216,20 +222,9 @@ describe.each(DIALECTS)('timeline chunks, on %s', (dialect) => {
        * chunk of its own) is written and published as soon as the statement listing the chunks returns.
        */
       const racing = async <T>(read: (db: Db) => Promise<T>, lines: string[]) => {
-        const listsChunks = new Set<unknown>();
-        let published: Promise<ImportSummary> | undefined;
-        const db = reader.db.withPlugin({
-          transformQuery(args) {
-            if (JSON.stringify(args.node).includes('"timeline_chunks"')) listsChunks.add(args.queryId);
-            return args.node;
-          },
-          async transformResult(args) {
-            if (listsChunks.has(args.queryId)) await (published ??= importLines(lines));
-            return args.result;
-          },
-        });
-        const result = await read(db);
-        expect(await published).toMatchObject({ status: 'applied', inserted: 1, updated: 1 });
+        const race = racingAfterFirstRead(reader.db, 'timeline_chunks', () => importLines(lines));
+        const result = await read(race.db);
+        expect(await race.raced()).toMatchObject({ status: 'applied', inserted: 1, updated: 1 });
         return result;
       };
 

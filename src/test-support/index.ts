@@ -13,3 +13,4 @@ export { startTestParley, TEST_APP_SECRET } from './parley.js';
 export type { TestParley } from './parley.js';
 export { childEnvironment } from './child-env.js';
 export { queryPlan } from './query-plan.js';
+export { racingAfterFirstRead } from './racing.js';
