@@ -1,6 +1,6 @@
+import { sql } from 'kysely';
 import type { Clock } from '../platform/clock/index.js';
 import { newId, type PersonalDataCipher } from '../platform/crypto/index.js';
-import { sql } from 'kysely';
 import {
   forUpdate,
   pageOf,

@@ -319,8 +319,9 @@ export async function openInteractionStaging(
   // docs/benchmarks.md). The rows come in the order of the timeline index (HCP, time), the index new rows
   // cost most to keep: its pages are then visited front to back, each once a batch.
   // PostgreSQL: the batch's one statement ($1 rows, $2 chunk, $3 now, $4 import id, $5 the time before which
-  // a heartbeat means abandoned, $6 days to mark): the heartbeat renewed, and only if it was (the import
-  // may still write), the days marked and the rows written. Each was a statement of its own, a round trip
+  // a heartbeat means abandoned, $6 days to mark): the heartbeat renewed (the condition of `heartbeat`
+  // below, which SQLite and the publish use: keep the two alike), and only if it was (the import may still
+  // write), the days marked and the rows written. Each was a statement of its own, a round trip
   // each inside the batch's transaction, answered only when the event loop next turned from reading the
   // file (docs/benchmarks.md).
   const pgWrite = `with beat as (
